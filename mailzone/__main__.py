@@ -1,0 +1,5 @@
+"""`python -m mailzone`."""
+
+from mailzone.cli import main
+
+main()

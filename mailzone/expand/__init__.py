@@ -1,0 +1,57 @@
+"""Spec + state → the records a domain needs. Pure: no network, no clock.
+
+One module per record family: mx (MX and addresses), spf, dkim, dmarc."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from mailzone.errors import SpecError
+from mailzone.expand.dkim import expand_dkim
+from mailzone.expand.dmarc import expand_dmarc
+from mailzone.expand.mx import expand_addresses, expand_mx
+from mailzone.expand.records import DesiredRecord
+from mailzone.expand.spf import expand_spf
+from mailzone.spec.zone import ZoneSpec
+from mailzone.state import DomainState
+
+__all__ = ["DesiredRecord", "expand_domain", "merge_zone"]
+
+
+def expand_domain(
+    spec: ZoneSpec, state: DomainState, base_dir: Path | None = None
+) -> list[DesiredRecord]:
+    """Every record one domain wants, sorted by name and type."""
+    records = [
+        *expand_mx(spec),
+        *expand_addresses(spec),
+        *expand_spf(spec),
+        *expand_dkim(spec, state, base_dir),
+        *expand_dmarc(spec),
+    ]
+    seen: dict[tuple[str, str], DesiredRecord] = {}
+    for record in records:
+        key = (record.name, record.type)
+        if key in seen:
+            raise SpecError(
+                f"{spec.domain}: two {record.type} record sets at '{record.name or '@'}' "
+                "(a host name collides with another record)"
+            )
+        seen[key] = record
+    return sorted(records)
+
+
+def merge_zone(per_domain: Iterable[tuple[str, list[DesiredRecord]]]) -> list[DesiredRecord]:
+    """Records of all domains sharing a zone; the same name and type from two domains is an error."""
+    owners: dict[tuple[str, str], tuple[str, DesiredRecord]] = {}
+    for domain, records in per_domain:
+        for record in records:
+            key = (record.name, record.type)
+            if key in owners and owners[key][0] != domain:
+                raise SpecError(
+                    f"{domain} and {owners[key][0]} both want {record.type} at '{record.name or '@'}' "
+                    "in the same zone"
+                )
+            owners[key] = (domain, record)
+    return sorted(r for _, r in owners.values())

@@ -1,0 +1,33 @@
+"""DKIM key records: one TXT per selector at `<selector>._domainkey.<domain>`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailzone.expand.records import DesiredRecord, relative_name, txt_rdata
+from mailzone.spec.zone import ZoneSpec, imported_key
+from mailzone.state import PUBLISHED_PHASES, DomainState
+
+
+def expand_dkim(
+    spec: ZoneSpec, state: DomainState, base_dir: Path | None = None
+) -> list[DesiredRecord]:
+    """Imported selectors as given; state selectors by phase (revoked: an empty `p=`)."""
+    values: dict[str, str] = {}
+    for item in spec.dkim.imports:
+        values[item.selector] = imported_key(item, base_dir).txt_value()
+    for sel in state.selectors:
+        if sel.phase in PUBLISHED_PHASES:
+            values[sel.selector] = sel.key().txt_value()
+        elif sel.phase == "revoked":
+            values[sel.selector] = f"v=DKIM1; k={sel.algorithm}; p="
+    zone = spec.zone_name
+    return [
+        DesiredRecord(
+            relative_name(f"{selector}._domainkey.{spec.domain}", zone),
+            "TXT",
+            spec.ttl,
+            (txt_rdata(v),),
+        )
+        for selector, v in sorted(values.items())
+    ]

@@ -1,0 +1,83 @@
+"""The desired-record type the expansion produces, and zone-file presentation of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REGISTRY_NAME = "_mailzone"
+
+
+@dataclass(frozen=True, order=True)
+class DesiredRecord:
+    """One RRset mailzone wants, relative to its zone.
+
+    `values` are RDATA in presentation format (TXT quoted and split at 255 octets).
+    `spf_only`: a TXT name where mailzone owns only the `v=spf1` value and keeps the others."""
+
+    name: str  # relative to the zone; '' is the apex
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+    spf_only: bool = False
+
+    @property
+    def owner_key(self) -> str:
+        """How the ownership registry names this record: `MX/@`, `A/mail`, `SPF/@`."""
+        return f"{'SPF' if self.spf_only else self.type}/{self.name or '@'}"
+
+    def zone_lines(self, zone: str) -> list[str]:
+        """Zone-file lines (`name ttl IN TYPE rdata`) with names relative to `zone`."""
+        name = self.name or "@"
+        return [f"{name} {self.ttl} IN {self.type} {value}" for value in self.values]
+
+
+def relative_name(fqdn: str, zone: str) -> str:
+    """`mail` from `mail.example.org` in zone `example.org`; '' for the apex."""
+    fqdn, zone = fqdn.rstrip("."), zone.rstrip(".")
+    if fqdn == zone:
+        return ""
+    if not fqdn.endswith("." + zone):
+        raise ValueError(f"'{fqdn}' is not inside zone '{zone}'")
+    return fqdn[: -len(zone) - 1]
+
+
+def txt_rdata(value: str) -> str:
+    """TXT presentation: quoted strings of at most 255 octets that reassemble to `value`."""
+    data = value.encode("utf-8")
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+    return " ".join(_quote(c) for c in chunks)
+
+
+def _quote(chunk: bytes) -> str:
+    out = []
+    for byte in chunk:
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def txt_text(rdata: str) -> str:
+    """Inverse of txt_rdata: the joined value of a quoted, chunked TXT presentation."""
+    out = bytearray()
+    i, n = 0, len(rdata)
+    inside = False
+    while i < n:
+        char = rdata[i]
+        if char == '"':
+            inside = not inside
+        elif char == "\\" and i + 1 < n:
+            if rdata[i + 1 : i + 4].isdigit():
+                out.append(int(rdata[i + 1 : i + 4]))
+                i += 3
+            else:
+                out += rdata[i + 1].encode()
+                i += 1
+        elif inside or not char.isspace():
+            out += char.encode()
+        i += 1
+    return out.decode("utf-8", errors="replace")

@@ -1,0 +1,54 @@
+"""`mailzone forget`: stop managing a domain, optionally deleting the records mailzone created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailzone.errors import MailzoneError
+from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
+from mailzone.project import Domain, load_project
+from mailzone.spec.types import idna_name
+from mailzone.state import load_state
+
+
+def plan_forget(
+    root: Path, domain: str, delete_records: bool, zone: str | None, provider: str | None
+) -> tuple[ZonePlan, ProviderCache]:
+    """Plan the zone with the domain dropped from the registry (records deleted or released)."""
+    try:
+        name = idna_name(domain)
+        zone_name = idna_name(zone) if zone else None
+    except ValueError as err:
+        raise MailzoneError(str(err)) from None
+    project = load_project(root)
+    spec_domain = project.domains.pop(name, None)
+    if spec_domain is not None:
+        zone_name = zone_name or spec_domain.zone
+        provider = provider or spec_domain.spec.provider
+    zone_name = zone_name or name
+    provider = provider or "local"
+    members = [
+        d for d in project.domains.values() if d.zone == zone_name and d.spec.provider == provider
+    ]
+    task = ZoneTask(zone_name, provider, sorted(members, key=lambda d: d.name))
+    if delete_records:
+        task.forget = [spec_domain or _stateless(root, name)]
+    else:
+        task.release = [name]
+    cache = ProviderCache(root)
+    zp = plan_zone(task, cache, set(project.domains) | {name})
+    if not zp.error and name not in zp.report.live_registry:
+        zp.error = f"{name} is not in mailzone's registry of zone {zone_name} at provider {provider}: nothing to forget"
+    return zp, cache
+
+
+class _NoSpec:
+    """Stands in for a domain whose spec is gone: only its state matters here."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.state = load_state(root, name)
+
+
+def _stateless(root: Path, name: str) -> Domain:
+    return _NoSpec(name, root)  # type: ignore[return-value]

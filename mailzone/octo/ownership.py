@@ -1,0 +1,214 @@
+"""Ownership rules, applied between the desired zone and the live one.
+
+octoDNS diffs whole record sets and deletes whatever the desired zone lacks. mailzone instead
+changes only what its registry says it created: every other live record is carried into the
+desired zone unchanged, the apex TXT set is merged value by value (only `v=spf1` is ours), and a
+live record mailzone would replace without owning it is an *adoption*, done only when asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from octodns.record import Record
+from octodns.zone import Zone
+
+from mailzone.errors import MailzoneError
+from mailzone.expand.records import REGISTRY_NAME
+from mailzone.octo import registry
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A live record set mailzone wants to replace but did not create."""
+
+    domain: str
+    name: str
+    type: str
+    live: tuple[str, ...]
+    wanted: tuple[str, ...]
+    applied: bool
+
+
+@dataclass
+class ZoneReport:
+    """What reconciling one zone found, beyond the record changes."""
+
+    adoptions: list[Adoption] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    live_registry: registry.Registry = field(default_factory=dict)
+
+    @property
+    def pending_adoptions(self) -> list[Adoption]:
+        """Adoptions that were not applied (the run had no --adopt)."""
+        return [a for a in self.adoptions if not a.applied]
+
+
+class ForeignCnameError(MailzoneError):
+    """A CNAME mailzone did not create sits where mailzone needs another record."""
+
+
+def is_spf(value: str) -> bool:
+    """Whether a TXT value (octoDNS internal form) is an SPF record."""
+    head = value[:7].lower()
+    return head == "v=spf1" or head == "v=spf1 "
+
+
+def _values(record: Record) -> list[str]:
+    values = getattr(record, "values", None)
+    return list(values) if values is not None else [record.value]
+
+
+def _show(record: Record) -> tuple[str, ...]:
+    return tuple(str(v) for v in _values(record))
+
+
+def reconcile(
+    desired: Zone,
+    existing: Zone,
+    adopt: bool,
+    release: frozenset[str] = frozenset(),
+    keep_unowned: bool = True,
+) -> ZoneReport:
+    """Rewrite `desired` (a copy octoDNS made for this target) so the diff obeys ownership.
+
+    `release`: domains dropped from the registry whose records stay in DNS, unowned.
+    `keep_unowned`: keep live records nobody wants (False when another octoDNS source owns the
+    rest of the zone and octoDNS's own deletions should apply outside mailzone's records)."""
+    report = ZoneReport()
+    want_rec = desired.get_type(REGISTRY_NAME, "TXT")
+    live_rec = existing.get_type(REGISTRY_NAME, "TXT")
+    want = registry.decode(_values(want_rec)) if want_rec else {}
+    have = registry.decode(_values(live_rec)) if live_rec else {}
+    report.live_registry = have
+    owned_any = frozenset().union(*have.values()) if have else frozenset()
+    running = [d for d in want if d not in release]
+    owned_by_run = (
+        frozenset().union(*(have.get(d, frozenset()) for d in running)) if running else frozenset()
+    )
+    wanted_by = {e: d for d, entries in want.items() for e in entries}
+    claimed = {d: set(entries) for d, entries in want.items()}
+
+    live_sets = {(r.name, r._type): r for r in existing.records}
+    desired_sets = {(r.name, r._type): r for r in desired.records if r.name != REGISTRY_NAME}
+
+    for (name, rtype), record in sorted(desired_sets.items()):
+        cname = live_sets.get((name, "CNAME"))
+        if (
+            cname is not None
+            and rtype != "CNAME"
+            and registry.entry("CNAME", name) not in owned_any
+        ):
+            raise ForeignCnameError(
+                f"{record.fqdn} is a CNAME to {cname.value} that mailzone did not create; "
+                f"it cannot also hold {rtype}: remove the CNAME or change the spec"
+            )
+        live = live_sets.get((name, rtype))
+        if live is None:
+            continue
+        spf_entry = registry.entry("SPF", name)
+        if rtype == "TXT" and spf_entry in wanted_by:
+            _merge_spf(
+                desired,
+                record,
+                live,
+                spf_entry in owned_any,
+                adopt,
+                wanted_by[spf_entry],
+                claimed,
+                report,
+            )
+            continue
+        own = registry.entry(rtype, name)
+        if own in owned_any or own not in wanted_by:
+            continue
+        report.adoptions.append(
+            Adoption(wanted_by[own], name, rtype, _show(live), _show(record), adopt)
+        )
+        if not adopt:
+            desired.add_record(live.copy(zone=desired), replace=True)
+            claimed[wanted_by[own]].discard(own)
+
+    for (name, rtype), live in sorted(live_sets.items()):
+        if name == REGISTRY_NAME and rtype == "TXT":
+            continue
+        if (name, rtype) in desired_sets:
+            continue
+        own = registry.entry(rtype, name)
+        if (
+            rtype == "TXT"
+            and registry.entry("SPF", name) in owned_by_run
+            and own not in owned_by_run
+        ):
+            others = [v for v in _values(live) if not is_spf(v)]
+            if others:  # our SPF value goes, the other values stay
+                desired.add_record(live.copy(zone=desired, values=others), replace=True)
+            continue
+        if own in owned_by_run:
+            continue  # ours and no longer wanted: octoDNS deletes it
+        if keep_unowned or own in owned_any:
+            desired.add_record(live.copy(zone=desired), replace=True)
+
+    _write_registry(desired, want_rec, have, want, claimed)
+    return report
+
+
+def _merge_spf(
+    desired: Zone,
+    record: Record,
+    live: Record,
+    owned: bool,
+    adopt: bool,
+    domain: str,
+    claimed: dict[str, set[str]],
+    report: ZoneReport,
+) -> None:
+    live_values = _values(live)
+    live_spf = [v for v in live_values if is_spf(v)]
+    others = [v for v in live_values if not is_spf(v)]
+    wanted_spf = [v for v in _values(record) if is_spf(v)]
+    if live_spf and not owned:
+        report.adoptions.append(
+            Adoption(domain, record.name, "TXT", tuple(live_spf), tuple(wanted_spf), adopt)
+        )
+        if not adopt:
+            desired.add_record(live.copy(zone=desired), replace=True)
+            claimed[domain].discard(registry.entry("SPF", record.name))
+            return
+    if len(live_spf) > 1:
+        report.warnings.append(
+            f"{record.fqdn} has {len(live_spf)} SPF values (receivers answer permerror); "
+            "they are replaced by the one desired"
+        )
+    # the set keeps its live TTL while it holds values that are not ours
+    ttl = live.ttl if others else record.ttl
+    merged = Record.new(
+        desired,
+        record.name,
+        {"type": "TXT", "ttl": ttl, "values": others + wanted_spf},
+        source=record.source,
+        lenient=True,
+    )
+    desired.add_record(merged, replace=True)
+
+
+def _write_registry(
+    desired: Zone,
+    want_rec: Record | None,
+    have: registry.Registry,
+    want: registry.Registry,
+    claimed: dict[str, set[str]],
+) -> None:
+    entries = {d: e for d, e in have.items() if d not in want}
+    entries.update({d: frozenset(e) for d, e in claimed.items()})
+    values = [registry.encode(d, e) for d, e in sorted(entries.items()) if e]
+    if want_rec is not None:
+        desired.remove_record(want_rec)
+    if not values:
+        return
+    ttl = want_rec.ttl if want_rec is not None else 3600
+    desired.add_record(
+        Record.new(
+            desired, REGISTRY_NAME, {"type": "TXT", "ttl": ttl, "values": values}, lenient=True
+        ),
+        replace=True,
+    )

@@ -1,0 +1,216 @@
+"""`providers/<name>.yaml`: an octoDNS provider block, plus a mailzone-only section.
+
+    class: octodns_bind.Rfc2136Provider     # any installed octoDNS provider, by class path
+    host: 127.0.0.1
+    key_secret: env/TSIG_SECRET              # secrets come from the environment
+    mailzone:                                # read by mailzone, never passed to octoDNS
+      nameservers: [127.0.0.1:5300]          # where this provider's zones are served
+
+`local` needs no file: it is mailzone's zone-file provider writing to build/zones/."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mailzone.errors import ProviderError, SpecError
+from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
+
+LOCAL = "local"
+LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
+_NUMERIC_KEY = re.compile(r"^(port|timeout)$|_(port|timeout|ttl|size|threshold)$")
+
+
+class MailzoneSection(BaseModel):
+    """The provider file's `mailzone:` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nameservers: list[str] = Field(
+        default_factory=list,
+        description="Authoritative servers of this provider's zones, as HOST or HOST:PORT "
+        "(checks and rotation query them directly; default: the zone's NS records).",
+    )
+
+    @field_validator("nameservers")
+    @classmethod
+    def _endpoints(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_endpoint(str(value))
+        return values
+
+
+def parse_endpoint(value: str, default_port: int = 53) -> tuple[str, int]:
+    """`127.0.0.1:5300`, `[::1]:5300`, `ns1.example.net` → (host, port)."""
+    match = re.fullmatch(
+        r"\[([0-9a-fA-F:.]+)\](?::(\d+))?|([^:\s]+)(?::(\d+))?|([0-9a-fA-F:]+)", value.strip()
+    )
+    if not match:
+        raise ValueError(f"'{value}' is not HOST or HOST:PORT")
+    host = match.group(1) or match.group(3) or match.group(5)
+    port = int(match.group(2) or match.group(4) or default_port)
+    if not 0 < port < 65536:
+        raise ValueError(f"'{value}': port {port} is out of range")
+    return host, port
+
+
+@dataclass
+class ProviderDef:
+    """A provider as configured: its octoDNS class and options (secrets unresolved)."""
+
+    name: str
+    class_path: str
+    options: dict[str, Any]
+    section: MailzoneSection = field(default_factory=MailzoneSection)
+    doc: YamlDoc | None = None
+
+    def where(self, *loc: str | int) -> str:
+        """`providers/x.yaml:line` for an option, or a description of the built-in."""
+        return self.doc.where(loc) if self.doc else f"built-in provider '{self.name}'"
+
+
+def provider_path(root: Path, name: str) -> Path:
+    """Where a provider's file lives."""
+    return root / "providers" / f"{name}.yaml"
+
+
+def load_provider_def(root: Path, name: str) -> ProviderDef:
+    """Read and check `providers/<name>.yaml` (the built-in `local` needs none)."""
+    path = provider_path(root, name)
+    if not path.exists():
+        if name == LOCAL:
+            return ProviderDef(LOCAL, LOCAL_CLASS, {"directory": str(root / "build" / "zones")})
+        known = (
+            sorted(p.stem for p in (root / "providers").glob("*.yaml"))
+            if (root / "providers").is_dir()
+            else []
+        )
+        raise ProviderError(
+            f"provider '{name}' has no file {display_path(path)} "
+            f"(known: {', '.join([LOCAL, *known])})"
+        )
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise SpecError("expected a mapping with class: and the provider's options", doc.where())
+    options = dict(doc.data)
+    class_path = options.pop("class", None)
+    if not isinstance(class_path, str) or "." not in class_path:
+        raise SpecError(
+            "class: must name an octoDNS provider class, e.g. octodns_bind.Rfc2136Provider",
+            doc.where(("class",)),
+        )
+    section_data = options.pop("mailzone", None) or {}
+    section = validate(
+        MailzoneSection, YamlDoc(doc.path, section_data, _sub_lines(doc, "mailzone"))
+    )
+    if (
+        class_path == LOCAL_CLASS
+        and "directory" in options
+        and not Path(str(options["directory"])).is_absolute()
+    ):
+        options["directory"] = str(root / str(options["directory"]))
+    return ProviderDef(name, class_path, options, section, doc)
+
+
+def _sub_lines(doc: YamlDoc, key: str) -> dict[tuple[str | int, ...], int]:
+    return {loc[1:]: line for loc, line in doc.lines.items() if loc[:1] == (key,)}
+
+
+def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
+    """Options with every `env/VAR` (or `env/VAR/DEFAULT`) replaced by the environment's value."""
+
+    def walk(value: Any, loc: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and value.startswith("env/"):
+            var, _, default = value[4:].partition("/")
+            if var in os.environ:
+                text = os.environ[var]
+            elif default:
+                text = default
+            else:
+                key = ".".join(str(p) for p in loc)
+                raise ProviderError(
+                    f"{key}: environment variable {var} is not set", defn.where(*loc)
+                )
+            last = str(loc[-1]) if loc else ""
+            return int(text) if text.isdigit() and _NUMERIC_KEY.search(last) else text
+        return value
+
+    return walk(defn.options, ())
+
+
+def provider_class(defn: ProviderDef) -> type:
+    """Import the provider class named by `class:`."""
+    module_name, _, class_name = defn.class_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ProviderError(
+            f"class: cannot import '{defn.class_path}' ({err}); is its octodns-* package installed?",
+            defn.where("class"),
+        ) from None
+    cls = getattr(module, class_name, None)
+    if not isinstance(cls, type):
+        names = [
+            n
+            for n, v in vars(module).items()
+            if isinstance(v, type) and n.endswith(("Provider", "Source"))
+        ]
+        hint = difflib.get_close_matches(class_name, names, n=1)
+        extra = f" (did you mean '{module_name}.{hint[0]}'?)" if hint else ""
+        raise ProviderError(
+            f"class: '{module_name}' has no class '{class_name}'{extra}", defn.where("class")
+        )
+    return cls
+
+
+def build_provider(defn: ProviderDef) -> Any:
+    """Construct the octoDNS provider; wrong options name the file and the option."""
+    cls = provider_class(defn)
+    options = resolve_secrets(defn)
+    try:
+        return cls(defn.name, **options)
+    except TypeError as err:
+        message = str(err)
+        bad = re.search(r"unexpected keyword argument '([^']+)'", message)
+        if bad:
+            allowed = _accepted_options(cls)
+            hint = difflib.get_close_matches(bad.group(1), allowed, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ProviderError(
+                f"unknown option '{bad.group(1)}' for {defn.class_path}{extra}",
+                defn.where(bad.group(1)),
+            ) from None
+        missing = re.search(r"missing \d+ required positional arguments?: (.+)$", message)
+        if missing:
+            raise ProviderError(
+                f"{defn.class_path} needs option(s) {missing.group(1)}", defn.where()
+            ) from None
+        raise ProviderError(f"cannot build {defn.class_path}: {message}", defn.where()) from None
+    except Exception as err:  # a provider's own constructor check (e.g. an unresolvable host)
+        raise ProviderError(f"cannot build {defn.class_path}: {err}", defn.where()) from None
+
+
+def _accepted_options(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            continue
+        names += [p for p in params if p not in ("self", "id", "args", "kwargs")]
+    return sorted(set(names))

@@ -1,0 +1,248 @@
+"""Plan and apply per zone: desired records → octoDNS provider, with ownership and guards.
+
+mailzone drives the providers directly (octoDNS's Manager takes only a config file), so it
+runs what the Manager would: the processor hooks and `raise_if_unsafe()`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from octodns.provider.plan import UnsafePlan
+from octodns.zone import Zone
+
+from mailzone.errors import MailzoneError
+from mailzone.expand.records import relative_name
+from mailzone.octo import providers as provider_files
+from mailzone.octo.desired import fill_zone
+from mailzone.octo.ownership import ZoneReport
+from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.project import Domain, Project
+from mailzone.state import PUBLISHED_PHASES, write_atomic
+
+log = logging.getLogger("mailzone.sync")
+
+
+@dataclass
+class ZoneTask:
+    """One zone at one provider, and the domains mailzone manages in it."""
+
+    zone: str
+    provider: str
+    domains: list[Domain]
+    forget: list[Domain] = field(default_factory=list)
+    release: list[str] = field(default_factory=list)
+    sub_zones: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ZonePlan:
+    """What one zone needs, or why it could not be planned."""
+
+    task: ZoneTask
+    plan: Any = None  # octodns Plan, None when nothing changes
+    report: ZoneReport = field(default_factory=ZoneReport)
+    guard: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def zone(self) -> str:
+        """Zone name without the trailing dot."""
+        return self.task.zone
+
+    @property
+    def changes(self) -> list[Any]:
+        """octoDNS changes (Create/Update/Delete)."""
+        return list(self.plan.changes) if self.plan is not None else []
+
+    @property
+    def pending(self) -> bool:
+        """Whether applying would change something (or wait for --adopt)."""
+        return bool(self.changes or self.report.pending_adoptions)
+
+
+@dataclass
+class ZoneOutcome:
+    """What apply did to one zone."""
+
+    zone: str
+    domains: list[str]
+    status: str  # applied | unchanged | error
+    message: str = ""
+    changes: int = 0
+    backup: Path | None = None
+
+
+class ProviderCache:
+    """Builds each configured provider once per run (thread-safe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Any:
+        """The provider instance; raises MailzoneError when its file or class is wrong."""
+        with self._lock:
+            if name not in self._built:
+                try:
+                    defn = provider_files.load_provider_def(self.root, name)
+                    self._built[name] = provider_files.build_provider(defn)
+                except MailzoneError as err:
+                    self._built[name] = err
+            built = self._built[name]
+        if isinstance(built, MailzoneError):
+            raise built
+        return built
+
+
+def zone_tasks(project: Project, selected: Sequence[Domain]) -> list[ZoneTask]:
+    """Group the selected domains' zones; each task holds every project domain of that zone."""
+    keys = sorted({(d.zone, d.spec.provider) for d in selected})
+    zones = {d.zone for d in project.domains.values()}
+    tasks = []
+    for zone, provider in keys:
+        members = [
+            d for d in project.domains.values() if d.zone == zone and d.spec.provider == provider
+        ]
+        subs = {relative_name(z, zone) for z in zones if z != zone and z.endswith("." + zone)}
+        tasks.append(
+            ZoneTask(zone, provider, sorted(members, key=lambda d: d.name), sub_zones=subs)
+        )
+    return tasks
+
+
+def _protected(task: ZoneTask) -> frozenset[str]:
+    names = set()
+    for domain in [*task.domains, *task.forget]:
+        for sel in domain.state.selectors:
+            if sel.phase in (*PUBLISHED_PHASES, "revoked"):
+                names.add(relative_name(f"{sel.selector}._domainkey.{domain.name}", task.zone))
+    return frozenset(names)
+
+
+def plan_zone(
+    task: ZoneTask, cache: ProviderCache, known: set[str], adopt: bool = False
+) -> ZonePlan:
+    """Read the live zone and compute the changes for one task."""
+    result = ZonePlan(task)
+    try:
+        provider = cache.get(task.provider)
+        desired = Zone(f"{task.zone}.", task.sub_zones)
+        per_domain = [(d.name, d.records) for d in task.domains]
+        per_domain += [(d.name, []) for d in task.forget]
+        per_domain += [(name, []) for name in task.release]
+        fill_zone(desired, per_domain, ttl=min((d.spec.ttl for d in task.domains), default=3600))
+        processor = MailzoneProcessor("mailzone", adopt=adopt)
+        processor.zone_options[desired.name] = ZoneOptions(
+            protected=_protected(task), release=frozenset(task.release)
+        )
+        result.plan = provider.plan(desired, processors=[processor])
+        result.report = processor.reports.get(desired.name, ZoneReport())
+        if result.plan is not None:
+            result.guard = processor.violations(result.plan)
+        gone = {*(d.name for d in task.forget), *task.release}
+        result.orphans = sorted(
+            d for d in result.report.live_registry if d not in known and d not in gone
+        )
+    except MailzoneError as err:
+        result.error = str(err)
+    except Exception as err:  # a provider failing (server down, refused, timeout, auth)
+        log.debug("plan %s failed", task.zone, exc_info=True)
+        result.error = provider_error_text(task.provider, err)
+    return result
+
+
+def provider_error_text(provider: str, err: Exception) -> str:
+    """One line for an exception raised inside an octoDNS provider."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"provider '{provider}': {type(err).__name__}: {text}"
+
+
+def plan_all(
+    project: Project,
+    tasks: Sequence[ZoneTask],
+    cache: ProviderCache,
+    adopt: bool = False,
+    jobs: int = 4,
+) -> list[ZonePlan]:
+    """Plan every task; zones are read concurrently (the work is mostly waiting on servers)."""
+    known = set(project.domains)
+    if jobs <= 1 or len(tasks) <= 1:
+        return [plan_zone(t, cache, known, adopt) for t in tasks]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+
+
+def apply_zone(
+    zp: ZonePlan,
+    cache: ProviderCache,
+    backup_dir: Path,
+    now: datetime,
+    force: bool = False,
+    adopt: bool = False,
+) -> ZoneOutcome:
+    """Apply one planned zone unless adoption, a guard or a threshold stops it."""
+    names = [d.name for d in zp.task.domains] + [d.name for d in zp.task.forget] + zp.task.release
+    outcome = ZoneOutcome(zp.zone, names, "error")
+    if zp.error:
+        outcome.message = zp.error
+        return outcome
+    if zp.report.pending_adoptions and not adopt:
+        listed = ", ".join(f"{a.type} {a.name or '@'}" for a in zp.report.pending_adoptions)
+        outcome.message = (
+            f"live records not created by mailzone would be replaced ({listed}); "
+            "review them with plan, then apply --adopt"
+        )
+        return outcome
+    if zp.plan is None:
+        outcome.status = "unchanged"
+        return outcome
+    if zp.guard and not force:
+        outcome.message = "refused: " + "; ".join(zp.guard) + " (apply --force to do it anyway)"
+        return outcome
+    if not force:
+        try:
+            zp.plan.raise_if_unsafe()
+        except UnsafePlan as err:
+            outcome.message = (
+                f"refused by octoDNS's safety check: {' '.join(str(err).split())} (--force)"
+            )
+            return outcome
+    try:
+        outcome.backup = write_backup(zp, backup_dir, now)
+        cache.get(zp.task.provider).apply(zp.plan)
+    except MailzoneError as err:
+        outcome.message = str(err)
+        return outcome
+    except Exception as err:
+        log.debug("apply %s failed", zp.zone, exc_info=True)
+        outcome.message = provider_error_text(zp.task.provider, err)
+        return outcome
+    outcome.status = "applied"
+    outcome.changes = len(zp.changes)
+    return outcome
+
+
+def write_backup(zp: ZonePlan, backup_dir: Path, now: datetime) -> Path:
+    """Save the live records as read, in zone-file form, before changing them."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    path = backup_dir / f"{zp.zone}.{now.strftime('%Y%m%dT%H%M%SZ')}.zone"
+    lines = [
+        f"; live records of {zp.zone} read by mailzone before apply, {now.isoformat()}",
+        f"; provider {zp.task.provider}; restore by hand if an apply went wrong",
+        f"$ORIGIN {zp.zone}.",
+    ]
+    for record in sorted(zp.plan.existing.records, key=lambda r: (r.name, r._type)):
+        rrset = record.to_rrset()
+        name = record.name or "@"
+        lines += [f"{name} {rrset.ttl} IN {rrset._type} {rdata}" for rdata in rrset.rdatas]
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path

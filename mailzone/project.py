@@ -1,0 +1,111 @@
+"""A mailzone repository: `zones/` (people), `state/` (mailzone), `providers/` (people)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from mailzone.errors import MailzoneError, SpecError
+from mailzone.expand import DesiredRecord, expand_domain
+from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
+from mailzone.spec.zone import ZoneSpec
+from mailzone.state import DomainState, load_state
+
+
+@dataclass
+class Domain:
+    """One mail domain: its spec, its state and where the spec came from."""
+
+    spec: ZoneSpec
+    state: DomainState
+    doc: YamlDoc
+
+    @property
+    def name(self) -> str:
+        """The mail domain."""
+        return self.spec.domain
+
+    @property
+    def zone(self) -> str:
+        """The zone holding it, without trailing dot."""
+        return self.spec.zone_name
+
+    @cached_property
+    def records(self) -> list[DesiredRecord]:
+        """The records it wants (expanded once)."""
+        try:
+            return expand_domain(self.spec, self.state, self.doc.path.parent)
+        except ValueError as err:
+            raise SpecError(str(err), self.doc.where()) from None
+
+
+@dataclass
+class Project:
+    """All domains of a repository, by name."""
+
+    root: Path
+    domains: dict[str, Domain] = field(default_factory=dict)
+
+    def select(self, names: Iterable[str] = ()) -> list[Domain]:
+        """The named domains (all when none are named); an unknown name is an error."""
+        wanted = [n.rstrip(".").lower() for n in names]
+        if not wanted:
+            return [self.domains[n] for n in sorted(self.domains)]
+        missing = [n for n in wanted if n not in self.domains]
+        if missing:
+            raise MailzoneError(
+                f"no spec for {', '.join(missing)} in {display_path(self.root / 'zones')} "
+                f"(known: {', '.join(sorted(self.domains)) or 'none'})"
+            )
+        return [self.domains[n] for n in wanted]
+
+
+def spec_files(root: Path) -> list[Path]:
+    """`zones/*.yaml` (and `.yml`), sorted."""
+    folder = root / "zones"
+    if not folder.is_dir():
+        return []
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def load_domain(path: Path, root: Path) -> Domain:
+    """Load and check one spec file and the domain's state."""
+    doc = load_yaml(path)
+    spec = validate(ZoneSpec, doc, context={"base_dir": path.parent})
+    stem = path.name.rsplit(".", 1)[0].lower().rstrip(".")
+    if spec.domain != stem:
+        raise SpecError(
+            f"domain: '{spec.domain}' does not match the file name (expected zones/{spec.domain}.yaml)",
+            doc.where(("domain",)),
+        )
+    state = load_state(root, spec.domain)
+    _check_state_against_spec(spec, state, doc)
+    return Domain(spec, state, doc)
+
+
+def _check_state_against_spec(spec: ZoneSpec, state: DomainState, doc: YamlDoc) -> None:
+    generated = {s.selector for s in state.selectors}
+    for i, item in enumerate(spec.dkim.imports):
+        if item.selector in generated:
+            raise SpecError(
+                f"dkim.import[{i}].selector: '{item.selector}' is also in state/{spec.domain}.yaml; "
+                "a selector is either imported or managed by mailzone",
+                doc.where(("dkim", "import", i, "selector")),
+            )
+
+
+def load_project(root: Path, names: Iterable[str] = ()) -> Project:
+    """Load every spec (or only the named domains' specs); the first bad file raises."""
+    project = Project(root)
+    wanted = {n.rstrip(".").lower() for n in names}
+    for path in spec_files(root):
+        stem = path.name.rsplit(".", 1)[0].lower()
+        if wanted and stem not in wanted:
+            continue
+        domain = load_domain(path, root)
+        if domain.name in project.domains:
+            raise SpecError(f"domain '{domain.name}' is defined twice", str(domain.doc.path))
+        project.domains[domain.name] = domain
+    return project

@@ -1,0 +1,175 @@
+"""Every output format in one place: rich tables on a terminal, JSON, Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from mailzone.octo.sync import ZoneOutcome, ZonePlan
+
+_STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+    "adopt": "magenta",
+    "adopt?": "magenta",
+}
+
+
+def _texts(record: Any) -> list[str]:
+    """Values as a person reads them: TXT unquoted and unescaped, others in zone-file form."""
+    if record is None:
+        return []
+    if record._type in ("TXT", "SPF"):
+        return [v.replace("\\;", ";") for v in record.values]
+    return list(record.to_rrset().rdatas)
+
+
+def plan_rows(zp: ZonePlan) -> list[dict[str, Any]]:
+    """One dict per change: action, name, type, ttl, old, new."""
+    adopted = {(a.name, a.type) for a in zp.report.adoptions if a.applied}
+    rows = []
+    for change in zp.changes:
+        record = change.record
+        kind = type(change).__name__.lower()
+        if kind == "update" and (record.name, record._type) in adopted:
+            kind = "adopt"
+        rows.append(
+            {
+                "action": kind,
+                "name": record.decoded_fqdn,
+                "type": record._type,
+                "ttl": record.ttl,
+                "old": _texts(change.existing),
+                "new": _texts(change.new),
+            }
+        )
+    for adoption in zp.report.pending_adoptions:
+        fqdn = f"{adoption.name}.{zp.zone}." if adoption.name else f"{zp.zone}."
+        rows.append(
+            {
+                "action": "adopt?",
+                "name": fqdn,
+                "type": adoption.type,
+                "ttl": None,
+                "old": [v.replace("\\;", ";") for v in adoption.live],
+                "new": [v.replace("\\;", ";") for v in adoption.wanted],
+            }
+        )
+    return rows
+
+
+def plan_data(plans: Sequence[ZonePlan]) -> list[dict[str, Any]]:
+    """The plan as plain data (for JSON)."""
+    return [
+        {
+            "zone": zp.zone,
+            "provider": zp.task.provider,
+            "domains": [d.name for d in zp.task.domains],
+            "changes": plan_rows(zp),
+            "needs_adopt": bool(zp.report.pending_adoptions),
+            "guards": zp.guard,
+            "warnings": zp.report.warnings + orphan_warnings(zp),
+            "error": zp.error,
+        }
+        for zp in plans
+    ]
+
+
+def orphan_warnings(zp: ZonePlan) -> list[str]:
+    """Registry entries whose spec is gone."""
+    return [
+        f"{name}: mailzone created records in {zp.zone} but zones/{name}.yaml is gone; they stay in DNS "
+        f"(`mailzone forget {name} --delete-records` removes them)"
+        for name in zp.orphans
+    ]
+
+
+def print_plan_json(plans: Sequence[ZonePlan], console: Console) -> None:
+    """JSON on stdout."""
+    console.print_json(json.dumps(plan_data(plans)))
+
+
+def print_plan_markdown(plans: Sequence[ZonePlan], console: Console) -> None:
+    """Markdown, e.g. for a pull-request comment."""
+    out = []
+    for zone in plan_data(plans):
+        out.append(f"### {zone['zone']} ({zone['provider']})\n")
+        if zone["error"]:
+            out.append(f"**error:** {zone['error']}\n")
+            continue
+        if not zone["changes"]:
+            out.append("No changes.\n")
+        else:
+            out.append("| action | name | type | old | new |\n|---|---|---|---|---|")
+            for row in zone["changes"]:
+                old = "<br>".join(f"`{v}`" for v in row["old"])
+                new = "<br>".join(f"`{v}`" for v in row["new"])
+                out.append(f"| {row['action']} | {row['name']} | {row['type']} | {old} | {new} |")
+            out.append("")
+        out += [f"- guard: {g}" for g in zone["guards"]]
+        out += [f"- warning: {w}" for w in zone["warnings"]]
+        if zone["needs_adopt"]:
+            out.append(
+                "- `adopt?` rows replace records mailzone did not create: apply with `--adopt`"
+            )
+    console.print("\n".join(out), markup=False, highlight=False, soft_wrap=True)
+
+
+def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
+    """Readable tables, coloured on a terminal."""
+    for zp in plans:
+        domains = ", ".join(d.name for d in zp.task.domains) or "-"
+        console.print(
+            f"[bold]{zp.zone}[/bold]  provider {zp.task.provider}  domains {domains}",
+            highlight=False,
+        )
+        if zp.error:
+            console.print(f"  [red]error:[/red] {zp.error}", highlight=False, markup=True)
+            continue
+        rows = plan_rows(zp)
+        if not rows:
+            console.print("  no changes")
+        else:
+            table = Table(
+                show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 1)
+            )
+            for column in ("action", "name", "type", "old", "new"):
+                table.add_column(column, overflow="fold")
+            for row in rows:
+                style = _STYLE.get(row["action"], "")
+                table.add_row(
+                    f"[{style}]{row['action']}[/{style}]" if style else row["action"],
+                    row["name"],
+                    row["type"],
+                    "\n".join(row["old"]),
+                    "\n".join(row["new"]),
+                )
+            console.print(table)
+        if zp.report.pending_adoptions:
+            console.print(
+                "  [magenta]adopt?[/magenta] rows replace live records mailzone did not create: "
+                "apply --adopt to take them over"
+            )
+        for line in zp.guard:
+            console.print(f"  [red]guard:[/red] {line} (apply needs --force)", highlight=False)
+        for line in zp.report.warnings + orphan_warnings(zp):
+            console.print(f"  [yellow]warning:[/yellow] {line}", highlight=False)
+
+
+def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console) -> None:
+    """The apply summary: one line per zone."""
+    for outcome in outcomes:
+        label = ", ".join(outcome.domains) or outcome.zone
+        if outcome.status == "applied":
+            console.print(
+                f"[green]applied[/green]   {label}: {outcome.changes} change(s)", highlight=False
+            )
+        elif outcome.status == "unchanged":
+            console.print(f"unchanged {label}", highlight=False)
+        else:
+            console.print(f"[red]failed[/red]    {label}: {outcome.message}", highlight=False)

@@ -1,0 +1,84 @@
+"""`mailzone init`: write a first spec that validates and applies as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailzone.errors import MailzoneError, SpecError
+from mailzone.spec.types import idna_name
+from mailzone.spec.yamlfile import load_yaml, validate
+from mailzone.spec.zone import ZoneSpec
+from mailzone.state import write_atomic
+
+TEMPLATE = """\
+# Mail DNS for {domain}, applied by mailzone (see README.md for every field).
+domain: {domain}
+provider: {provider}
+ttl: 3600
+hosts:
+  - name: {host}{host_comment}
+    ipv4: [{ipv4}]
+    ipv6: [{ipv6}]
+    roles: [mx, send]       # mx: receives mail for {domain}; send: allowed by SPF
+    mx_priority: 10
+spf:
+  all: softfail             # ~all; use fail (-all) once every sender is listed
+  include: []               # e.g. [_spf.google.com] for a third-party sender
+dkim:
+  import: []                # existing selectors: {{selector: "20200803", public_key_file: keys/20200803.pub}}
+dmarc:
+  policy: {policy}{policy_comment}
+  subdomain_policy: reject
+  rua: ["mailto:postmaster@{domain}"]
+"""
+
+NEXT_STEPS = """\
+Next: `mailzone plan {domain}` shows what would change, `mailzone apply {domain}` does it.
+DMARC starts at p={policy} with aggregate reports to postmaster@{domain}. Read the reports for
+two to four weeks; once every legitimate sender passes, set `dmarc.policy: quarantine`, and later
+`reject`."""
+
+
+def scaffold(
+    root: Path,
+    domain: str,
+    mail_host: str,
+    ipv4: list[str],
+    ipv6: list[str],
+    provider: str = "local",
+    dmarc_policy: str = "none",
+    overwrite: bool = False,
+) -> Path:
+    """Write `zones/<domain>.yaml`; refuse to overwrite, and never write a spec that fails validation."""
+    try:
+        domain = idna_name(domain)
+        host = idna_name(mail_host, "host name")
+    except ValueError as err:
+        raise MailzoneError(str(err)) from None
+    if not ipv4 and not ipv6:
+        raise MailzoneError(
+            "give the mail host's address: --ipv4 (and --ipv6 if it sends over IPv6)"
+        )
+    path = root / "zones" / f"{domain}.yaml"
+    if path.exists() and not overwrite:
+        raise MailzoneError(f"{path} exists; edit it, or pass --force to replace it")
+    relative = host[: -len(domain) - 1] if host.endswith("." + domain) else None
+    text = TEMPLATE.format(
+        domain=domain,
+        provider=provider,
+        host=relative or f"{host}.",
+        host_comment="" if relative else "    # outside the domain: no A/AAAA is created for it",
+        ipv4=", ".join(ipv4),
+        ipv6=", ".join(ipv6),
+        policy=dmarc_policy,
+        policy_comment="            # monitor first; then quarantine, then reject"
+        if dmarc_policy == "none"
+        else "",
+    )
+    try:
+        validate(ZoneSpec, load_yaml(path, text), context={"base_dir": path.parent})
+    except SpecError as err:
+        raise MailzoneError(f"init: {err.message}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
+    return path

@@ -1,0 +1,133 @@
+"""`state/<domain>.yaml`: what mailzone decided (DKIM selectors, their keys and phases).
+
+Written by mailzone only, committed to git; a hand edit that makes the state impossible is
+refused with a clear error. Writes are atomic."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mailzone import keys
+from mailzone.spec.types import DomainName, Selector
+from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
+
+Phase = Literal["pending", "active", "retiring", "revoked", "tombstone"]
+PUBLISHED_PHASES = ("pending", "active", "retiring")
+HEADER = "# Written by mailzone. Do not edit by hand: commit it as it is.\n"
+
+
+class SelectorState(BaseModel):
+    """One DKIM selector mailzone manages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    selector: Selector
+    algorithm: keys.Algorithm
+    bits: int = Field(ge=256)
+    public_key: str
+    fingerprint: str
+    phase: Phase
+    created: datetime
+    changed: datetime | None = None
+
+    def key(self) -> keys.PublicKey:
+        """The parsed public key."""
+        return keys.parse_public_key(self.public_key)
+
+    @model_validator(mode="after")
+    def _key_matches(self) -> SelectorState:
+        try:
+            key = keys.parse_public_key(self.public_key)
+        except ValueError as err:
+            raise ValueError(f"selector '{self.selector}': {err}") from None
+        if key.algorithm != self.algorithm or key.bits != self.bits:
+            raise ValueError(
+                f"selector '{self.selector}': public_key is {key.algorithm}-{key.bits}, "
+                f"state says {self.algorithm}-{self.bits}"
+            )
+        if key.fingerprint != self.fingerprint:
+            raise ValueError(
+                f"selector '{self.selector}': public_key does not match its fingerprint"
+            )
+        return self
+
+
+class DomainState(BaseModel):
+    """Everything mailzone decided for one domain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    domain: DomainName
+    selectors: list[SelectorState] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _possible(self) -> DomainState:
+        names = [s.selector for s in self.selectors]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"selector '{name}' appears twice")
+        for algorithm in ("rsa", "ed25519"):
+            active = [
+                s.selector
+                for s in self.selectors
+                if s.phase == "active" and s.algorithm == algorithm
+            ]
+            if len(active) > 1:
+                raise ValueError(
+                    f"{len(active)} active {algorithm} selectors ({', '.join(active)}); at most one"
+                )
+        return self
+
+
+def state_path(root: Path, domain: str) -> Path:
+    """Where a domain's state lives."""
+    return root / "state" / f"{domain}.yaml"
+
+
+def load_state(root: Path, domain: str) -> DomainState:
+    """The domain's state, or an empty one when there is no file yet."""
+    path = state_path(root, domain)
+    if not path.exists():
+        return DomainState(domain=domain)
+    doc: YamlDoc = load_yaml(path)
+    state = validate(DomainState, doc)
+    if state.domain != domain:
+        from mailzone.errors import SpecError
+
+        raise SpecError(
+            f"domain: '{state.domain}' does not match the file name", doc.where(("domain",))
+        )
+    return state
+
+
+def save_state(root: Path, state: DomainState) -> Path:
+    """Write the state atomically (temp file, fsync, rename)."""
+    path = state_path(root, state.domain)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = state.model_dump(mode="json", exclude_none=True)
+    text = HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+    write_atomic(path, text)
+    return path
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Replace `path` with `text` so a reader sees the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,62 @@
+"""Shared test helpers: keys generated at run time, spec files written into a temp repo."""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+
+@lru_cache(maxsize=8)
+def rsa_key(bits: int = 2048, index: int = 0) -> rsa.RSAPrivateKey:
+    """A fresh RSA key (cached per size and index within one test run)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def rsa_public_b64(bits: int = 2048, index: int = 0) -> str:
+    """The DKIM `p=` value of rsa_key(bits, index)."""
+    der = rsa_key(bits, index).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def ed25519_public_b64() -> str:
+    """A fresh Ed25519 public key, raw, base64."""
+    raw = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return base64.b64encode(raw).decode()
+
+
+def write_spec(root: Path, domain: str, body: str) -> Path:
+    """Write zones/<domain>.yaml (body is dedented)."""
+    path = root / "zones" / f"{domain}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body).lstrip())
+    return path
+
+
+def basic_spec(domain: str = "example.org", provider: str = "local", extra: str = "") -> str:
+    """A small valid spec with one mail host, SPF, DMARC."""
+    return (
+        textwrap.dedent(
+            f"""
+            domain: {domain}
+            provider: {provider}
+            ttl: 300
+            hosts:
+              - name: mail
+                ipv4: [192.0.2.25]
+                ipv6: ["2001:db8::25"]
+            dmarc:
+              policy: none
+              rua: ["mailto:postmaster@{domain}"]
+            """
+        ).lstrip()
+        + textwrap.dedent(extra)
+    )

@@ -1,0 +1,197 @@
+"""Ownership rules on octoDNS zones in memory: nothing mailzone did not create is touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from octodns.record import Create, Delete, Record, Update
+from octodns.zone import Zone
+
+from mailzone.octo import registry
+from mailzone.octo.desired import fill_zone
+from mailzone.octo.guards import guard_violations
+from mailzone.octo.ownership import ForeignCnameError, ZoneReport, reconcile
+from mailzone.project import load_domain
+from tests.helpers import basic_spec, write_spec
+
+ZONE = "example.org."
+
+
+class FakeTarget:
+    """Just enough of a provider for Zone.changes()."""
+
+    id = "fake"
+    SUPPORTS_GEO = False
+    SUPPORTS_DYNAMIC = False
+    SUPPORTS_ROOT_NS = True
+
+    def supports(self, record: Any) -> bool:
+        return True
+
+
+def desired_zone(tmp_path: Path, body: str | None = None) -> Zone:
+    path = write_spec(tmp_path, "example.org", body or basic_spec())
+    domain = load_domain(path, tmp_path)
+    zone = Zone(ZONE, [])
+    fill_zone(zone, [(domain.name, domain.records)], ttl=300)
+    return zone
+
+
+def live_zone(*records: tuple[str, dict[str, Any]]) -> Zone:
+    zone = Zone(ZONE, [])
+    for name, data in records:
+        zone.add_record(Record.new(zone, name, data))
+    return zone
+
+
+def owned(*entries: str) -> tuple[str, dict[str, Any]]:
+    value = registry.encode("example.org", set(entries))
+    return ("_mailzone", {"type": "TXT", "ttl": 300, "values": [value]})
+
+
+def run(desired: Zone, live: Zone, adopt: bool = False) -> tuple[list[Any], ZoneReport]:
+    work = desired.copy()
+    report = reconcile(work, live, adopt)
+    return live.changes(work, FakeTarget()), report
+
+
+def by_key(changes: list[Any]) -> dict[tuple[str, str], Any]:
+    return {(c.record.name, c.record._type): c for c in changes}
+
+
+def test_new_zone_creates_every_record_and_the_registry(tmp_path: Path) -> None:
+    changes, report = run(desired_zone(tmp_path), live_zone())
+    keys = by_key(changes)
+    assert all(isinstance(c, Create) for c in changes)
+    assert set(keys) == {("", "MX"), ("", "TXT"), ("_dmarc", "TXT"), ("mail", "A"), ("mail", "AAAA"),
+                         ("mail", "TXT"), ("_mailzone", "TXT")}
+    entries = registry.decode(keys[("_mailzone", "TXT")].new.values)["example.org"]
+    assert entries == {"MX/@", "SPF/@", "TXT/_dmarc", "A/mail", "AAAA/mail", "SPF/mail"}
+    assert not report.adoptions
+
+
+def test_apex_txt_tokens_are_kept_beside_the_spf_value(tmp_path: Path) -> None:
+    live = live_zone(("", {"type": "TXT", "ttl": 3600, "values": ["google-site-verification=abc", "MS=ms123"]}))
+    changes, report = run(desired_zone(tmp_path), live)
+    apex = by_key(changes)[("", "TXT")]
+    assert isinstance(apex, Update)
+    values = list(apex.new.values)
+    assert "google-site-verification=abc" in values and "MS=ms123" in values
+    assert [v for v in values if v.startswith("v=spf1")] == ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all"]
+    assert apex.new.ttl == 3600  # the shared set keeps its TTL
+    assert not report.adoptions  # adding SPF beside foreign values is not adoption
+
+
+def test_unowned_spf_and_mx_wait_for_adopt(tmp_path: Path) -> None:
+    live = live_zone(
+        ("", {"type": "TXT", "ttl": 300, "values": ["v=spf1 a mx -all", "MS=ms123"]}),
+        ("", {"type": "MX", "ttl": 300, "values": [{"preference": 5, "exchange": "old.example.org."}]}),
+    )
+    changes, report = run(desired_zone(tmp_path), live)
+    keys = by_key(changes)
+    assert ("", "TXT") not in keys and ("", "MX") not in keys
+    assert {(a.name, a.type) for a in report.pending_adoptions} == {("", "TXT"), ("", "MX")}
+    entries = registry.decode(keys[("_mailzone", "TXT")].new.values)["example.org"]
+    assert "MX/@" not in entries and "SPF/@" not in entries
+
+    changes, report = run(desired_zone(tmp_path), live, adopt=True)
+    keys = by_key(changes)
+    assert isinstance(keys[("", "MX")], Update)
+    assert sorted(keys[("", "TXT")].new.values) == ["MS=ms123", "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all"]
+    assert report.adoptions and not report.pending_adoptions
+
+
+def test_foreign_records_in_mail_namespace_survive(tmp_path: Path) -> None:
+    live = live_zone(
+        ("s1._domainkey", {"type": "CNAME", "ttl": 300, "value": "s1.domainkey.u1.wl.sendgrid.net."}),
+        ("google._domainkey", {"type": "TXT", "ttl": 300, "value": "v=DKIM1\\; k=rsa\\; p=MIIBfake"}),
+        ("www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}),
+    )
+    changes, _ = run(desired_zone(tmp_path), live)
+    assert not [c for c in changes if isinstance(c, Delete)]
+    assert not {k for k in by_key(changes) if k[0] in ("s1._domainkey", "google._domainkey", "www")}
+
+
+def test_records_mailzone_created_and_no_longer_wants_are_deleted(tmp_path: Path) -> None:
+    live = live_zone(
+        owned("A/oldmail", "SPF/oldmail", "MX/@"),
+        ("oldmail", {"type": "A", "ttl": 300, "value": "192.0.2.9"}),
+        ("oldmail", {"type": "TXT", "ttl": 300, "values": ["v=spf1 ip4:192.0.2.9 -all", "keep-me=1"]}),
+        ("www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}),
+    )
+    changes, _ = run(desired_zone(tmp_path), live)
+    keys = by_key(changes)
+    assert isinstance(keys[("oldmail", "A")], Delete)
+    assert list(keys[("oldmail", "TXT")].new.values) == ["keep-me=1"]
+    assert ("www", "A") not in keys
+
+
+def test_foreign_cname_at_a_wanted_name_is_an_error(tmp_path: Path) -> None:
+    live = live_zone(("mail", {"type": "CNAME", "ttl": 300, "value": "mx.example.net."}))
+    with pytest.raises(ForeignCnameError, match="mail.example.org. is a CNAME"):
+        run(desired_zone(tmp_path), live)
+
+
+def test_registry_values_of_other_domains_are_kept(tmp_path: Path) -> None:
+    other = registry.encode("lists.example.org", {"MX/lists"})
+    live = live_zone(
+        ("_mailzone", {"type": "TXT", "ttl": 300, "values": [other]}),
+        ("lists", {"type": "MX", "ttl": 300, "value": {"preference": 10, "exchange": "mail.example.org."}}),
+    )
+    changes, _ = run(desired_zone(tmp_path), live)
+    keys = by_key(changes)
+    assert ("lists", "MX") not in keys
+    reg = registry.decode(keys[("_mailzone", "TXT")].new.values)
+    assert set(reg) == {"example.org", "lists.example.org"}
+
+
+def test_two_live_spf_values_are_reported_and_replaced(tmp_path: Path) -> None:
+    live = live_zone(
+        owned("SPF/@"),
+        ("", {"type": "TXT", "ttl": 300, "values": ["v=spf1 -all", "v=spf1 mx -all"]}),
+    )
+    changes, report = run(desired_zone(tmp_path), live)
+    assert list(by_key(changes)[("", "TXT")].new.values) == ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all"]
+    assert any("2 SPF values" in w for w in report.warnings)
+
+
+def test_second_run_after_apply_has_no_changes(tmp_path: Path) -> None:
+    desired = desired_zone(tmp_path)
+    changes, _ = run(desired, live_zone())
+    live = Zone(ZONE, [])
+    for change in changes:
+        live.add_record(change.new.copy(zone=live))
+    again, _ = run(desired, live)
+    assert again == []
+
+
+def test_guards_flag_mail_breaking_deletions(tmp_path: Path) -> None:
+    live = live_zone(
+        owned("MX/@", "SPF/@", "TXT/_dmarc", "TXT/s1._domainkey"),
+        ("", {"type": "MX", "ttl": 300, "value": {"preference": 10, "exchange": "mail.example.org."}}),
+        ("", {"type": "TXT", "ttl": 300, "values": ["v=spf1 -all", "MS=1"]}),
+        ("_dmarc", {"type": "TXT", "ttl": 300, "value": "v=DMARC1\\; p=none"}),
+        ("s1._domainkey", {"type": "TXT", "ttl": 300, "value": "v=DKIM1\\; k=rsa\\; p=AAAA"}),
+    )
+    changes = [
+        Delete(live.get_type("", "MX")),
+        Update(live.get_type("", "TXT"), live.get_type("", "TXT").copy(values=["MS=1"])),
+        Delete(live.get_type("_dmarc", "TXT")),
+        Delete(live.get_type("s1._domainkey", "TXT")),
+    ]
+    reg = registry.decode(live.get_type("_mailzone", "TXT").values)
+    lines = guard_violations(changes, reg, frozenset({"s1._domainkey"}))
+    assert len(lines) == 4
+    assert "MX" in lines[0] and "SPF" in lines[1] and "DMARC" in lines[2] and "DKIM" in lines[3]
+    assert guard_violations(changes, reg, frozenset()) == lines[:3]
+
+
+def test_guard_refuses_in_place_key_replacement() -> None:
+    live = live_zone(("s1._domainkey", {"type": "TXT", "ttl": 300, "value": "v=DKIM1\\; k=rsa\\; p=AAAA"}))
+    old = live.get_type("s1._domainkey", "TXT")
+    new = old.copy(value="v=DKIM1\\; k=rsa\\; p=BBBB")
+    assert "in place" in guard_violations([Update(old, new)], {})[0]
+    revoke = old.copy(value="v=DKIM1\\; k=rsa\\; p=")
+    assert guard_violations([Update(old, revoke)], {}) == []
