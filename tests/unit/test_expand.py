@@ -31,7 +31,9 @@ def test_spf_is_built_from_sending_hosts_only(tmp_path: Path) -> None:
         spf: {all: fail, include: [_spf.example.net], ip4: [198.51.100.0/24]}
         """
     records = _records(tmp_path, body)
-    assert records[("", "TXT")] == ('"v=spf1 ip4:192.0.2.2 ip4:198.51.100.0/24 ip6:2001:db8::2 include:_spf.example.net -all"',)
+    assert records[("", "TXT")] == (
+        '"v=spf1 ip4:192.0.2.2 ip4:198.51.100.0/24 ip6:2001:db8::2 include:_spf.example.net -all"',
+    )
     assert records[("", "MX")] == ("10 mx1.example.org.", "20 mx.backup.example.net.")
     assert records[("out", "TXT")] == ('"v=spf1 ip4:192.0.2.2 ip6:2001:db8::2 -all"',)
     assert ("mx1", "TXT") not in records  # not a sender: no HELO record
@@ -55,12 +57,15 @@ def test_dkim_record_is_unchunked_value_that_reassembles(tmp_path: Path) -> None
 def test_dmarc_tags_in_order(tmp_path: Path) -> None:
     extra = """\
         """
-    body = basic_spec().replace(
-        "  policy: none\n",
-        "  policy: quarantine\n  subdomain_policy: reject\n  nonexistent_policy: reject\n"
-        "  dkim_alignment: strict\n  failure_options: [1, d]\n  testing: true\n"
-        '  ruf: ["mailto:forensic@example.net!10m"]\n',
-    ) + extra
+    body = (
+        basic_spec().replace(
+            "  policy: none\n",
+            "  policy: quarantine\n  subdomain_policy: reject\n  nonexistent_policy: reject\n"
+            "  dkim_alignment: strict\n  failure_options: [1, d]\n  testing: true\n"
+            '  ruf: ["mailto:forensic@example.net!10m"]\n',
+        )
+        + extra
+    )
     (value,) = _records(tmp_path, body)[("_dmarc", "TXT")]
     assert txt_text(value) == (
         "v=DMARC1; p=quarantine; sp=reject; np=reject; adkim=s; t=y; fo=1:d; "
@@ -69,10 +74,16 @@ def test_dmarc_tags_in_order(tmp_path: Path) -> None:
 
 
 def test_subdomain_in_parent_zone_uses_relative_names(tmp_path: Path) -> None:
-    body = basic_spec("lists.example.org").replace("provider: local", "provider: local\nzone: example.org")
+    body = basic_spec("lists.example.org").replace(
+        "provider: local", "provider: local\nzone: example.org"
+    )
     domain = load_domain(write_spec(tmp_path, "lists.example.org", body), tmp_path)
     names = {(r.name, r.type) for r in domain.records}
-    assert ("lists", "MX") in names and ("_dmarc.lists", "TXT") in names and ("mail.lists", "A") in names
+    assert (
+        ("lists", "MX") in names
+        and ("_dmarc.lists", "TXT") in names
+        and ("mail.lists", "A") in names
+    )
 
 
 def test_expansion_is_deterministic(tmp_path: Path) -> None:
@@ -91,12 +102,28 @@ def test_txt_presentation_round_trips_through_dnspython(value: str) -> None:
 
 
 _TERMS = st.sampled_from(
-    ["include:a.example", "a", "mx", "ptr", "exists:%{i}.x.example", "ip4:192.0.2.1", "ip6:2001:db8::1",
-     "redirect=r.example", "exp=e.example", "a:h.example/24", "mx/24", "foo=bar"]
+    [
+        "include:a.example",
+        "a",
+        "mx",
+        "ptr",
+        "exists:%{i}.x.example",
+        "ip4:192.0.2.1",
+        "ip6:2001:db8::1",
+        "redirect=r.example",
+        "exp=e.example",
+        "a:h.example/24",
+        "mx/24",
+        "foo=bar",
+    ]
 )
 
 
-@given(st.lists(st.tuples(st.sampled_from(["", "+", "-", "~", "?"]), _TERMS, st.booleans()), max_size=15))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "+", "-", "~", "?"]), _TERMS, st.booleans()), max_size=15
+    )
+)
 def test_lookup_count_ignores_qualifiers_and_case(terms: list[tuple[str, str, bool]]) -> None:
     written = []
     expected = 0

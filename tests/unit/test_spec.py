@@ -94,7 +94,9 @@ def test_file_name_must_match_domain(tmp_path: Path) -> None:
 
 def test_small_rsa_import_is_refused_below_1024(tmp_path: Path) -> None:
     weak = rsa.RSAPublicNumbers(65537, (1 << 511) | 12345).public_key()  # too small to generate
-    der = weak.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = weak.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     extra = f"""\
         dkim:
           import:

@@ -1,0 +1,116 @@
+"""Shared fixtures: real DNS servers on 127.0.0.1 (see ``tests/servers.py``).
+
+A test gets a started server, serving its zones, in one of three ways::
+
+    @pytest.mark.zones("example.org.", "example.net.")   # default: example.org.
+    def test_x(bind_server: BindServer) -> None: ...      # or pdns_server: PowerDnsServer
+
+    @pytest.mark.zones("example.org.")
+    def test_y(dns_server: DnsServer) -> None: ...        # runs once per server: [bind], [powerdns]
+
+    def test_z(bind_factory: ServerFactory[BindServer]) -> None:
+        server = bind_factory(zones=["a.example.", "b.example."])   # as many as needed
+
+Every server is private to its test and stopped at teardown; each starts in well under a second.
+``provider_config()`` gives the octoDNS provider block and ``make_provider(server)`` builds it.
+If ``named`` or ``pdns_server`` is not installed the test is skipped, unless the ``CI``
+environment variable is set: then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
+
+import pytest
+
+from tests.servers import BindServer, DnsServer, PowerDnsServer, find_binary
+
+DEFAULT_ZONES = ("example.org.",)
+
+S = TypeVar("S", bound=DnsServer)
+S_co = TypeVar("S_co", bound=DnsServer, covariant=True)
+
+
+class ServerFactory(Protocol[S_co]):
+    """Starts a server serving ``zones``; the fixture stops it at teardown."""
+
+    def __call__(self, zones: Iterable[str] = DEFAULT_ZONES) -> S_co: ...
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "zones(*names): zones served by bind_server, pdns_server and dns_server"
+    )
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _require(server_class: type[DnsServer]) -> None:
+    binary = server_class.binary
+    if find_binary(binary) is not None:
+        return
+    message = f"{binary} is not installed (needed for {server_class.kind} integration tests)"
+    if _in_ci():
+        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
+    pytest.skip(message)
+
+
+def _serve(server_class: type[S]) -> Iterator[ServerFactory[S]]:
+    _require(server_class)
+    started: list[S] = []
+
+    def start(zones: Iterable[str] = DEFAULT_ZONES) -> S:
+        server = server_class().start(zones)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+def _marked_zones(request: pytest.FixtureRequest) -> list[str]:
+    marker = request.node.get_closest_marker("zones")
+    return list(marker.args) if marker is not None else list(DEFAULT_ZONES)
+
+
+@pytest.fixture
+def bind_factory() -> Iterator[ServerFactory[BindServer]]:
+    """Start BIND servers: ``bind_factory(zones=[...])``."""
+    yield from _serve(BindServer)
+
+
+@pytest.fixture
+def pdns_factory() -> Iterator[ServerFactory[PowerDnsServer]]:
+    """Start PowerDNS servers: ``pdns_factory(zones=[...])``."""
+    yield from _serve(PowerDnsServer)
+
+
+@pytest.fixture
+def bind_server(
+    request: pytest.FixtureRequest, bind_factory: ServerFactory[BindServer]
+) -> BindServer:
+    """A BIND server serving the zones of the test's ``zones`` marker."""
+    return bind_factory(zones=_marked_zones(request))
+
+
+@pytest.fixture
+def pdns_server(
+    request: pytest.FixtureRequest, pdns_factory: ServerFactory[PowerDnsServer]
+) -> PowerDnsServer:
+    """A PowerDNS server serving the zones of the test's ``zones`` marker."""
+    return pdns_factory(zones=_marked_zones(request))
+
+
+@pytest.fixture(params=["bind", "powerdns"])
+def dns_server(request: pytest.FixtureRequest) -> DnsServer:
+    """Each server in turn (ids ``bind``, ``powerdns``), serving the ``zones`` marker's zones."""
+    fixture = {"bind": "bind_server", "powerdns": "pdns_server"}[request.param]
+    server: DnsServer = request.getfixturevalue(fixture)
+    return server
