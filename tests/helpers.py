@@ -19,16 +19,20 @@ def rsa_key(bits: int = 2048, index: int = 0) -> rsa.RSAPrivateKey:
 
 def rsa_public_b64(bits: int = 2048, index: int = 0) -> str:
     """The DKIM `p=` value of rsa_key(bits, index)."""
-    der = rsa_key(bits, index).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    der = (
+        rsa_key(bits, index)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return base64.b64encode(der).decode()
 
 
 def ed25519_public_b64() -> str:
     """A fresh Ed25519 public key, raw, base64."""
-    raw = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    raw = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
     return base64.b64encode(raw).decode()
 
@@ -43,9 +47,8 @@ def write_spec(root: Path, domain: str, body: str) -> Path:
 
 def basic_spec(domain: str = "example.org", provider: str = "local", extra: str = "") -> str:
     """A small valid spec with one mail host, SPF, DMARC."""
-    return (
-        textwrap.dedent(
-            f"""
+    return textwrap.dedent(
+        f"""
             domain: {domain}
             provider: {provider}
             ttl: 300
@@ -57,6 +60,4 @@ def basic_spec(domain: str = "example.org", provider: str = "local", extra: str 
               policy: none
               rua: ["mailto:postmaster@{domain}"]
             """
-        ).lstrip()
-        + textwrap.dedent(extra)
-    )
+    ).lstrip() + textwrap.dedent(extra)

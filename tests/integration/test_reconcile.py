@@ -1,0 +1,192 @@
+"""The core reconciler against real BIND9 and PowerDNS on 127.0.0.1.
+
+Each test runs on both servers (the `dns_server` fixture) through the real CLI, and asserts
+what the server answers afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from octodns.record import Record
+from octodns.zone import Zone
+
+from tests.cli import changes, mailzone, write_provider
+from tests.helpers import basic_spec, rsa_public_b64, write_spec
+from tests.servers import DnsServer, make_provider, query, txt_values
+
+pytestmark = pytest.mark.integration
+
+FOREIGN: list[tuple[str, dict[str, Any]]] = [
+    ("", {"type": "TXT", "ttl": 300, "values": ["google-site-verification=abc123", "MS=ms42"]}),
+    ("www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}),
+    ("shop", {"type": "CNAME", "ttl": 300, "value": "shops.example.net."}),
+    ("s1._domainkey", {"type": "CNAME", "ttl": 300, "value": "s1.domainkey.u1.wl.sendgrid.net."}),
+    ("google._domainkey", {"type": "TXT", "ttl": 300, "value": "v=DKIM1\\; k=rsa\\; p=MIIBgoogle"}),
+]
+
+
+def dkim_spec(key: str, host: str = "mail", selector: str = "20200803") -> str:
+    spec = basic_spec(provider="target").replace("name: mail", f"name: {host}")
+    return spec + f'dkim:\n  import:\n    - {{selector: "{selector}", public_key: "{key}"}}\n'
+
+
+def setup_repo(tmp_path: Path, server: DnsServer, spec: str) -> Path:
+    write_provider(tmp_path, "target", server.provider_config())
+    write_spec(tmp_path, "example.org", spec)
+    return tmp_path
+
+
+def add_foreign(server: DnsServer, records: list[tuple[str, dict[str, Any]]] = FOREIGN) -> None:
+    """Records someone else made, written straight through octoDNS."""
+    provider = make_provider(server, "someone-else")
+    zone = Zone("example.org.", [])
+    for name, data in records:
+        zone.add_record(Record.new(zone, name, data))
+    plan = provider.plan(zone)
+    provider.apply(plan)
+
+
+def assert_foreign_intact(server: DnsServer) -> None:
+    apex = txt_values(server, "example.org.")
+    assert "google-site-verification=abc123" in apex and "MS=ms42" in apex
+    assert query(server, "www.example.org.", "A") == ["192.0.2.80"]
+    assert query(server, "shop.example.org.", "CNAME") == ["shops.example.net."]
+    assert query(server, "s1._domainkey.example.org.", "CNAME") == [
+        "s1.domainkey.u1.wl.sendgrid.net."
+    ]
+    assert txt_values(server, "google._domainkey.example.org.") == ["v=DKIM1; k=rsa; p=MIIBgoogle"]
+
+
+def test_apply_serves_every_record_exactly(tmp_path: Path, dns_server: DnsServer) -> None:
+    key = rsa_public_b64()
+    root = setup_repo(tmp_path, dns_server, dkim_spec(key))
+
+    result = mailzone(root, "apply", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert query(dns_server, "example.org.", "MX") == ["10 mail.example.org."]
+    assert query(dns_server, "mail.example.org.", "A") == ["192.0.2.25"]
+    assert query(dns_server, "mail.example.org.", "AAAA") == ["2001:db8::25"]
+    assert txt_values(dns_server, "example.org.") == ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all"]
+    assert txt_values(dns_server, "mail.example.org.") == [
+        "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all"
+    ]
+    assert txt_values(dns_server, "_dmarc.example.org.") == [
+        "v=DMARC1; p=none; rua=mailto:postmaster@example.org"
+    ]
+    assert txt_values(dns_server, "20200803._domainkey.example.org.") == [
+        f"v=DKIM1; k=rsa; p={key}"
+    ]
+    assert (root / "build" / "backups").is_dir()
+
+
+def test_second_plan_is_empty_and_an_edit_plans_only_that_change(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    root = setup_repo(tmp_path, dns_server, dkim_spec(rsa_public_b64()))
+    assert mailzone(root, "plan", "--exit-code").returncode == 2
+    assert mailzone(root, "apply", "--yes").returncode == 0
+
+    assert mailzone(root, "plan", "--exit-code").returncode == 0
+
+    write_spec(
+        root,
+        "example.org",
+        dkim_spec(rsa_public_b64()).replace("policy: none", "policy: quarantine"),
+    )
+    assert changes(root) == [("update", "_dmarc.example.org.", "TXT")]
+    assert mailzone(root, "plan", "--exit-code").returncode == 2
+    assert mailzone(root, "apply", "--yes").returncode == 0
+    assert txt_values(dns_server, "_dmarc.example.org.") == [
+        "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org"
+    ]
+    assert mailzone(root, "plan", "--exit-code").returncode == 0
+
+
+def test_foreign_records_survive_apply_and_removed_mail_records_go(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    add_foreign(dns_server)
+    key = rsa_public_b64()
+    root = setup_repo(tmp_path, dns_server, dkim_spec(key))
+    assert mailzone(root, "apply", "--yes").returncode == 0
+    assert_foreign_intact(dns_server)
+    assert "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all" in txt_values(dns_server, "example.org.")
+
+    # rename the host and the selector: mailzone deletes what it created, nothing else. 4 of 12
+    # record sets go, so octoDNS's 30% delete threshold wants --force; ownership holds regardless.
+    write_spec(root, "example.org", dkim_spec(key, host="mx1", selector="20261124"))
+    assert "Too many deletes" in mailzone(root, "apply", "--yes").stdout
+    result = mailzone(root, "apply", "--yes", "--force")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_foreign_intact(dns_server)
+    assert query(dns_server, "mail.example.org.", "A") == []
+    assert txt_values(dns_server, "mail.example.org.") == []
+    assert txt_values(dns_server, "20200803._domainkey.example.org.") == []
+    assert query(dns_server, "mx1.example.org.", "A") == ["192.0.2.25"]
+    assert txt_values(dns_server, "20261124._domainkey.example.org.") == [
+        f"v=DKIM1; k=rsa; p={key}"
+    ]
+    assert query(dns_server, "example.org.", "MX") == ["10 mx1.example.org."]
+    assert mailzone(root, "plan", "--exit-code").returncode == 0
+
+
+def test_adopt_needs_the_flag(tmp_path: Path, dns_server: DnsServer) -> None:
+    add_foreign(
+        dns_server,
+        [
+            (
+                "",
+                {
+                    "type": "MX",
+                    "ttl": 300,
+                    "value": {"preference": 5, "exchange": "old.example.net."},
+                },
+            ),
+            ("", {"type": "TXT", "ttl": 300, "values": ["v=spf1 a mx -all", "MS=ms42"]}),
+            ("_dmarc", {"type": "TXT", "ttl": 300, "value": "v=DMARC1\\; p=reject"}),
+        ],
+    )
+    root = setup_repo(tmp_path, dns_server, basic_spec(provider="target"))
+    assert ("adopt?", "example.org.", "MX") in changes(root)
+
+    refused = mailzone(root, "apply", "--yes")
+
+    assert refused.returncode == 1
+    assert "apply --adopt" in refused.stdout
+    assert query(dns_server, "example.org.", "MX") == ["5 old.example.net."]
+    assert txt_values(dns_server, "_dmarc.example.org.") == ["v=DMARC1; p=reject"]
+
+    adopted = mailzone(root, "apply", "--yes", "--adopt")
+
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    assert query(dns_server, "example.org.", "MX") == ["10 mail.example.org."]
+    assert txt_values(dns_server, "example.org.") == [
+        "MS=ms42",
+        "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all",
+    ]
+    assert txt_values(dns_server, "_dmarc.example.org.") == [
+        "v=DMARC1; p=none; rua=mailto:postmaster@example.org"
+    ]
+    assert mailzone(root, "plan", "--exit-code").returncode == 0  # adopted once, owned since
+
+
+def test_guards_refuse_and_force_passes(tmp_path: Path, dns_server: DnsServer) -> None:
+    root = setup_repo(tmp_path, dns_server, basic_spec(provider="target"))
+    assert mailzone(root, "apply", "--yes").returncode == 0
+    spec = basic_spec(provider="target")
+    write_spec(root, "example.org", spec[: spec.index("dmarc:")])
+
+    refused = mailzone(root, "apply", "--yes")
+
+    assert refused.returncode == 1
+    assert "deletes the DMARC record _dmarc.example.org." in refused.stdout
+    assert txt_values(dns_server, "_dmarc.example.org.") != []
+
+    forced = mailzone(root, "apply", "--yes", "--force")
+
+    assert forced.returncode == 0, forced.stdout
+    assert txt_values(dns_server, "_dmarc.example.org.") == []
