@@ -49,7 +49,10 @@ STATE = _State()
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # piped output (CI logs) gets wide lines instead of rich's 80-column default
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _setup_logging(verbose: int) -> None:

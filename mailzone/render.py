@@ -120,6 +120,13 @@ def print_plan_markdown(plans: Sequence[ZonePlan], console: Console) -> None:
     console.print("\n".join(out), markup=False, highlight=False, soft_wrap=True)
 
 
+def _short(value: str, limit: int = 100) -> str:
+    """Long values (DKIM keys) cut in the middle for the table; JSON and Markdown keep them whole."""
+    if len(value) <= limit:
+        return value
+    return f"{value[: limit - 24]}…{value[-16:]} ({len(value)} chars)"
+
+
 def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
     """Readable tables, coloured on a terminal."""
     for zp in plans:
@@ -146,8 +153,8 @@ def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
                     f"[{style}]{row['action']}[/{style}]" if style else row["action"],
                     row["name"],
                     row["type"],
-                    "\n".join(row["old"]),
-                    "\n".join(row["new"]),
+                    "\n".join(map(_short, row["old"])),
+                    "\n".join(map(_short, row["new"])),
                 )
             console.print(table)
         if zp.report.pending_adoptions:
