@@ -185,7 +185,8 @@ def _plan(domains: list[str] | None, adopt: bool, jobs: int) -> tuple[list, obje
     if not selected:
         raise MailzoneError(f"no specs in {STATE.root / 'zones'}: start with `mailzone init`")
     cache = ProviderCache(STATE.root)
-    return plan_all(project, zone_tasks(project, selected), cache, adopt=adopt, jobs=jobs), cache
+    tasks = zone_tasks(project, selected, include_stale=not domains)
+    return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
 
 
 def _print_plan(plans: list, fmt: str) -> None:
@@ -283,19 +284,23 @@ def forget(
 ) -> None:
     """Drop a domain from mailzone's registry; with --delete-records, delete what mailzone created."""
     from mailzone import render
-    from mailzone.forget import plan_forget
+    from mailzone.forget import forget_state, plan_forget
     from mailzone.octo.sync import apply_zone
 
     zp, cache = plan_forget(STATE.root, domain, delete_records, zone, provider)
+    # deleting the domain's MX, SPF and DMARC is what was asked; a DKIM key the state still has is not
+    zp.guard = [g for g in zp.guard if g.kind.startswith("dkim")]
     _print_plan([zp], "text")
     if zp.pending and not yes and sys.stdin.isatty() and not typer.confirm("Apply?", default=False):
         raise typer.Exit(EXIT_ERROR)
+    backups = STATE.root / "build" / "backups"
     outcome = apply_zone(
-        zp, cache, STATE.root / "build" / "backups", datetime.now(UTC), force=force, adopt=False
+        zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
     )
     render.print_outcomes([outcome], _console())
     if outcome.status == "error":
         raise typer.Exit(EXIT_ERROR)
+    forget_state(STATE.root, outcome.domains[-1])
 
 
 @app.command()

@@ -8,7 +8,7 @@ from mailzone.errors import MailzoneError
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
 from mailzone.project import Domain, load_project
 from mailzone.spec.types import idna_name
-from mailzone.state import load_state
+from mailzone.state import load_state, save_state, state_path
 
 
 def plan_forget(
@@ -52,3 +52,14 @@ class _NoSpec:
 
 def _stateless(root: Path, name: str) -> Domain:
     return _NoSpec(name, root)  # type: ignore[return-value]
+
+
+def forget_state(root: Path, name: str) -> None:
+    """After a forget: a state with no DKIM selectors goes; one with keys only forgets the zone."""
+    if (root / "zones" / f"{name}.yaml").exists():
+        return
+    state = load_state(root, name)
+    if not state.selectors:
+        state_path(root, name).unlink(missing_ok=True)
+    elif state.zone is not None:
+        save_state(root, state.model_copy(update={"zone": None, "provider": None}))

@@ -72,7 +72,7 @@ def plan_data(plans: Sequence[ZonePlan]) -> list[dict[str, Any]]:
             "domains": [d.name for d in zp.task.domains],
             "changes": plan_rows(zp),
             "needs_adopt": bool(zp.report.pending_adoptions),
-            "guards": zp.guard,
+            "guards": [str(g) for g in zp.guard],
             "warnings": zp.report.warnings + orphan_warnings(zp),
             "error": zp.error,
         }
@@ -162,8 +162,8 @@ def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
                 "  [magenta]adopt?[/magenta] rows replace live records mailzone did not create: "
                 "apply --adopt to take them over"
             )
-        for line in zp.guard:
-            console.print(f"  [red]guard:[/red] {line} (apply needs --force)", highlight=False)
+        for hit in zp.guard:
+            console.print(f"  [red]guard:[/red] {hit} (apply needs --force)", highlight=False)
         for line in zp.report.warnings + orphan_warnings(zp):
             console.print(f"  [yellow]warning:[/yellow] {line}", highlight=False)
 

@@ -8,7 +8,7 @@ from mailzone.errors import MailzoneError, SpecError
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
-from mailzone.state import write_atomic
+from mailzone.state import load_state, record_publication, write_atomic
 
 TEMPLATE = """\
 # Mail DNS for {domain}, applied by mailzone (see README.md for every field).
@@ -81,4 +81,5 @@ def scaffold(
         raise MailzoneError(f"init: {err.message}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
+    record_publication(root, load_state(root, domain), domain, provider)
     return path

@@ -66,6 +66,8 @@ class DomainState(BaseModel):
 
     version: Literal[1] = 1
     domain: DomainName
+    zone: DomainName | None = Field(None, description="Where the domain was last published.")
+    provider: str | None = Field(None, description="Which provider published it.")
     selectors: list[SelectorState] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -106,6 +108,22 @@ def load_state(root: Path, domain: str) -> DomainState:
             f"domain: '{state.domain}' does not match the file name", doc.where(("domain",))
         )
     return state
+
+
+def record_publication(root: Path, state: DomainState, zone: str, provider: str) -> None:
+    """Remember where a domain is published, so a removed spec can still be found in DNS."""
+    if state_path(root, state.domain).exists() and (state.zone, state.provider) == (zone, provider):
+        return
+    save_state(root, state.model_copy(update={"zone": zone, "provider": provider}))
+
+
+def stale_states(root: Path, known: set[str]) -> list[DomainState]:
+    """States whose spec is gone (their records may still be in DNS)."""
+    folder = root / "state"
+    if not folder.is_dir():
+        return []
+    names = sorted(p.name[: -len(".yaml")] for p in folder.glob("*.yaml"))
+    return [load_state(root, n) for n in names if n not in known]
 
 
 def save_state(root: Path, state: DomainState) -> Path:

@@ -18,17 +18,19 @@ from typing import Any
 from octodns.processor.base import BaseProcessor
 from octodns.provider.plan import UnsafePlan
 
-from mailzone.octo.guards import guard_violations
+from mailzone.octo.guards import GuardHit, guard_violations
 from mailzone.octo.ownership import ZoneReport, reconcile
 
 
 class MailGuardUnsafe(UnsafePlan):
     """A plan that would break mail; octodns-sync stops on it like on its own thresholds."""
 
-    def __init__(self, zone: str, violations: list[str]) -> None:
+    def __init__(self, zone: str, violations: list[GuardHit]) -> None:
         self.violations = violations
         super().__init__(
-            f"{zone}: " + "; ".join(violations) + " (set force: true on the mailzone processor)"
+            f"{zone}: "
+            + "; ".join(map(str, violations))
+            + " (set force: true on the mailzone processor)"
         )
 
 
@@ -77,7 +79,7 @@ class MailzoneProcessor(BaseProcessor):
             self.log.warning("%s", warning)
         return desired, existing
 
-    def violations(self, plan: Any) -> list[str]:
+    def violations(self, plan: Any) -> list[GuardHit]:
         """The mail guards this plan trips."""
         report = self.reports.get(plan.desired.name, ZoneReport())
         options = self.zone_options.get(plan.desired.name, ZoneOptions())

@@ -21,10 +21,11 @@ from mailzone.errors import MailzoneError
 from mailzone.expand.records import relative_name
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone
+from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
 from mailzone.project import Domain, Project
-from mailzone.state import PUBLISHED_PHASES, write_atomic
+from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states, write_atomic
 
 log = logging.getLogger("mailzone.sync")
 
@@ -48,7 +49,7 @@ class ZonePlan:
     task: ZoneTask
     plan: Any = None  # octodns Plan, None when nothing changes
     report: ZoneReport = field(default_factory=ZoneReport)
-    guard: list[str] = field(default_factory=list)
+    guard: list[GuardHit] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -103,12 +104,21 @@ class ProviderCache:
         return built
 
 
-def zone_tasks(project: Project, selected: Sequence[Domain]) -> list[ZoneTask]:
-    """Group the selected domains' zones; each task holds every project domain of that zone."""
-    keys = sorted({(d.zone, d.spec.provider) for d in selected})
+def zone_tasks(
+    project: Project, selected: Sequence[Domain], include_stale: bool = False
+) -> list[ZoneTask]:
+    """Group the selected domains' zones; each task holds every project domain of that zone.
+
+    `include_stale`: also read the zones of domains whose spec is gone but whose state says
+    where they were published, so plan can warn that their records are still there."""
+    keys = {(d.zone, d.spec.provider) for d in selected}
+    if include_stale:
+        for state in stale_states(project.root, set(project.domains)):
+            if state.zone and state.provider:
+                keys.add((state.zone, state.provider))
     zones = {d.zone for d in project.domains.values()}
     tasks = []
-    for zone, provider in keys:
+    for zone, provider in sorted(keys):
         members = [
             d for d in project.domains.values() if d.zone == zone and d.spec.provider == provider
         ]
@@ -206,7 +216,9 @@ def apply_zone(
         outcome.status = "unchanged"
         return outcome
     if zp.guard and not force:
-        outcome.message = "refused: " + "; ".join(zp.guard) + " (apply --force to do it anyway)"
+        outcome.message = (
+            "refused: " + "; ".join(map(str, zp.guard)) + " (apply --force to do it anyway)"
+        )
         return outcome
     if not force:
         try:
@@ -228,6 +240,8 @@ def apply_zone(
         return outcome
     outcome.status = "applied"
     outcome.changes = len(zp.changes)
+    for domain in zp.task.domains:
+        record_publication(cache.root, domain.state, domain.zone, domain.spec.provider)
     return outcome
 
 

@@ -1,0 +1,114 @@
+"""The built-in `local` target through the real CLI: init, apply, idempotence, hand edits kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dns.zone
+
+from tests.cli import changes, mailzone
+
+
+def zone_file(root: Path) -> Path:
+    return root / "build" / "zones" / "example.org.zone"
+
+
+def served(root: Path) -> dict[tuple[str, str], list[str]]:
+    zone = dns.zone.from_file(str(zone_file(root)), "example.org.", relativize=True)
+    return {
+        (name.to_text(), rdataset.rdtype.name): sorted(r.to_text() for r in rdataset)
+        for name, rdataset in zone.iterate_rdatasets()
+    }
+
+
+def test_init_then_apply_writes_a_zone_and_a_second_plan_is_empty(tmp_path: Path) -> None:
+    init = mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    assert init.returncode == 0, init.stderr
+    assert "dmarc.policy: quarantine" in init.stdout
+
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+
+    records = served(tmp_path)
+    assert records[("@", "MX")] == ["10 mail"]
+    assert records[("mail", "A")] == ["203.0.113.25"]
+    assert records[("_dmarc", "TXT")] == [
+        '"v=DMARC1; p=none; sp=reject; rua=mailto:postmaster@example.org"'
+    ]
+    assert mailzone(tmp_path, "plan", "--exit-code").returncode == 0
+
+
+def test_spec_edit_plans_only_that_change_and_hand_added_records_stay(tmp_path: Path) -> None:
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    with zone_file(tmp_path).open("a") as fh:
+        fh.write('www 300 IN A 192.0.2.80\n@ 300 IN TXT "google-site-verification=abc"\n')
+    spec = tmp_path / "zones" / "example.org.yaml"
+    spec.write_text(spec.read_text().replace("ipv4: [203.0.113.25]", "ipv4: [203.0.113.26]"))
+
+    planned = changes(tmp_path)
+
+    assert planned == [
+        ("update", "example.org.", "TXT"),
+        ("update", "mail.example.org.", "A"),
+        ("update", "mail.example.org.", "TXT"),
+    ]
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    records = served(tmp_path)
+    assert records[("www", "A")] == ["192.0.2.80"]
+    assert records[("@", "TXT")] == [
+        '"google-site-verification=abc"',
+        '"v=spf1 ip4:203.0.113.26 ~all"',
+    ]
+    assert mailzone(tmp_path, "plan", "--exit-code").returncode == 0
+
+
+def test_removed_spec_keeps_records_until_forget_deletes_only_ours(tmp_path: Path) -> None:
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    mailzone(
+        tmp_path, "init", "example.net", "--mail-host", "mail.example.net", "--ipv4", "203.0.113.26"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    with zone_file(tmp_path).open("a") as fh:
+        fh.write("www 300 IN A 192.0.2.80\n")
+    (tmp_path / "zones" / "example.org.yaml").unlink()
+
+    plan = mailzone(tmp_path, "plan", "--exit-code")
+
+    assert plan.returncode == 0  # a gone spec deletes nothing by itself
+    assert "mailzone forget example.org --delete-records" in plan.stdout
+
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert served(tmp_path) == {
+        ("@", "SOA"): served(tmp_path)[("@", "SOA")],
+        ("@", "NS"): ["ns1"],
+        ("www", "A"): ["192.0.2.80"],
+    }
+    assert (
+        mailzone(tmp_path, "forget", "example.org", "--yes").returncode == 1
+    )  # nothing left to forget
+
+
+def test_forget_without_delete_leaves_records_unowned(tmp_path: Path) -> None:
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    before = served(tmp_path)
+
+    assert mailzone(tmp_path, "forget", "example.org", "--yes").returncode == 0
+
+    after = served(tmp_path)
+    assert ("_mailzone", "TXT") not in after
+    assert {k: v for k, v in before.items() if k not in (("_mailzone", "TXT"), ("@", "SOA"))} == {
+        k: v for k, v in after.items() if k != ("@", "SOA")
+    }
+    # the spec is still there: its records are now foreign, so taking them back is an adoption
+    assert "adopt?" in mailzone(tmp_path, "plan").stdout
