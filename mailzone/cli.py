@@ -304,13 +304,23 @@ def forget(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    fmt: Annotated[
+        str, typer.Option("--format", help="json, or markdown (the field table).")
+    ] = "json",
+) -> None:
     """Print the JSON Schema of zone specs (for editors' YAML language servers)."""
     import json
 
+    from mailzone.spec.fields import field_table
     from mailzone.spec.zone import ZoneSpec
 
-    print(json.dumps(ZoneSpec.model_json_schema(by_alias=True), indent=2))
+    if fmt == "markdown":
+        print(field_table())
+    elif fmt == "json":
+        print(json.dumps(ZoneSpec.model_json_schema(by_alias=True), indent=2))
+    else:
+        raise MailzoneError(f"--format: '{fmt}' is not one of json, markdown")
 
 
 def main() -> None:

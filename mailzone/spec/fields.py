@@ -1,0 +1,39 @@
+"""The README's table of spec fields, generated from the models (`mailzone schema --format markdown`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from mailzone.spec.zone import Apex, Dkim, DkimImport, Dmarc, Host, Spf, ZoneSpec
+
+SECTIONS: list[tuple[type[BaseModel], str]] = [
+    (ZoneSpec, ""),
+    (Host, "hosts[]."),
+    (Apex, "apex."),
+    (Spf, "spf."),
+    (Dkim, "dkim."),
+    (DkimImport, "dkim.import[]."),
+    (Dmarc, "dmarc."),
+]
+
+
+def _default(field: object) -> str:
+    default = getattr(field, "default", PydanticUndefined)
+    factory = getattr(field, "default_factory", None)
+    if factory is not None:
+        value = factory()
+        return "—" if isinstance(value, BaseModel) else f"`{value}`"
+    if default is PydanticUndefined:
+        return "required"
+    return "—" if default is None else f"`{default}`"
+
+
+def field_table() -> str:
+    """A Markdown table: field, default, meaning."""
+    lines = ["| field | default | meaning |", "|---|---|---|"]
+    for model, prefix in SECTIONS:
+        for name, field in model.model_fields.items():
+            meaning = (field.description or "").replace("|", "/")
+            lines.append(f"| `{prefix}{field.alias or name}` | {_default(field)} | {meaning} |")
+    return "\n".join(lines)

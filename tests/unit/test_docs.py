@@ -1,0 +1,35 @@
+"""The README stays true: its field table comes from the models, its test command is CI's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mailzone.spec.fields import field_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_field_table_matches_the_models() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0].strip()
+    assert table == field_table(), (
+        "run: mailzone schema --format markdown, paste between the markers"
+    )
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
+    test_command = next(b for b in blocks if "pytest" in b)
+    ci_lines = [
+        line for line in (ROOT / ".ci" / "run").read_text().splitlines() if "pytest" in line
+    ]
+    assert ci_lines == [test_command]
+
+
+def test_shipped_example_spec_is_valid() -> None:
+    from mailzone.project import load_domain
+
+    domain = load_domain(ROOT / "zones" / "example.org.yaml", ROOT)
+    assert ("", "MX") in {(r.name, r.type) for r in domain.records}

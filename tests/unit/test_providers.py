@@ -1,0 +1,58 @@
+"""Provider files: the shipped examples build; env secrets and the mailzone section are handled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailzone.errors import ProviderError
+from mailzone.octo.providers import build_provider, load_provider_def, parse_endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_bind_example_builds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILZONE_TSIG_SECRET", "c2VjcmV0c2VjcmV0c2VjcmV0")
+    monkeypatch.setenv("MAILZONE_BIND_PORT", "5300")
+    provider = build_provider(load_provider_def(ROOT, "bind"))
+    assert type(provider).__name__ == "Rfc2136Provider"
+    assert provider.port == 5300 and provider.key_secret == "c2VjcmV0c2VjcmV0c2VjcmV0"
+
+
+def test_shipped_powerdns_example_keeps_a_numeric_api_key_a_string(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILZONE_PDNS_API_KEY", "12345")
+    defn = load_provider_def(ROOT, "powerdns")
+    provider = build_provider(defn)
+    assert type(provider).__name__ == "PowerDnsProvider"
+    assert defn.section.nameservers == []
+    assert provider._sess.headers["X-API-Key"] == "12345"
+
+
+def test_missing_secret_names_file_line_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILZONE_TSIG_SECRET", raising=False)
+    with pytest.raises(ProviderError) as caught:
+        build_provider(load_provider_def(ROOT, "bind"))
+    assert str(caught.value).endswith(
+        "providers/bind.yaml:8: key_secret: environment variable MAILZONE_TSIG_SECRET is not set"
+    )
+
+
+def test_local_needs_no_file(tmp_path: Path) -> None:
+    defn = load_provider_def(tmp_path, "local")
+    assert defn.options == {"directory": str(tmp_path / "build" / "zones")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:5300", ("127.0.0.1", 5300)),
+        ("[::1]:53", ("::1", 53)),
+        ("ns1.example.net", ("ns1.example.net", 53)),
+        ("2001:db8::53", ("2001:db8::53", 53)),
+    ],
+)
+def test_nameserver_endpoints(text: str, expected: tuple[str, int]) -> None:
+    assert parse_endpoint(text) == expected
