@@ -251,7 +251,8 @@ def apply(
     from mailzone.octo.sync import apply_zone
 
     plans, cache = _plan(domains, adopt, jobs)
-    _print_plan(plans, fmt)
+    if fmt != "json":
+        _print_plan(plans, fmt)
     pending = [zp for zp in plans if zp.pending and not zp.error]
     if pending and not yes and sys.stdin.isatty():
         count = sum(len(zp.changes) for zp in pending)
@@ -260,7 +261,10 @@ def apply(
     now = datetime.now(UTC)
     backups = backup_dir or STATE.root / "build" / "backups"
     outcomes = [apply_zone(zp, cache, backups, now, force=force, adopt=adopt) for zp in plans]  # type: ignore[arg-type]
-    render.print_outcomes(outcomes, _console())
+    if fmt == "json":
+        render.print_apply_json(plans, outcomes, _console())
+    else:
+        render.print_outcomes(outcomes, _console())
     if any(o.status == "error" for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.expand import DesiredRecord, expand_domain
+from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
 from mailzone.state import DomainState, load_state
@@ -74,7 +76,9 @@ def load_domain(path: Path, root: Path) -> Domain:
     """Load and check one spec file and the domain's state."""
     doc = load_yaml(path)
     spec = validate(ZoneSpec, doc, context={"base_dir": path.parent})
-    stem = path.name.rsplit(".", 1)[0].lower().rstrip(".")
+    stem = path.name.rsplit(".", 1)[0].rstrip(".")
+    with contextlib.suppress(ValueError):
+        stem = idna_name(stem)
     if spec.domain != stem:
         raise SpecError(
             f"domain: '{spec.domain}' does not match the file name (expected zones/{spec.domain}.yaml)",

@@ -168,6 +168,27 @@ def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
             console.print(f"  [yellow]warning:[/yellow] {line}", highlight=False)
 
 
+def print_apply_json(
+    plans: Sequence[ZonePlan], outcomes: Sequence[ZoneOutcome], console: Console
+) -> None:
+    """One JSON document: the plan of each zone and what apply did with it."""
+    data = {
+        "zones": plan_data(plans),
+        "outcomes": [
+            {
+                "zone": o.zone,
+                "domains": o.domains,
+                "status": o.status,
+                "changes": o.changes,
+                "message": o.message,
+                "backup": str(o.backup) if o.backup else None,
+            }
+            for o in outcomes
+        ],
+    }
+    console.print_json(json.dumps(data))
+
+
 def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console) -> None:
     """The apply summary: one line per zone."""
     for outcome in outcomes:
