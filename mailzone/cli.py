@@ -329,8 +329,6 @@ def schema(
 
 def main() -> None:
     """Console entry point: one line per error, exit codes 0/1/2/3."""
-    import click
-
     try:
         code = app(standalone_mode=False)
     except MailzoneError as err:
@@ -338,11 +336,15 @@ def main() -> None:
         for line in lines:
             print(f"error: {line}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(EXIT_ERROR)
-    except click.ClickException as err:
-        err.show()
+    except typer.TyperException as err:  # usage errors: exit 1, since 2 means "changes pending"
+        show = getattr(err, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {err.format_message()}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         sys.exit(EXIT_ERROR)
