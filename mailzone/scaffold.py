@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
+from mailzone.files import write_atomic
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
-from mailzone.state import load_state, record_publication, write_atomic
+from mailzone.state import load_state, record_publication
 
 TEMPLATE = """\
 # Mail DNS for {domain}, applied by mailzone (see README.md for every field).

@@ -5,8 +5,6 @@ refused with a clear error. Writes are atomic."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -15,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mailzone import keys
+from mailzone.files import write_atomic
 from mailzone.spec.types import DomainName, Selector
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
 
@@ -134,18 +133,3 @@ def save_state(root: Path, state: DomainState) -> Path:
     text = HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
     write_atomic(path, text)
     return path
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Replace `path` with `text` so a reader sees the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -28,10 +28,7 @@ read, so they do not survive a write (name servers ignore them too).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,6 +46,7 @@ from octodns.record.exception import RecordException
 from octodns.record.rr import Rrset
 
 from mailzone.errors import ProviderError
+from mailzone.files import write_atomic
 from mailzone.spec.yamlfile import display_path
 
 SERIAL_MAX = 2**32 - 1
@@ -280,28 +278,11 @@ class LocalZoneFileProvider(BaseProvider):
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` (mode 0644) or leave it as it was; no temp file is left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace the zone file atomically; an OSError becomes a LocalZoneFileError naming it."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise LocalZoneFileError(f"cannot write zone file: {err}", display_path(path)) from err
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable; not every filesystem allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(path, text)
+    except OSError as err:
+        raise LocalZoneFileError(f"cannot write zone file: {err}", display_path(path)) from err
 
 
 def _absolute(name: str) -> str:

@@ -19,13 +19,14 @@ from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
 from mailzone.expand.records import relative_name
+from mailzone.files import write_atomic
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
 from mailzone.project import Domain, Project
-from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states, write_atomic
+from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states
 
 log = logging.getLogger("mailzone.sync")
 

@@ -13,7 +13,7 @@ import pytest
 from octodns.record import Create, Record, Update
 from octodns.zone import Zone
 
-from mailzone.octo import local
+from mailzone import files
 from mailzone.octo.local import LocalZoneFileError, LocalZoneFileProvider, next_serial
 
 ZONE = "example.org."
@@ -258,7 +258,7 @@ def test_failed_write_leaves_the_old_file_and_no_temp_file(
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(local.os, "replace", refuse)
+    monkeypatch.setattr(files.os, "replace", refuse)
 
     # when
     with pytest.raises(LocalZoneFileError) as raised:
