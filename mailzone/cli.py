@@ -189,10 +189,10 @@ def _plan(domains: list[str] | None, adopt: bool, jobs: int) -> tuple[list, obje
     return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
 
 
-def _print_plan(plans: list, fmt: str) -> None:
+def _print_plan(plans: list, fmt: str, show: bool = True) -> None:
+    """The plan on stdout in `fmt` (unless not `show`), and each zone's error on stderr."""
     from mailzone import render
 
-    console = _console()
     printers = {
         "text": render.print_plan_text,
         "json": render.print_plan_json,
@@ -200,7 +200,9 @@ def _print_plan(plans: list, fmt: str) -> None:
     }
     if fmt not in printers:
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json, markdown")
-    printers[fmt](plans, console)
+    if show:
+        printers[fmt](plans, _console())
+    render.print_errors(plans, _console(stderr=True))
 
 
 @app.command()
@@ -251,8 +253,7 @@ def apply(
     from mailzone.octo.sync import apply_zone
 
     plans, cache = _plan(domains, adopt, jobs)
-    if fmt != "json":
-        _print_plan(plans, fmt)
+    _print_plan(plans, fmt, show=fmt != "json")
     pending = [zp for zp in plans if zp.pending and not zp.error]
     if pending and not yes and sys.stdin.isatty():
         count = sum(len(zp.changes) for zp in pending)
@@ -263,8 +264,9 @@ def apply(
     outcomes = [apply_zone(zp, cache, backups, now, force=force, adopt=adopt) for zp in plans]  # type: ignore[arg-type]
     if fmt == "json":
         render.print_apply_json(plans, outcomes, _console())
+        render.print_outcome_errors(outcomes, _console(stderr=True))
     else:
-        render.print_outcomes(outcomes, _console())
+        render.print_outcomes(outcomes, _console(), _console(stderr=True))
     if any(o.status == "error" for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
 
@@ -301,7 +303,7 @@ def forget(
     outcome = apply_zone(
         zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
     )
-    render.print_outcomes([outcome], _console())
+    render.print_outcomes([outcome], _console(), _console(stderr=True))
     if outcome.status == "error":
         raise typer.Exit(EXIT_ERROR)
     forget_state(STATE.root, outcome.domains[-1])

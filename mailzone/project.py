@@ -57,9 +57,10 @@ class Project:
             return [self.domains[n] for n in sorted(self.domains)]
         missing = [n for n in wanted if n not in self.domains]
         if missing:
+            known = sorted(p.name.rsplit(".", 1)[0] for p in spec_files(self.root))
             raise MailzoneError(
                 f"no spec for {', '.join(missing)} in {display_path(self.root / 'zones')} "
-                f"(known: {', '.join(sorted(self.domains)) or 'none'})"
+                f"(known: {', '.join(known) or 'none'})"
             )
         return [self.domains[n] for n in wanted]
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mailzone.octo.sync import ZoneOutcome, ZonePlan
@@ -127,16 +128,23 @@ def _short(value: str, limit: int = 100) -> str:
     return f"{value[: limit - 24]}…{value[-16:]} ({len(value)} chars)"
 
 
-def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
-    """Readable tables, coloured on a terminal."""
+def print_errors(plans: Sequence[ZonePlan], errors: Console) -> None:
+    """`error: ...` on stderr for each zone that could not be planned."""
     for zp in plans:
-        domains = ", ".join(d.name for d in zp.task.domains) or "-"
+        if zp.error:
+            errors.print(f"error: {zp.error}", markup=False, highlight=False)
+
+
+def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
+    """Readable tables, coloured on a terminal (errors go to stderr: print_errors)."""
+    for zp in plans:
+        domains = escape(", ".join(d.name for d in zp.task.domains) or "-")
         console.print(
-            f"[bold]{zp.zone}[/bold]  provider {zp.task.provider}  domains {domains}",
+            f"[bold]{escape(zp.zone)}[/bold]  provider {escape(zp.task.provider)}  domains {domains}",
             highlight=False,
         )
         if zp.error:
-            console.print(f"  [red]error:[/red] {zp.error}", highlight=False, markup=True)
+            console.print("  [red]not planned[/red] (the error is on stderr)", highlight=False)
             continue
         rows = plan_rows(zp)
         if not rows:
@@ -150,11 +158,11 @@ def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
             for row in rows:
                 style = _STYLE.get(row["action"], "")
                 table.add_row(
-                    f"[{style}]{row['action']}[/{style}]" if style else row["action"],
-                    row["name"],
+                    f"[{style}]{row['action']}[/{style}]" if style else escape(row["action"]),
+                    escape(row["name"]),
                     row["type"],
-                    "\n".join(map(_short, row["old"])),
-                    "\n".join(map(_short, row["new"])),
+                    escape("\n".join(map(_short, row["old"]))),
+                    escape("\n".join(map(_short, row["new"]))),
                 )
             console.print(table)
         if zp.report.pending_adoptions:
@@ -163,9 +171,11 @@ def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
                 "apply --adopt to take them over"
             )
         for hit in zp.guard:
-            console.print(f"  [red]guard:[/red] {hit} (apply needs --force)", highlight=False)
+            console.print(
+                f"  [red]guard:[/red] {escape(str(hit))} (apply needs --force)", highlight=False
+            )
         for line in zp.report.warnings + orphan_warnings(zp):
-            console.print(f"  [yellow]warning:[/yellow] {line}", highlight=False)
+            console.print(f"  [yellow]warning:[/yellow] {escape(line)}", highlight=False)
 
 
 def print_apply_json(
@@ -189,10 +199,10 @@ def print_apply_json(
     console.print_json(json.dumps(data))
 
 
-def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console) -> None:
-    """The apply summary: one line per zone."""
+def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console, errors: Console) -> None:
+    """The apply summary: one line per zone on stdout; each failure also as `error:` on stderr."""
     for outcome in outcomes:
-        label = ", ".join(outcome.domains) or outcome.zone
+        label = escape(", ".join(outcome.domains) or outcome.zone)
         if outcome.status == "applied":
             console.print(
                 f"[green]applied[/green]   {label}: {outcome.changes} change(s)", highlight=False
@@ -200,4 +210,12 @@ def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console) -> None:
         elif outcome.status == "unchanged":
             console.print(f"unchanged {label}", highlight=False)
         else:
-            console.print(f"[red]failed[/red]    {label}: {outcome.message}", highlight=False)
+            console.print(f"[red]failed[/red]    {label}", highlight=False)
+    print_outcome_errors(outcomes, errors)
+
+
+def print_outcome_errors(outcomes: Sequence[ZoneOutcome], errors: Console) -> None:
+    """`error: <zone>: ...` on stderr for each zone apply refused or failed (plan errors were shown)."""
+    for outcome in outcomes:
+        if outcome.status == "error" and not outcome.reported:
+            errors.print(f"error: {outcome.zone}: {outcome.message}", markup=False, highlight=False)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.files import write_atomic
-from mailzone.spec.types import idna_name
-from mailzone.spec.yamlfile import load_yaml, validate
+from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
+from mailzone.spec.yamlfile import display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
 from mailzone.state import load_state, record_publication
 
@@ -51,18 +52,34 @@ def scaffold(
     overwrite: bool = False,
 ) -> Path:
     """Write `zones/<domain>.yaml`; refuse to overwrite, and never write a spec that fails validation."""
-    try:
-        domain = idna_name(domain)
-        host = idna_name(mail_host, "host name")
-    except ValueError as err:
-        raise MailzoneError(str(err)) from None
+    # each option is checked on its own, so an error names the option, not a template line
+    checks = [
+        ("DOMAIN", idna_name, [domain]),
+        ("--mail-host", lambda v: idna_name(v, "host name"), [mail_host]),
+        ("--ipv4", check_ipv4, ipv4),
+        ("--ipv6", check_ipv6, ipv6),
+    ]
+    for option, check, values in checks:
+        for value in values:
+            try:
+                check(value)
+            except ValueError as err:
+                raise MailzoneError(f"{option}: {err}") from None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", provider):
+        raise MailzoneError(
+            f"--provider: '{provider}' is not a provider name (a file in providers/ without .yaml)"
+        )
+    domain = idna_name(domain)
+    host = idna_name(mail_host, "host name")
+    ipv4 = [check_ipv4(v) for v in ipv4]
+    ipv6 = [check_ipv6(v) for v in ipv6]
     if not ipv4 and not ipv6:
         raise MailzoneError(
             "give the mail host's address: --ipv4 (and --ipv6 if it sends over IPv6)"
         )
     path = root / "zones" / f"{domain}.yaml"
     if path.exists() and not overwrite:
-        raise MailzoneError(f"{path} exists; edit it, or pass --force to replace it")
+        raise MailzoneError(f"{display_path(path)} exists; edit it, or pass --force to replace it")
     relative = host[: -len(domain) - 1] if host.endswith("." + domain) else None
     text = TEMPLATE.format(
         domain=domain,
@@ -70,7 +87,7 @@ def scaffold(
         host=relative or f"{host}.",
         host_comment="" if relative else "    # outside the domain: no A/AAAA is created for it",
         ipv4=", ".join(ipv4),
-        ipv6=", ".join(ipv6),
+        ipv6=", ".join(f'"{a}"' for a in ipv6),
         policy=dmarc_policy,
         policy_comment="            # monitor first; then quarantine, then reject"
         if dmarc_policy == "none"

@@ -32,7 +32,7 @@ def validate_repository(root: Path) -> tuple[list[str], list[str]]:
             continue
         domains.append(domain)
         notes += spec_warnings(domain.spec, domain.doc.where, path.parent)
-    known = {d.name for d in domains}
+    known = {p.name.rsplit(".", 1)[0] for p in spec_files(root)}
     state_dir = root / "state"
     for path in sorted(state_dir.glob("*.yaml")) if state_dir.is_dir() else []:
         name = path.name[: -len(".yaml")]
@@ -71,13 +71,9 @@ def _check_provider(root: Path, name: str) -> tuple[list[str], list[str]]:
     """Load the file and import the class; missing secrets are only noted (CI may lack them)."""
     defn = provider_files.load_provider_def(root, name)
     cls = provider_files.provider_class(defn)
-    errors: list[str] = []
+    errors = [str(e) for e in provider_files.unknown_options(defn, cls)]
     notes: list[str] = []
-    accepted = provider_files._accepted_options(cls)
-    takes_any = _takes_kwargs_only(cls)
     for key, value in defn.options.items():
-        if not takes_any and key not in accepted:
-            errors.append(f"{defn.where(key)}: unknown option '{key}' for {defn.class_path}")
         if isinstance(value, str) and value.startswith("env/"):
             var = value[4:].partition("/")[0]
             if var not in os.environ and "/" not in value[4:]:
@@ -85,17 +81,3 @@ def _check_provider(root: Path, name: str) -> tuple[list[str], list[str]]:
                     f"{defn.where(key)}: {key}: environment variable {var} is not set here"
                 )
     return errors, notes
-
-
-def _takes_kwargs_only(cls: type) -> bool:
-    """Whether the provider's own __init__ swallows unknown options (then they cannot be checked)."""
-    import inspect
-
-    init = cls.__init__  # type: ignore[misc]
-    try:
-        params = inspect.signature(init).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return not any(
-        p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "id") for p in params
-    )

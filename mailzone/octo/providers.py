@@ -107,10 +107,10 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
             "class: must name an octoDNS provider class, e.g. octodns_bind.Rfc2136Provider",
             doc.where(("class",)),
         )
-    section_data = options.pop("mailzone", None) or {}
-    section = validate(
-        MailzoneSection, YamlDoc(doc.path, section_data, _sub_lines(doc, "mailzone"))
-    )
+    section = MailzoneSection()
+    if "mailzone" in options:
+        options.pop("mailzone")
+        section = validate(MailzoneSection, doc, at=("mailzone",))
     if (
         class_path == LOCAL_CLASS
         and "directory" in options
@@ -118,10 +118,6 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
     ):
         options["directory"] = str(root / str(options["directory"]))
     return ProviderDef(name, class_path, options, section, doc)
-
-
-def _sub_lines(doc: YamlDoc, key: str) -> dict[tuple[str | int, ...], int]:
-    return {loc[1:]: line for loc, line in doc.lines.items() if loc[:1] == (key,)}
 
 
 def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
@@ -175,9 +171,29 @@ def provider_class(defn: ProviderDef) -> type:
     return cls
 
 
+def unknown_options(defn: ProviderDef, cls: type) -> list[ProviderError]:
+    """Options the provider class does not take, each with a did-you-mean (none if it takes anything)."""
+    if _takes_anything(cls):
+        return []
+    accepted = _accepted_options(cls)
+    out = []
+    for key in defn.options:
+        if key not in accepted:
+            hint = difflib.get_close_matches(str(key), accepted, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            out.append(
+                ProviderError(
+                    f"unknown option '{key}' for {defn.class_path}{extra}", defn.where(key)
+                )
+            )
+    return out
+
+
 def build_provider(defn: ProviderDef) -> Any:
     """Construct the octoDNS provider; wrong options name the file and the option."""
     cls = provider_class(defn)
+    for error in unknown_options(defn, cls):
+        raise error
     options = resolve_secrets(defn)
     try:
         return cls(defn.name, **options)
@@ -214,3 +230,14 @@ def _accepted_options(cls: type) -> list[str]:
             continue
         names += [p for p in params if p not in ("self", "id", "args", "kwargs")]
     return sorted(set(names))
+
+
+def _takes_anything(cls: type) -> bool:
+    """Whether the class names no options of its own (a bare **kwargs): then none can be checked."""
+    try:
+        params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+    except (TypeError, ValueError):
+        return True
+    return not any(
+        p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "id") for p in params
+    )

@@ -80,6 +80,7 @@ class ZoneOutcome:
     message: str = ""
     changes: int = 0
     backup: Path | None = None
+    reported: bool = False  # the error was already shown with the plan
 
 
 class ProviderCache:
@@ -167,14 +168,14 @@ def plan_zone(
         result.error = str(err)
     except Exception as err:  # a provider failing (server down, refused, timeout, auth)
         log.debug("plan %s failed", task.zone, exc_info=True)
-        result.error = provider_error_text(task.provider, err)
+        result.error = provider_error_text(task.zone, task.provider, err)
     return result
 
 
-def provider_error_text(provider: str, err: Exception) -> str:
+def provider_error_text(zone: str, provider: str, err: Exception) -> str:
     """One line for an exception raised inside an octoDNS provider."""
     text = " ".join(str(err).split()) or type(err).__name__
-    return f"provider '{provider}': {type(err).__name__}: {text}"
+    return f"{zone}: provider '{provider}': {type(err).__name__}: {text}"
 
 
 def plan_all(
@@ -205,6 +206,7 @@ def apply_zone(
     outcome = ZoneOutcome(zp.zone, names, "error")
     if zp.error:
         outcome.message = zp.error
+        outcome.reported = True
         return outcome
     if zp.report.pending_adoptions and not adopt:
         listed = ", ".join(f"{a.type} {a.name or '@'}" for a in zp.report.pending_adoptions)
@@ -237,7 +239,7 @@ def apply_zone(
         return outcome
     except Exception as err:
         log.debug("apply %s failed", zp.zone, exc_info=True)
-        outcome.message = provider_error_text(zp.task.provider, err)
+        outcome.message = provider_error_text(zp.zone, zp.task.provider, err)
         return outcome
     outcome.status = "applied"
     outcome.changes = len(zp.changes)

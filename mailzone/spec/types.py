@@ -50,14 +50,14 @@ def _host(value: object) -> str:
     return idna_name(value, "host name")
 
 
-def _ipv4(value: object) -> str:
+def check_ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value)))
     except ValueError:
         raise ValueError(f"'{value}' is not an IPv4 address") from None
 
 
-def _ipv6(value: object) -> str:
+def check_ipv6(value: object) -> str:
     try:
         return str(ipaddress.IPv6Address(str(value)))
     except ValueError:
@@ -122,8 +122,8 @@ def _no_int_coercion(value: object) -> object:
 
 DomainName = Annotated[str, AfterValidator(_domain)]
 HostName = Annotated[str, AfterValidator(_host)]
-IPv4 = Annotated[str, BeforeValidator(_ipv4)]
-IPv6 = Annotated[str, BeforeValidator(_ipv6)]
+IPv4 = Annotated[str, BeforeValidator(check_ipv4)]
+IPv6 = Annotated[str, BeforeValidator(check_ipv6)]
 IPv4Net = Annotated[str, BeforeValidator(_ipv4_net)]
 IPv6Net = Annotated[str, BeforeValidator(_ipv6_net)]
 MailtoUri = Annotated[str, BeforeValidator(_mailto)]

@@ -115,14 +115,20 @@ def field_path(loc: Iterable[str | int]) -> str:
     return out
 
 
-def validate(model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None) -> M:
-    """Validate a document against a model; raise SpecError listing every problem."""
-    if not isinstance(doc.data, dict):
-        raise SpecError("expected a mapping of fields at the top level", doc.where())
+def validate(
+    model: type[M], doc: YamlDoc, context: dict[str, Any] | None = None, at: Loc = ()
+) -> M:
+    """Validate the document (or its part at key path `at`); raise SpecError listing every problem."""
+    data = doc.data
+    for key in at:
+        data = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        where = f"{field_path(at)}: " if at else ""
+        raise SpecError(f"{where}expected a mapping of fields", doc.where(at))
     try:
-        return model.model_validate(doc.data, context=context)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
-        lines = [format_error(model, doc, e) for e in err.errors()]
+        lines = [format_error(model, doc, e, at) for e in err.errors()]
         raise spec_error(lines) from None
 
 
@@ -135,14 +141,17 @@ def spec_error(lines: list[str]) -> SpecError:
     return error
 
 
-def format_error(model: type[BaseModel], doc: YamlDoc, e: Any) -> str:
-    """One pydantic error dict as `file:line: field: message`."""
-    loc: Loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+def format_error(model: type[BaseModel], doc: YamlDoc, e: Any, at: Loc = ()) -> str:
+    """One pydantic error dict as `file:line: field: message` (`at`: where the model's data sits)."""
+    inner: Loc = tuple(
+        p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+    )
+    loc = (*at, *inner)
     kind = e["type"]
     where = doc.where(loc)
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        hint = _did_you_mean(key, allowed_fields(model, loc[:-1]))
+        hint = _did_you_mean(key, allowed_fields(model, inner[:-1]))
         parent = field_path(loc[:-1])
         prefix = f"{parent}: " if parent else ""
         return f"{where}: {prefix}unknown field '{key}'{hint}"

@@ -5,6 +5,7 @@ the README's field table and the validation errors all come from them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -228,7 +229,7 @@ class ZoneSpec(Strict):
     @field_validator("provider")
     @classmethod
     def _provider_name(cls, value: str) -> str:
-        if not value or "/" in value or value.startswith("."):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError(
                 f"'{value}' is not a provider name (a file name in providers/ without .yaml)"
             )

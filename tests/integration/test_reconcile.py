@@ -118,7 +118,7 @@ def test_foreign_records_survive_apply_and_removed_mail_records_go(
     # rename the host and the selector: mailzone deletes what it created, nothing else. 4 of 12
     # record sets go, so octoDNS's 30% delete threshold wants --force; ownership holds regardless.
     write_spec(root, "example.org", dkim_spec(key, host="mx1", selector="20261124"))
-    assert "Too many deletes" in mailzone(root, "apply", "--yes").stdout
+    assert "Too many deletes" in mailzone(root, "apply", "--yes").stderr
     result = mailzone(root, "apply", "--yes", "--force")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -156,7 +156,7 @@ def test_adopt_needs_the_flag(tmp_path: Path, dns_server: DnsServer) -> None:
     refused = mailzone(root, "apply", "--yes")
 
     assert refused.returncode == 1
-    assert "apply --adopt" in refused.stdout
+    assert "apply --adopt" in refused.stderr
     assert query(dns_server, "example.org.", "MX") == ["5 old.example.net."]
     assert txt_values(dns_server, "_dmarc.example.org.") == ["v=DMARC1; p=reject"]
 
@@ -183,7 +183,7 @@ def test_guards_refuse_and_force_passes(tmp_path: Path, dns_server: DnsServer) -
     refused = mailzone(root, "apply", "--yes")
 
     assert refused.returncode == 1
-    assert "deletes the DMARC record _dmarc.example.org." in refused.stdout
+    assert "deletes the DMARC record _dmarc.example.org." in refused.stderr
     assert txt_values(dns_server, "_dmarc.example.org.") != []
 
     forced = mailzone(root, "apply", "--yes", "--force")
