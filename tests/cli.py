@@ -3,27 +3,85 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one `mailzone` process did."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def returncode(self) -> int:
+        """subprocess's name for `code`."""
+        return self.code
+
+    @property
+    def stdout(self) -> str:
+        """subprocess's name for `out`."""
+        return self.out
+
+    @property
+    def stderr(self) -> str:
+        """subprocess's name for `err`."""
+        return self.err
+
+    @property
+    def errors(self) -> list[str]:
+        """Every `error: ...` line (stderr, or a zone's error inside the plan), prefix removed."""
+        lines = (self.out + self.err).splitlines()
+        return [line.strip()[7:] for line in lines if line.strip().startswith("error: ")]
+
+
 def mailzone(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`python -m mailzone --root ROOT ARGS...`; never a traceback allowed."""
-    result = subprocess.run(
+    root: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+    debug: bool = False,
+) -> Run:
+    """Run `python -m mailzone --root ROOT ARGS` from inside ROOT; never a traceback, never a secret.
+
+    Every value passed in `env` counts as a secret: it must not appear in any output. Variables
+    named in `unset` are removed from the environment. `debug`: the run asks for `-v -v`, whose
+    debug log may show a provider's traceback on stderr (never on stdout)."""
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
+    proc = subprocess.run(
         [sys.executable, "-m", "mailzone", "--root", str(root), *args],
+        cwd=root,
+        env={**environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
-        env=env,
+        timeout=60,
     )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    run = Run(proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in (run.out if debug else run.out + run.err), run.err
+    for secret in (env or {}).values():
+        assert secret not in run.out + run.err
+    return run
+
+
+def refused(run: Run) -> str:
+    """The one error of a run that exited 1."""
+    assert run.code == 1, (run.out, run.err)
+    assert len(run.errors) == 1, run.errors
+    return run.errors[0]
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under the repository, by relative path."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def write_provider(root: Path, name: str, config: dict[str, Any]) -> Path:
@@ -46,3 +104,8 @@ def changes(root: Path, *args: str) -> list[tuple[str, str, str]]:
     return sorted(
         (c["action"], c["name"], c["type"]) for z in plan_json(root, *args) for c in z["changes"]
     )
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based line of the first line containing `needle`."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)

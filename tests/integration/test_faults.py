@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli import files, line_of, mailzone, refused
 from tests.helpers import basic_spec, write_spec
 from tests.servers import BindServer, DnsServer, PowerDnsServer, free_port, query
-from tests.unit.test_cli_errors import files, line_of, mailzone, refused
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,8 @@ Each test runs the real CLI in a subprocess against a temp repository that uses 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,69 +17,11 @@ import pytest
 
 from mailzone import keys
 from mailzone.state import DomainState, SelectorState, save_state
+from tests.cli import files, line_of, mailzone, refused
 from tests.helpers import basic_spec, rsa_public_b64, write_spec
 
 SECRET_VAR = "MAILZONE_TEST_TSIG_SECRET"
 ZONE_FILE = Path("build/zones/example.org.zone")
-
-
-# -- running the CLI ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one `mailzone` process did."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def errors(self) -> list[str]:
-        """Every `error: ...` line (stderr, or a zone's error inside the plan), prefix removed."""
-        lines = (self.out + self.err).splitlines()
-        return [line.strip()[7:] for line in lines if line.strip().startswith("error: ")]
-
-
-def mailzone(
-    root: Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    unset: tuple[str, ...] = (),
-    debug: bool = False,
-) -> Run:
-    """Run `python -m mailzone --root ROOT ARGS` from inside ROOT; never a traceback, never a secret.
-
-    Every value passed in `env` counts as a secret: it must not appear in any output. Variables
-    named in `unset` are removed from the environment. `debug`: the run asks for `-v -v`, whose
-    debug log may show a provider's traceback on stderr (never on stdout)."""
-    environ = {k: v for k, v in os.environ.items() if k not in unset}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mailzone", "--root", str(root), *args],
-        cwd=root,
-        env={**environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    run = Run(proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in (run.out if debug else run.out + run.err), run.err
-    for secret in (env or {}).values():
-        assert secret not in run.out + run.err
-    return run
-
-
-def refused(run: Run) -> str:
-    """The one error of a run that exited 1."""
-    assert run.code == 1, (run.out, run.err)
-    assert len(run.errors) == 1, run.errors
-    return run.errors[0]
-
-
-def files(root: Path) -> dict[str, bytes]:
-    """Every file under the repository, by relative path."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def write_provider(root: Path, text: str, name: str = "dns") -> Path:
@@ -318,11 +256,6 @@ def applied_with_state(tmp_path: Path) -> Path:
     assert run.code == 0, run.out + run.err
     assert "s1._domainkey" in (tmp_path / ZONE_FILE).read_text()
     return tmp_path
-
-
-def line_of(text: str, needle: str) -> int:
-    """The 1-based line of the first line containing `needle`."""
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 def swap_first_public_key(text: str) -> str:
