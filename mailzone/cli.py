@@ -19,6 +19,9 @@ from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, MailzoneError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mailzone.octo.sync import ProviderCache, ZonePlan
+    from mailzone.render import Output
+
 app = typer.Typer(
     name="mailzone",
     help="Declarative mail DNS: specs in zones/, applied through octoDNS, checked live.",
@@ -44,6 +47,12 @@ class _State:
 
 
 STATE = _State()
+
+
+def _output() -> Output:
+    from mailzone.render import Output
+
+    return Output(sys.stdout, sys.stderr, color=sys.stdout.isatty())
 
 
 def _console(stderr: bool = False) -> Console:
@@ -162,6 +171,7 @@ def records(
                 "type": r.type,
                 "ttl": r.ttl,
                 "values": list(r.values),
+                "rdata": r.rdatas(),
                 "spf_only": r.spf_only,
             }
             for r in item.records
@@ -176,7 +186,9 @@ def records(
     console.print("\n".join(lines), markup=False)
 
 
-def _plan(domains: list[str] | None, adopt: bool, jobs: int) -> tuple[list, object]:
+def _plan(
+    domains: list[str] | None, adopt: bool, jobs: int
+) -> tuple[list[ZonePlan], ProviderCache]:
     from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
     from mailzone.project import load_project
 
@@ -189,7 +201,7 @@ def _plan(domains: list[str] | None, adopt: bool, jobs: int) -> tuple[list, obje
     return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
 
 
-def _print_plan(plans: list, fmt: str, show: bool = True) -> None:
+def _print_plan(plans: list[ZonePlan], fmt: str, show: bool = True) -> None:
     """The plan on stdout in `fmt` (unless not `show`), and each zone's error on stderr."""
     from mailzone import render
 
@@ -201,8 +213,8 @@ def _print_plan(plans: list, fmt: str, show: bool = True) -> None:
     if fmt not in printers:
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json, markdown")
     if show:
-        printers[fmt](plans, _console())
-    render.print_errors(plans, _console(stderr=True))
+        printers[fmt](plans, _output())
+    render.print_errors(plans, _output())
 
 
 @app.command()
@@ -250,7 +262,7 @@ def apply(
 ) -> None:
     """Make live DNS match the specs (after showing the plan)."""
     from mailzone import render
-    from mailzone.octo.sync import apply_zone
+    from mailzone.octo.sync import apply_all
 
     plans, cache = _plan(domains, adopt, jobs)
     _print_plan(plans, fmt, show=fmt != "json")
@@ -261,12 +273,11 @@ def apply(
             raise typer.Exit(EXIT_ERROR)
     now = datetime.now(UTC)
     backups = backup_dir or STATE.root / "build" / "backups"
-    outcomes = [apply_zone(zp, cache, backups, now, force=force, adopt=adopt) for zp in plans]  # type: ignore[arg-type]
+    outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
     if fmt == "json":
-        render.print_apply_json(plans, outcomes, _console())
-        render.print_outcome_errors(outcomes, _console(stderr=True))
+        render.print_apply_json(plans, outcomes, _output())
     else:
-        render.print_outcomes(outcomes, _console(), _console(stderr=True))
+        render.print_outcomes(outcomes, _output())
     if any(o.status == "error" for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
 
@@ -303,7 +314,7 @@ def forget(
     outcome = apply_zone(
         zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
     )
-    render.print_outcomes([outcome], _console(), _console(stderr=True))
+    render.print_outcomes([outcome], _output())
     if outcome.status == "error":
         raise typer.Exit(EXIT_ERROR)
     forget_state(STATE.root, outcome.domains[-1])

@@ -8,6 +8,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
@@ -41,6 +42,7 @@ def fingerprint_of(p: str) -> str:
     return "sha256:" + hashlib.sha256(base64.b64decode(p)).hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def parse_public_key(text: str) -> PublicKey:
     """Read a DKIM public key in any common form; raise ValueError saying what is wrong."""
     text = text.strip()

@@ -111,6 +111,6 @@ def load_project(root: Path, names: Iterable[str] = ()) -> Project:
             continue
         domain = load_domain(path, root)
         if domain.name in project.domains:
-            raise SpecError(f"domain '{domain.name}' is defined twice", str(domain.doc.path))
+            raise SpecError(f"domain '{domain.name}' is defined twice", domain.doc.where())
         project.domains[domain.name] = domain
     return project

@@ -1,17 +1,17 @@
-"""Every output format in one place: rich tables on a terminal, JSON, Markdown."""
+"""Every output format in one place: plain text (coloured on a terminal), JSON, Markdown.
+
+Plain writes, not rich tables: a plan of a thousand zones must print in milliseconds."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from mailzone.octo.sync import ZoneOutcome, ZonePlan
 
+_ANSI = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}
 _STYLE = {
     "create": "green",
     "update": "yellow",
@@ -19,6 +19,31 @@ _STYLE = {
     "adopt": "magenta",
     "adopt?": "magenta",
 }
+_SIGN = {
+    "create": ("", "+"),
+    "update": ("-", "+"),
+    "delete": ("-", ""),
+    "adopt": ("-", "+"),
+    "adopt?": ("-", "+"),
+}
+COLLAPSE = 3  # more unchanged zones than this are listed on one line
+
+
+@dataclass
+class Output:
+    """Where results go: `out` (stdout) and `err` (stderr, every `error:` line); colour on a tty."""
+
+    out: TextIO
+    err: TextIO
+    color: bool = False
+
+    def paint(self, text: str, style: str) -> str:
+        """`text` in a colour when writing to a terminal."""
+        return f"\x1b[{_ANSI[style]}m{text}\x1b[0m" if self.color else text
+
+    def error(self, message: str) -> None:
+        """One `error:` line on stderr."""
+        self.err.write(f"error: {message}\n")
 
 
 def _texts(record: Any) -> list[str]:
@@ -90,12 +115,19 @@ def orphan_warnings(zp: ZonePlan) -> list[str]:
     ]
 
 
-def print_plan_json(plans: Sequence[ZonePlan], console: Console) -> None:
-    """JSON on stdout."""
-    console.print_json(json.dumps(plan_data(plans)))
+def print_errors(plans: Sequence[ZonePlan], output: Output) -> None:
+    """`error: ...` on stderr for each zone that could not be planned."""
+    for zp in plans:
+        if zp.error:
+            output.error(zp.error)
 
 
-def print_plan_markdown(plans: Sequence[ZonePlan], console: Console) -> None:
+def print_plan_json(plans: Sequence[ZonePlan], output: Output) -> None:
+    """The plan as one JSON document."""
+    output.out.write(json.dumps(plan_data(plans), indent=2) + "\n")
+
+
+def print_plan_markdown(plans: Sequence[ZonePlan], output: Output) -> None:
     """Markdown, e.g. for a pull-request comment."""
     out = []
     for zone in plan_data(plans):
@@ -118,68 +150,66 @@ def print_plan_markdown(plans: Sequence[ZonePlan], console: Console) -> None:
             out.append(
                 "- `adopt?` rows replace records mailzone did not create: apply with `--adopt`"
             )
-    console.print("\n".join(out), markup=False, highlight=False, soft_wrap=True)
+    output.out.write("\n".join(out) + "\n")
 
 
 def _short(value: str, limit: int = 100) -> str:
-    """Long values (DKIM keys) cut in the middle for the table; JSON and Markdown keep them whole."""
+    """Long values (DKIM keys) cut in the middle for reading; JSON and Markdown keep them whole."""
     if len(value) <= limit:
         return value
     return f"{value[: limit - 24]}…{value[-16:]} ({len(value)} chars)"
 
 
-def print_errors(plans: Sequence[ZonePlan], errors: Console) -> None:
-    """`error: ...` on stderr for each zone that could not be planned."""
-    for zp in plans:
-        if zp.error:
-            errors.print(f"error: {zp.error}", markup=False, highlight=False)
+def _unchanged(zp: ZonePlan) -> bool:
+    return not (zp.error or zp.pending or zp.guard or zp.report.warnings or zp.orphans)
 
 
-def print_plan_text(plans: Sequence[ZonePlan], console: Console) -> None:
-    """Readable tables, coloured on a terminal (errors go to stderr: print_errors)."""
+def print_plan_text(plans: Sequence[ZonePlan], output: Output) -> None:
+    """Each zone's changes as a diff; many unchanged zones fold into one line."""
+    quiet = [zp for zp in plans if _unchanged(zp)]
+    fold = len(quiet) > COLLAPSE
+    lines: list[str] = []
     for zp in plans:
-        domains = escape(", ".join(d.name for d in zp.task.domains) or "-")
-        console.print(
-            f"[bold]{escape(zp.zone)}[/bold]  provider {escape(zp.task.provider)}  domains {domains}",
-            highlight=False,
+        if fold and _unchanged(zp):
+            continue
+        domains = ", ".join(d.name for d in zp.task.domains) or "-"
+        lines.append(
+            f"{output.paint(zp.zone, 'bold')}  provider {zp.task.provider}  domains {domains}"
         )
         if zp.error:
-            console.print("  [red]not planned[/red] (the error is on stderr)", highlight=False)
+            lines.append(f"  {output.paint('not planned', 'red')} (the error is on stderr)")
             continue
         rows = plan_rows(zp)
         if not rows:
-            console.print("  no changes")
-        else:
-            table = Table(
-                show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 1)
+            lines.append("  no changes")
+        for row in rows:
+            action = row["action"]
+            lines.append(
+                f"  {output.paint(f'{action:<7}', _STYLE[action])} {row['type']:<5} {row['name']}"
             )
-            for column in ("action", "name", "type", "old", "new"):
-                table.add_column(column, overflow="fold")
-            for row in rows:
-                style = _STYLE.get(row["action"], "")
-                table.add_row(
-                    f"[{style}]{row['action']}[/{style}]" if style else escape(row["action"]),
-                    escape(row["name"]),
-                    row["type"],
-                    escape("\n".join(map(_short, row["old"]))),
-                    escape("\n".join(map(_short, row["new"]))),
-                )
-            console.print(table)
+            minus, plus = _SIGN[action]
+            lines += [f"{'':16}{minus} {_short(v)}" for v in row["old"] if minus]
+            lines += [f"{'':16}{plus} {_short(v)}" for v in row["new"] if plus]
         if zp.report.pending_adoptions:
-            console.print(
-                "  [magenta]adopt?[/magenta] rows replace live records mailzone did not create: "
+            lines.append(
+                f"  {output.paint('adopt?', 'magenta')} replaces live records mailzone did not create: "
                 "apply --adopt to take them over"
             )
-        for hit in zp.guard:
-            console.print(
-                f"  [red]guard:[/red] {escape(str(hit))} (apply needs --force)", highlight=False
-            )
-        for line in zp.report.warnings + orphan_warnings(zp):
-            console.print(f"  [yellow]warning:[/yellow] {escape(line)}", highlight=False)
+        lines += [
+            f"  {output.paint('guard:', 'red')} {hit} (apply needs --force)" for hit in zp.guard
+        ]
+        lines += [
+            f"  {output.paint('warning:', 'yellow')} {w}"
+            for w in zp.report.warnings + orphan_warnings(zp)
+        ]
+    if fold:
+        names = ", ".join(zp.zone for zp in quiet[:5]) + (", …" if len(quiet) > 5 else "")
+        lines.append(f"{len(quiet)} zones: no changes ({names})")
+    output.out.write("".join(line + "\n" for line in lines))
 
 
 def print_apply_json(
-    plans: Sequence[ZonePlan], outcomes: Sequence[ZoneOutcome], console: Console
+    plans: Sequence[ZonePlan], outcomes: Sequence[ZoneOutcome], output: Output
 ) -> None:
     """One JSON document: the plan of each zone and what apply did with it."""
     data = {
@@ -196,26 +226,34 @@ def print_apply_json(
             for o in outcomes
         ],
     }
-    console.print_json(json.dumps(data))
+    output.out.write(json.dumps(data, indent=2) + "\n")
+    print_outcome_errors(outcomes, output)
 
 
-def print_outcomes(outcomes: Sequence[ZoneOutcome], console: Console, errors: Console) -> None:
-    """The apply summary: one line per zone on stdout; each failure also as `error:` on stderr."""
+def print_outcomes(outcomes: Sequence[ZoneOutcome], output: Output) -> None:
+    """The apply summary: one line per zone (many unchanged fold into one); failures also on stderr."""
+    unchanged = [o for o in outcomes if o.status == "unchanged"]
+    fold = len(unchanged) > COLLAPSE
+    lines = []
     for outcome in outcomes:
-        label = escape(", ".join(outcome.domains) or outcome.zone)
+        label = ", ".join(outcome.domains) or outcome.zone
         if outcome.status == "applied":
-            console.print(
-                f"[green]applied[/green]   {label}: {outcome.changes} change(s)", highlight=False
+            lines.append(
+                f"{output.paint('applied', 'green')}   {label}: {outcome.changes} change(s)"
             )
         elif outcome.status == "unchanged":
-            console.print(f"unchanged {label}", highlight=False)
+            if not fold:
+                lines.append(f"unchanged {label}")
         else:
-            console.print(f"[red]failed[/red]    {label}", highlight=False)
-    print_outcome_errors(outcomes, errors)
+            lines.append(f"{output.paint('failed', 'red')}    {label}")
+    if fold:
+        lines.append(f"unchanged {len(unchanged)} zones")
+    output.out.write("".join(line + "\n" for line in lines))
+    print_outcome_errors(outcomes, output)
 
 
-def print_outcome_errors(outcomes: Sequence[ZoneOutcome], errors: Console) -> None:
+def print_outcome_errors(outcomes: Sequence[ZoneOutcome], output: Output) -> None:
     """`error: <zone>: ...` on stderr for each zone apply refused or failed (plan errors were shown)."""
     for outcome in outcomes:
         if outcome.status == "error" and not outcome.reported:
-            errors.print(f"error: {outcome.zone}: {outcome.message}", markup=False, highlight=False)
+            output.error(f"{outcome.zone}: {outcome.message}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailzone.expand.records import DesiredRecord, relative_name, txt_rdata
+from mailzone.expand.records import DesiredRecord, relative_name
 from mailzone.spec.zone import ZoneSpec, imported_key
 from mailzone.state import PUBLISHED_PHASES, DomainState
 
@@ -27,7 +27,7 @@ def expand_dkim(
             relative_name(f"{selector}._domainkey.{spec.domain}", zone),
             "TXT",
             spec.ttl,
-            (txt_rdata(v),),
+            (v,),
         )
         for selector, v in sorted(values.items())
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailzone.expand.records import DesiredRecord, relative_name, txt_rdata
+from mailzone.expand.records import DesiredRecord, relative_name
 from mailzone.spec.zone import Dmarc, ZoneSpec
 
 _ALIGN = {"relaxed": "r", "strict": "s"}
@@ -41,4 +41,4 @@ def expand_dmarc(spec: ZoneSpec) -> list[DesiredRecord]:
     if spec.dmarc is None:
         return []
     name = relative_name(f"_dmarc.{spec.domain}", spec.zone_name)
-    return [DesiredRecord(name, "TXT", spec.ttl, (txt_rdata(dmarc_value(spec.dmarc)),))]
+    return [DesiredRecord(name, "TXT", spec.ttl, (dmarc_value(spec.dmarc),))]

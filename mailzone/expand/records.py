@@ -11,7 +11,8 @@ REGISTRY_NAME = "_mailzone"
 class DesiredRecord:
     """One RRset mailzone wants, relative to its zone.
 
-    `values` are RDATA in presentation format (TXT quoted and split at 255 octets).
+    `values` are what the record says: TXT as the whole unquoted text (however long), MX as
+    `10 mail.example.org.`, A/AAAA as addresses. `zone_lines()` gives the presentation form.
     `spf_only`: a TXT name where mailzone owns only the `v=spf1` value and keeps the others."""
 
     name: str  # relative to the zone; '' is the apex
@@ -28,7 +29,26 @@ class DesiredRecord:
     def zone_lines(self, zone: str) -> list[str]:
         """Zone-file lines (`name ttl IN TYPE rdata`) with names relative to `zone`."""
         name = self.name or "@"
-        return [f"{name} {self.ttl} IN {self.type} {value}" for value in self.values]
+        return [f"{name} {self.ttl} IN {self.type} {rdata}" for rdata in self.rdatas()]
+
+    def rdatas(self) -> list[str]:
+        """RDATA in presentation format (TXT quoted and split at 255 octets)."""
+        if self.type == "TXT":
+            return [txt_rdata(v) for v in self.values]
+        return list(self.values)
+
+    def octodns_data(self) -> dict[str, object]:
+        """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange)."""
+        values: list[object]
+        if self.type == "TXT":
+            values = [v.replace(";", "\\;") for v in self.values]
+        elif self.type == "MX":
+            values = [
+                {"preference": int(p), "exchange": e} for p, e in (v.split() for v in self.values)
+            ]
+        else:
+            values = list(self.values)
+        return {"type": self.type, "ttl": self.ttl, "values": values}
 
 
 def relative_name(fqdn: str, zone: str) -> str:

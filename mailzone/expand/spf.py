@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailzone.expand.records import DesiredRecord, relative_name, txt_rdata
+from mailzone.expand.records import DesiredRecord, relative_name
 
 if TYPE_CHECKING:
     from mailzone.spec.zone import Host, ZoneSpec
@@ -43,14 +43,10 @@ def expand_spf(spec: ZoneSpec) -> list[DesiredRecord]:
 
     zone = spec.zone_name
     out = [
-        DesiredRecord(
-            relative_name(spec.domain, zone), "TXT", spec.ttl, (txt_rdata(spf_value(spec)),), True
-        )
+        DesiredRecord(relative_name(spec.domain, zone), "TXT", spec.ttl, (spf_value(spec),), True)
     ]
     for host in spec.hosts:
         if "send" in host.roles and not host.absolute:
             name = relative_name(host_fqdn(spec, host), zone)
-            out.append(
-                DesiredRecord(name, "TXT", spec.ttl, (txt_rdata(helo_spf_value(host)),), True)
-            )
+            out.append(DesiredRecord(name, "TXT", spec.ttl, (helo_spf_value(host),), True))
     return out

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from octodns.record import Record
-from octodns.record.rr import Rrset
 from octodns.zone import Zone
 
 from mailzone.expand import DesiredRecord, merge_zone
@@ -27,12 +26,8 @@ def fill_zone(
     A TXT name another source already filled (plain octoDNS with several sources) is merged:
     its non-SPF values stay and mailzone's SPF value replaces any other."""
     for desired in merge_zone(per_domain):
-        fqdn = f"{desired.name}.{zone.name}" if desired.name else zone.name
-        record = Record.from_rrset(
-            zone,
-            Rrset(fqdn, desired.type, desired.ttl, list(desired.values)),
-            lenient=lenient,
-            source=source,
+        record = Record.new(
+            zone, desired.name, desired.octodns_data(), source=source, lenient=lenient
         )
         present = zone.get_type(desired.name, desired.type) if desired.spf_only else None
         if present is not None:

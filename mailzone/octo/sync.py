@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -118,17 +119,26 @@ def zone_tasks(
         for state in stale_states(project.root, set(project.domains)):
             if state.zone and state.provider:
                 keys.add((state.zone, state.provider))
-    zones = {d.zone for d in project.domains.values()}
-    tasks = []
-    for zone, provider in sorted(keys):
-        members = [
-            d for d in project.domains.values() if d.zone == zone and d.spec.provider == provider
-        ]
-        subs = {relative_name(z, zone) for z in zones if z != zone and z.endswith("." + zone)}
-        tasks.append(
-            ZoneTask(zone, provider, sorted(members, key=lambda d: d.name), sub_zones=subs)
+    members: dict[tuple[str, str], list[Domain]] = defaultdict(list)
+    for domain in project.domains.values():
+        members[(domain.zone, domain.spec.provider)].append(domain)
+    subs: dict[str, set[str]] = defaultdict(set)
+    zones = {zone for zone, _ in members}
+    for zone in zones:
+        labels = zone.split(".")
+        for i in range(1, len(labels)):  # every ancestor that is itself a zone gets this one
+            parent = ".".join(labels[i:])
+            if parent in zones:
+                subs[parent].add(".".join(labels[:i]))
+    return [
+        ZoneTask(
+            zone,
+            provider,
+            sorted(members[(zone, provider)], key=lambda d: d.name),
+            sub_zones=subs[zone],
         )
-    return tasks
+        for zone, provider in sorted(keys)
+    ]
 
 
 def _protected(task: ZoneTask) -> frozenset[str]:
@@ -248,8 +258,29 @@ def apply_zone(
     return outcome
 
 
-def write_backup(zp: ZonePlan, backup_dir: Path, now: datetime) -> Path:
-    """Save the live records as read, in zone-file form, before changing them."""
+def apply_all(
+    plans: Sequence[ZonePlan],
+    cache: ProviderCache,
+    backup_dir: Path,
+    now: datetime,
+    force: bool = False,
+    adopt: bool = False,
+    jobs: int = 4,
+) -> list[ZoneOutcome]:
+    """Apply every planned zone; zones are independent, so several are written at once."""
+    if jobs <= 1 or len(plans) <= 1:
+        return [apply_zone(zp, cache, backup_dir, now, force, adopt) for zp in plans]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(
+            pool.map(lambda zp: apply_zone(zp, cache, backup_dir, now, force, adopt), plans)
+        )
+
+
+def write_backup(zp: ZonePlan, backup_dir: Path, now: datetime) -> Path | None:
+    """Save the live records as read, in zone-file form, before changing them (none if empty)."""
+    records = [r for r in zp.plan.existing.records if not (r.name == "" and r._type == "NS")]
+    if not records:
+        return None  # a new zone: nothing to restore
     backup_dir.mkdir(parents=True, exist_ok=True)
     path = backup_dir / f"{zp.zone}.{now.strftime('%Y%m%dT%H%M%SZ')}.zone"
     lines = [
@@ -257,7 +288,7 @@ def write_backup(zp: ZonePlan, backup_dir: Path, now: datetime) -> Path:
         f"; provider {zp.task.provider}; restore by hand if an apply went wrong",
         f"$ORIGIN {zp.zone}.",
     ]
-    for record in sorted(zp.plan.existing.records, key=lambda r: (r.name, r._type)):
+    for record in sorted(records, key=lambda r: (r.name, r._type)):
         rrset = record.to_rrset()
         name = record.name or "@"
         lines += [f"{name} {rrset.ttl} IN {rrset._type} {rdata}" for rdata in rrset.rdatas]

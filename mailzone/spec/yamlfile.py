@@ -44,7 +44,10 @@ class YamlDoc:
     def where(self, loc: Sequence[str | int] = ()) -> str:
         """`file:line` for a key path (or just the file)."""
         line = self.line_of(loc)
-        return f"{self.path}:{line}" if line else str(self.path)
+        shown = display_path(
+            self.path
+        )  # only errors and warnings need it: keep it off the hot path
+        return f"{shown}:{line}" if line else shown
 
 
 def display_path(path: Path) -> str:
@@ -57,14 +60,13 @@ def display_path(path: Path) -> str:
 
 def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     """Parse one YAML file; syntax errors and duplicate keys raise SpecError with a line."""
-    shown = Path(display_path(path))
     if text is None:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SpecError("file not found", str(shown)) from None
+            raise SpecError("file not found", display_path(path)) from None
         except (OSError, UnicodeDecodeError) as err:
-            raise SpecError(f"cannot read: {err}", str(shown)) from None
+            raise SpecError(f"cannot read: {err}", display_path(path)) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -74,13 +76,14 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         line = mark.line + 1 if mark else None
         problem = err.problem or err.context or "invalid YAML"
         raise SpecError(
-            f"invalid YAML: {problem}", f"{shown}:{line}" if line else str(shown)
+            f"invalid YAML: {problem}",
+            f"{display_path(path)}:{line}" if line else display_path(path),
         ) from None
     except yaml.YAMLError as err:
-        raise SpecError(f"invalid YAML: {err}", str(shown)) from None
+        raise SpecError(f"invalid YAML: {err}", display_path(path)) from None
     finally:
         loader.dispose()
-    doc = YamlDoc(shown, data)
+    doc = YamlDoc(path, data)
     if node is not None:
         _index(node, (), doc)
     return doc
@@ -94,7 +97,8 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
             key = str(key_node.value)
             if key in seen:
                 raise SpecError(
-                    f"duplicate key '{key}'", f"{doc.path}:{key_node.start_mark.line + 1}"
+                    f"duplicate key '{key}'",
+                    f"{display_path(doc.path)}:{key_node.start_mark.line + 1}",
                 )
             seen.add(key)
             doc.lines[(*loc, key)] = key_node.start_mark.line + 1
