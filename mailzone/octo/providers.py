@@ -40,6 +40,14 @@ class MailzoneSection(BaseModel):
         "(checks and rotation query them directly; default: the zone's NS records).",
     )
 
+    write_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Zones written at once by apply (default: 4 for BIND/RFC 2136 and `local`, "
+        "1 for others; PowerDNS on sqlite refuses concurrent writes).",
+    )
+
     @field_validator("nameservers")
     @classmethod
     def _endpoints(cls, values: list[str]) -> list[str]:
@@ -241,3 +249,13 @@ def _takes_anything(cls: type) -> bool:
     return not any(
         p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "id") for p in params
     )
+
+
+CONCURRENT_WRITERS = {"octodns_bind.Rfc2136Provider", "octodns_bind.BindProvider", LOCAL_CLASS}
+
+
+def write_concurrency(defn: ProviderDef) -> int:
+    """Zones apply may write at once through this provider."""
+    if defn.section.write_concurrency is not None:
+        return defn.section.write_concurrency
+    return 4 if defn.class_path in CONCURRENT_WRITERS else 1

@@ -90,6 +90,7 @@ class ProviderCache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._built: dict[str, Any] = {}
+        self._writers: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Any:
@@ -99,12 +100,17 @@ class ProviderCache:
                 try:
                     defn = provider_files.load_provider_def(self.root, name)
                     self._built[name] = provider_files.build_provider(defn)
+                    self._writers[name] = provider_files.write_concurrency(defn)
                 except MailzoneError as err:
                     self._built[name] = err
             built = self._built[name]
         if isinstance(built, MailzoneError):
             raise built
         return built
+
+    def writers(self, name: str) -> int:
+        """How many zones of this provider may be written at once (1 if it could not be built)."""
+        return self._writers.get(name, 1)
 
 
 def zone_tasks(
@@ -267,13 +273,27 @@ def apply_all(
     adopt: bool = False,
     jobs: int = 4,
 ) -> list[ZoneOutcome]:
-    """Apply every planned zone; zones are independent, so several are written at once."""
-    if jobs <= 1 or len(plans) <= 1:
-        return [apply_zone(zp, cache, backup_dir, now, force, adopt) for zp in plans]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(
-            pool.map(lambda zp: apply_zone(zp, cache, backup_dir, now, force, adopt), plans)
-        )
+    """Apply every planned zone, in plan order in the result.
+
+    Zones are independent, but not every backend takes concurrent writes (PowerDNS on sqlite
+    answers 500 "database is locked"): each provider writes as many zones at once as its
+    `write_concurrency` allows, capped by `jobs`."""
+    outcomes: dict[int, ZoneOutcome] = {}
+    by_provider: dict[str, list[int]] = defaultdict(list)
+    for i, zp in enumerate(plans):
+        by_provider[zp.task.provider].append(i)
+
+    def one(i: int) -> tuple[int, ZoneOutcome]:
+        return i, apply_zone(plans[i], cache, backup_dir, now, force, adopt)
+
+    for provider, indexes in by_provider.items():
+        workers = max(1, min(jobs, cache.writers(provider)))
+        if workers == 1 or len(indexes) == 1:
+            outcomes.update(one(i) for i in indexes)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                outcomes.update(pool.map(one, indexes))
+    return [outcomes[i] for i in range(len(plans))]
 
 
 def write_backup(zp: ZonePlan, backup_dir: Path, now: datetime) -> Path | None:
