@@ -195,3 +195,22 @@ def test_guards_refuse_and_force_passes(tmp_path: Path, dns_server: DnsServer) -
 
     assert forced.returncode == 0, forced.stdout
     assert txt_values(dns_server, "_dmarc.example.org.") == []
+
+
+MANY = [f"d{i:02d}.example" for i in range(12)]
+
+
+@pytest.mark.zones(*(f"{z}." for z in MANY))
+def test_many_zones_apply_in_one_run_and_each_is_served(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    write_provider(tmp_path, "target", dns_server.provider_config())
+    for domain in MANY:
+        write_spec(tmp_path, domain, basic_spec(domain, provider="target"))
+
+    result = mailzone(tmp_path, "apply", "--yes", "--jobs", "8")
+
+    assert result.returncode == 0, result.stderr
+    for domain in MANY:
+        assert query(dns_server, f"{domain}.", "MX") == [f"10 mail.{domain}."]
+    assert mailzone(tmp_path, "plan", "--exit-code").returncode == 0

@@ -56,3 +56,23 @@ def test_local_needs_no_file(tmp_path: Path) -> None:
 )
 def test_nameserver_endpoints(text: str, expected: tuple[str, int]) -> None:
     assert parse_endpoint(text) == expected
+
+
+def test_write_concurrency_defaults_and_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailzone.octo.providers import write_concurrency
+
+    assert write_concurrency(load_provider_def(ROOT, "bind")) == 4
+    assert (
+        write_concurrency(load_provider_def(ROOT, "powerdns")) == 1
+    )  # sqlite: "database is locked"
+    assert write_concurrency(load_provider_def(tmp_path, "local")) == 4
+    (tmp_path / "providers").mkdir()
+    text = (
+        (ROOT / "providers" / "powerdns.yaml")
+        .read_text()
+        .replace("  nameservers: []", "  write_concurrency: 8")
+    )
+    (tmp_path / "providers" / "pg.yaml").write_text(text)
+    assert write_concurrency(load_provider_def(tmp_path, "pg")) == 8
