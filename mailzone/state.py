@@ -113,7 +113,8 @@ def record_publication(root: Path, state: DomainState, zone: str, provider: str)
     """Remember where a domain is published, so a removed spec can still be found in DNS."""
     if state_path(root, state.domain).exists() and (state.zone, state.provider) == (zone, provider):
         return
-    save_state(root, state.model_copy(update={"zone": zone, "provider": provider}))
+    # every apply writes this again, so it need not survive a power cut: skip the fsyncs
+    save_state(root, state.model_copy(update={"zone": zone, "provider": provider}), durable=False)
 
 
 def stale_states(root: Path, known: set[str]) -> list[DomainState]:
@@ -125,11 +126,11 @@ def stale_states(root: Path, known: set[str]) -> list[DomainState]:
     return [load_state(root, n) for n in names if n not in known]
 
 
-def save_state(root: Path, state: DomainState) -> Path:
+def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
     """Write the state atomically (temp file, fsync, rename)."""
     path = state_path(root, state.domain)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = state.model_dump(mode="json", exclude_none=True)
     text = HEADER + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
-    write_atomic(path, text)
+    write_atomic(path, text, durable=durable)
     return path
