@@ -1,0 +1,293 @@
+"""DKIM private keys on disk, laid out the way Exim and OpenDKIM read them.
+
+One flat directory, one file per key: `<domain>.<selector>.pem` (unencrypted PKCS#8 PEM). That is
+exactly the name Exim's taint-safe lookup needs:
+
+    DKIM_PRIVATE_KEY = ${lookup{${dkim_domain}.${dkim_selector}.pem}dsearch,ret=full{DIR}{$value}{0}}
+
+Without a group, keys are 0600 and the directory 0700 (the signer runs as the key's owner). With a
+group (Debian's Exim: `Debian-exim`), keys are 0640 and the directory 0750, both chgrp'd to it.
+Keys are written atomically and never overwritten; reads refuse files that others could read or
+change. Key material never appears in a message, a repr or a log line.
+
+File names are ambiguous: selectors may contain dots (RFC 6376 3.1), so `a.example.s1.2024.pem` may be
+domain `a.example` with selector `s1.2024` or domain `a.example.s1` with selector `2024`. Callers
+that know the domain use `selectors_of(domain)`; `list()` guesses that the selector is one label.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import grp
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from .errors import MailzoneError
+from .keys import PrivateKey, public_key_of
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # no empty label, no '/', no leading '.'
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
+SUFFIX = ".pem"
+
+
+class KeyStore:
+    """A directory of DKIM private keys named `<domain>.<selector>.pem`.
+
+    `group`: the group that may read the keys (e.g. `Debian-exim`); resolved now, an unknown name
+    is a MailzoneError. Domains are lower-cased (Exim's lookup uses `${lc:...}`); selectors are
+    kept as given. Nothing touches the disk until a method is called."""
+
+    def __init__(self, directory: Path, group: str | None = None) -> None:
+        self.directory = Path(directory)
+        self.group = group
+        self._gid: int | None = None
+        if group is not None:
+            try:
+                self._gid = grp.getgrnam(group).gr_gid
+            except KeyError:
+                raise MailzoneError(
+                    f"unknown group {group!r} for DKIM keys: create it or give an existing group"
+                ) from None
+
+    def __repr__(self) -> str:
+        return f"KeyStore({str(self.directory)!r}, group={self.group!r})"
+
+    @property
+    def key_mode(self) -> int:
+        """The mode keys are written with: 0640 with a group, else 0600."""
+        return 0o640 if self._gid is not None else 0o600
+
+    @property
+    def directory_mode(self) -> int:
+        """The mode a missing key directory is created with: 0750 with a group, else 0700."""
+        return 0o750 if self._gid is not None else 0o700
+
+    def path(self, domain: str, selector: str) -> Path:
+        """Where the key for `selector._domainkey.<domain>` lives (it may not exist)."""
+        return self.directory / _file_name(domain, selector)
+
+    def write(self, domain: str, selector: str, pem: bytes) -> Path:
+        """Store a new key; MailzoneError if this selector already has one (never overwritten).
+
+        The bytes go to a temp file in the same directory that is 0600 from its creation, are
+        fsync'd, given the final mode and group, then linked under the final name (which fails if
+        the name exists, so a concurrent writer cannot be clobbered) and the directory fsync'd."""
+        path = self.path(domain, selector)
+        self._ensure_directory(self.directory)
+        if path.exists():
+            raise MailzoneError(
+                f"{path}: a key for selector {selector!r} of {_domain(domain)} already exists; "
+                "keys are never overwritten: use a new selector, or archive the old key first"
+            )
+        _publish(path, pem, self.key_mode, self._gid)
+        return path
+
+    def read(self, domain: str, selector: str) -> PrivateKey:
+        """Load a key, refusing a file that anyone but its owner (and the group) can read or change."""
+        path = self.path(domain, selector)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise MailzoneError(f"{path}: no DKIM key for selector {selector!r}") from None
+        except OSError as err:
+            raise MailzoneError(f"{path}: cannot open the DKIM key: {err.strerror}") from None
+        with os.fdopen(fd, "rb") as fh:
+            self._check_safe(path, os.fstat(fh.fileno()))
+            data = fh.read()
+        return _load(path, data)
+
+    def fingerprint_matches(self, domain: str, selector: str, fingerprint: str) -> bool:
+        """Whether the stored key's public half has this `sha256:<hex>` fingerprint (keys.fingerprint_of)."""
+        if not _FINGERPRINT.fullmatch(fingerprint):
+            raise MailzoneError(
+                f"fingerprint {fingerprint!r} is not of the form sha256:<64 lower-case hex digits>"
+            )
+        return public_key_of(self.read(domain, selector)).fingerprint == fingerprint
+
+    def delete(self, domain: str, selector: str) -> None:
+        """Remove a key for good; MailzoneError if there is none."""
+        path = self.path(domain, selector)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise MailzoneError(f"{path}: no DKIM key for selector {selector!r}") from None
+        _fsync_directory(path.parent)
+
+    def archive(self, domain: str, selector: str, archive_dir: Path) -> Path:
+        """Move a key into `archive_dir` (same name, mode and group), which may be on another disk.
+
+        The copy is written like `write` (never overwriting, never briefly readable by others)
+        and the original removed only after it is durable. A missing `archive_dir` is created
+        with the store's directory mode."""
+        source = self.path(domain, selector)
+        target = Path(archive_dir) / source.name
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise MailzoneError(f"{source}: no DKIM key for selector {selector!r}") from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+        self._ensure_directory(target.parent)
+        if target.exists():
+            raise MailzoneError(
+                f"{target}: the archive already holds a key for selector {selector!r} of "
+                f"{_domain(domain)}; move it away or archive into another directory"
+            )
+        _publish(target, data, stat.S_IMODE(st.st_mode), st.st_gid)
+        self.delete(domain, selector)
+        return target
+
+    def selectors_of(self, domain: str) -> builtins.list[str]:
+        """Selectors with a key for `domain`, sorted: files `<domain>.*.pem`.
+
+        Ambiguous when another stored domain extends this one by labels (`example.co` and
+        `example.co.uk`): `example.co.uk.s1.pem` is then reported as selector `uk.s1` of
+        `example.co`. Check the selectors you expect rather than trusting this list blindly."""
+        prefix = _domain(domain) + "."
+        return sorted(
+            name[len(prefix) : -len(SUFFIX)]
+            for name in self._names()
+            if name.startswith(prefix) and len(name) > len(prefix) + len(SUFFIX)
+        )
+
+    def list(self) -> builtins.list[tuple[str, str]]:
+        """(domain, selector) for every key, sorted, GUESSING that the selector is the last label.
+
+        A selector with dots (`s1.2024`) is reported with its leading labels in the domain
+        (`a.example.s1`, `2024`); use `selectors_of(domain)` when the domain is known."""
+        pairs = []
+        for name in self._names():
+            domain, dot, selector = name[: -len(SUFFIX)].rpartition(".")
+            if dot and domain:
+                pairs.append((domain, selector))
+        return sorted(pairs)
+
+    def _names(self) -> builtins.list[str]:
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return []
+        return [
+            e.name
+            for e in entries
+            if e.name.endswith(SUFFIX)
+            and not e.name.startswith(".")  # temp files are dot files
+            and e.is_file(follow_symlinks=False)
+        ]
+
+    def _check_safe(self, path: Path, st: os.stat_result) -> None:
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode):
+            raise MailzoneError(f"{path}: not a regular file; a DKIM key must be a plain file")
+        fix = f"chmod {self.key_mode:o} {path}"
+        if mode & 0o022:
+            raise MailzoneError(
+                f"{path}: mode {mode:04o} lets others change this DKIM private key; run: {fix}"
+            )
+        if mode & 0o004:
+            raise MailzoneError(
+                f"{path}: mode {mode:04o} lets every user read this DKIM private key; run: {fix}"
+            )
+        if mode & 0o040:
+            if self._gid is None:
+                raise MailzoneError(
+                    f"{path}: mode {mode:04o} lets its group read this DKIM private key and no "
+                    f"key group is configured; run: {fix}"
+                )
+            if st.st_gid != self._gid:
+                raise MailzoneError(
+                    f"{path}: mode {mode:04o} lets group {_group_name(st.st_gid)} read this DKIM "
+                    f"private key, not {self.group}; run: chgrp {self.group} {path}"
+                )
+
+    def _ensure_directory(self, directory: Path) -> None:
+        if directory.is_dir():
+            return
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)  # never wider than the final mode, whatever the umask
+            if self._gid is not None:
+                os.chown(directory, -1, self._gid)
+            os.chmod(directory, self.directory_mode)
+
+
+def _publish(path: Path, data: bytes, mode: int, gid: int | None) -> None:
+    """Make `path` hold `data` with `mode`/`gid`, atomically, failing if `path` exists."""
+    # mkstemp creates the file 0600 (O_EXCL), so the bytes are never readable by others
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if gid is not None:
+                os.fchown(fh.fileno(), -1, gid)
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        # link, not rename: it fails if the name exists, so no key is ever replaced
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise MailzoneError(
+                f"{path}: a key with this name appeared while writing; keys are never overwritten"
+            ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # make the new name durable; not every filesystem allows it
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _load(path: Path, data: bytes) -> PrivateKey:
+    # errors name the file only: cryptography's messages are generic, but never pass `data` on
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise MailzoneError(
+            f"{path}: the DKIM key is encrypted; signers need it unencrypted (PKCS#8 PEM)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise MailzoneError(f"{path}: not a readable PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise MailzoneError(
+            f"{path}: a {type(key).__name__} key; DKIM signs with RSA or Ed25519 only"
+        )
+    return key
+
+
+def _file_name(domain: str, selector: str) -> str:
+    domain = _domain(domain)
+    if not _NAME.fullmatch(domain):
+        raise MailzoneError(f"{domain!r} is not a domain name usable in a key file name")
+    if not _NAME.fullmatch(selector):
+        raise MailzoneError(
+            f"selector {selector!r} must be dot-separated labels of letters, digits, '-' and '_'"
+        )
+    return f"{domain}.{selector}{SUFFIX}"
+
+
+def _domain(domain: str) -> str:
+    return domain.strip().rstrip(".").lower()
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
