@@ -6,6 +6,7 @@ Heavy modules (octoDNS, pydantic models, rich) are imported inside the commands 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from datetime import UTC, datetime
@@ -15,6 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, MailzoneError
+
+# pydantic scans every installed distribution for plugins at first use (~15 ms); a CLI has none
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 if TYPE_CHECKING:
     from rich.console import Console
