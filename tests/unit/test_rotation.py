@@ -1,0 +1,327 @@
+"""DKIM rotation lifecycle: timeline examples and invariants under random schedules."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailzone.keys import Algorithm
+from mailzone.rotation import (
+    PHASE_ORDER,
+    Action,
+    ArchiveKey,
+    DeleteKey,
+    GenerateKey,
+    Observed,
+    Policy,
+    PublishRecord,
+    RemoveRecord,
+    RevokeRecord,
+    Sel,
+    SwitchMta,
+    activation_delay,
+    step,
+)
+
+T0 = datetime(2026, 11, 24, 4, 26, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def _phases(sels: list[Sel]) -> dict[str, str]:
+    return {s.selector: s.phase for s in sels}
+
+
+def _seen(*names: str) -> Observed:
+    return Observed(visible=dict.fromkeys(names, True))
+
+
+def _old_active() -> Sel:
+    created = T0 - 120 * DAY
+    return Sel("old", "rsa", "active", created, created, created, None, True)
+
+
+def test_first_run_publishes_a_pending_selector_per_algorithm() -> None:
+    policy = Policy(algorithms=("rsa", "ed25519"))
+
+    sels, actions, due = step([], policy, T0, Observed())
+
+    assert _phases(sels) == {"20261124r": "pending", "20261124e": "pending"}
+    assert actions == [
+        GenerateKey("rsa", "20261124r"),
+        PublishRecord("20261124r"),
+        GenerateKey("ed25519", "20261124e"),
+        PublishRecord("20261124e"),
+    ]
+    assert due is None  # only DNS visibility can move it on
+
+
+def test_default_timeline_publish_switch_revoke_forget() -> None:
+    policy = Policy()
+    # day 0: the active key is past rotate_every: a new selector is published
+    sels, actions, _ = step([_old_active()], policy, T0, Observed())
+    assert actions == [GenerateKey("rsa", "20261124r"), PublishRecord("20261124r")]
+    new = "20261124r"
+    # day 0, later: every nameserver serves it; the MTA waits for the delay
+    sels, actions, due = step(sels, policy, T0 + timedelta(hours=2), _seen(new))
+    assert actions == []
+    assert due == T0 + timedelta(hours=26)
+    # just before the delay is over: nothing
+    sels, actions, _ = step(sels, policy, T0 + timedelta(hours=25), _seen(new))
+    assert actions == []
+    # day 1: switch
+    day1 = T0 + timedelta(hours=26)
+    sels, actions, due = step(sels, policy, day1, _seen(new))
+    assert actions == [SwitchMta("rsa", new), ArchiveKey("old")]
+    assert _phases(sels) == {"old": "retiring", new: "active"}
+    assert due == day1 + 7 * DAY
+    # day 8: revoked
+    sels, actions, due = step(sels, policy, day1 + 7 * DAY, _seen(new))
+    assert actions == [RevokeRecord("old")]
+    assert due == day1 + 30 * DAY
+    # day 31: forgotten (record removed); the key stays until DNS no longer serves it
+    sels, actions, _ = step(sels, policy, day1 + 30 * DAY, _seen(new))
+    assert actions == [RemoveRecord("old")]
+    assert _phases(sels) == {"old": "tombstone", new: "active"}
+    gone = Observed(visible={new: True}, gone={"old": True})
+    sels, actions, due = step(sels, policy, day1 + 31 * DAY, gone)
+    assert actions == [DeleteKey("old")]
+    assert _phases(sels) == {new: "active"}
+    # the next rotation is due 90 days after the new key was created
+    assert due == T0 + 90 * DAY
+
+
+def test_activation_waits_for_the_negative_ttl_when_it_is_longer() -> None:
+    pending = Sel("p", "rsa", "pending", T0)
+    observed = Observed(visible={"p": True}, negative_ttl=2 * 86400)
+
+    sels, _, due = step([pending], Policy(), T0, observed)
+    _, actions, _ = step(sels, Policy(), T0 + 47 * timedelta(hours=1), observed)
+
+    assert due == T0 + 2 * DAY
+    assert actions == []
+
+
+def test_lost_visibility_restarts_the_delay() -> None:
+    policy = Policy()
+    sels, _, _ = step([Sel("p", "rsa", "pending", T0)], policy, T0, _seen("p"))
+    sels, _, _ = step(sels, policy, T0 + 12 * timedelta(hours=1), Observed())
+    sels, actions, due = step(sels, policy, T0 + DAY, _seen("p"))
+
+    assert actions == []
+    assert due == T0 + 2 * DAY
+
+
+def test_retire_remove_deletes_the_record_instead_of_revoking() -> None:
+    policy = Policy(retire="remove")
+    retiring = Sel("old", "rsa", "retiring", T0 - 100 * DAY, switched=T0, mta_done=True)
+
+    sels, actions, _ = step([retiring], policy, T0 + 7 * DAY, Observed())
+
+    assert actions[:1] == [RemoveRecord("old")]
+    assert _phases(sels)["old"] == "tombstone"
+
+
+def test_emergency_switches_as_soon_as_visible_and_revokes_the_old_key() -> None:
+    policy = Policy()
+    young = Sel("young", "rsa", "active", T0 - 3 * DAY, T0 - 3 * DAY, T0 - 2 * DAY, None, True)
+
+    sels, actions, _ = step([young], policy, T0, Observed(), emergency=True)
+    assert actions == [GenerateKey("rsa", "20261124r"), PublishRecord("20261124r")]
+    # the operator does not have to repeat the flag: the pending selector remembers it
+    later = T0 + timedelta(minutes=10)
+    sels, actions, _ = step(sels, policy, later, _seen("20261124r"))
+
+    assert actions == [SwitchMta("rsa", "20261124r"), ArchiveKey("young"), RevokeRecord("young")]
+    assert _phases(sels) == {"young": "revoked", "20261124r": "active"}
+
+
+def test_emergency_twice_on_one_day_gets_a_distinct_selector() -> None:
+    policy = Policy()
+    sels, _, _ = step([], policy, T0, _seen("20261124r"), emergency=True)
+    sels, _, _ = step(sels, policy, T0 + timedelta(hours=1), Observed(), emergency=True)
+
+    assert _phases(sels) == {"20261124r": "active", "20261124ra": "pending"}
+
+
+# --- property tests: random schedules, observations and crashes ----------------------------
+
+
+@dataclass
+class World:
+    """What the actions did outside the state: DNS records, private keys, MTA configuration."""
+
+    dns: dict[str, str] = field(default_factory=dict)  # selector → "key" | "revoked"
+    keys: set[str] = field(default_factory=set)
+    mta: dict[Algorithm, str] = field(default_factory=dict)
+
+    def apply(self, action: Action, observed: Observed) -> None:
+        match action:
+            case GenerateKey(selector=s):
+                self.keys.add(s)
+            case PublishRecord(selector=s):
+                self.dns[s] = "key"
+            case SwitchMta(algorithm=a, selector=s):
+                assert observed.visible.get(s), f"MTA switched to {s}, which DNS does not serve"
+                self.mta[a] = s
+            case RevokeRecord(selector=s):
+                self.dns[s] = "revoked"
+            case RemoveRecord(selector=s):
+                self.dns.pop(s, None)
+            case DeleteKey(selector=s):
+                assert observed.gone.get(s), f"key of {s} deleted while DNS may serve it"
+                self.keys.discard(s)
+            case ArchiveKey():
+                pass
+
+    def observe(
+        self, sels: list[Sel], rng: random.Random, ttl: int, truthful: bool = False
+    ) -> Observed:
+        """Propagation is random: a published key may not be on every nameserver yet."""
+        published = {s for s, v in self.dns.items() if v == "key"}
+        visible = {s: truthful or rng.random() < 0.7 for s in published}
+        asked = self.keys | {s.selector for s in sels}  # a crash may have deleted a key already
+        gone = {s: truthful or rng.random() < 0.7 for s in asked if s not in self.dns}
+        return Observed(visible=visible, gone=gone, negative_ttl=ttl, record_ttl=300)
+
+    def check(self) -> None:
+        for algorithm, selector in self.mta.items():
+            assert self.dns.get(selector) == "key", f"{algorithm} signs with unserved {selector}"
+            assert selector in self.keys
+
+
+@dataclass
+class Checker:
+    """Invariants over committed states, independent of how `step` computes them."""
+
+    policy: Policy
+    last_phase: dict[str, int] = field(default_factory=dict)
+    forgotten: set[str] = field(default_factory=set)
+    visible_from: dict[str, datetime] = field(default_factory=dict)
+
+    def switches(
+        self,
+        before: list[Sel],
+        actions: list[Action],
+        now: datetime,
+        obs: Observed,
+        emergency: bool,
+    ) -> None:
+        urgent = {s.selector for s in before if s.urgent}
+        for action in actions:
+            if self.policy.retire == "remove":
+                assert not isinstance(action, RevokeRecord), "retire='remove' never revokes"
+            if isinstance(action, SwitchMta):
+                assert obs.visible.get(action.selector)
+                if action.selector in urgent or emergency:
+                    continue
+                since = self.visible_from.get(action.selector, now)
+                assert since + activation_delay(self.policy, obs) <= now, (
+                    "switched before the delay"
+                )
+
+    def commit(self, sels: list[Sel], now: datetime, obs: Observed) -> None:
+        for algorithm in ("rsa", "ed25519"):
+            active = [s for s in sels if s.algorithm == algorithm and s.phase == "active"]
+            assert len(active) <= 1
+        names = {s.selector for s in sels}
+        assert len(names) == len(sels)
+        assert not names & self.forgotten, "a forgotten selector came back"
+        for name in set(self.last_phase) - names:
+            self.forgotten.add(name)
+            del self.last_phase[name]
+        for s in sels:
+            order = PHASE_ORDER[s.phase]
+            assert order >= self.last_phase.get(s.selector, 0), f"{s.selector} moved backwards"
+            self.last_phase[s.selector] = order
+            if s.phase == "pending" and obs.visible.get(s.selector):
+                self.visible_from.setdefault(s.selector, now)
+            elif s.phase == "pending":
+                self.visible_from.pop(s.selector, None)
+
+
+Run = tuple[int, int | None, int, bool]  # gap in hours, crash point, observation seed, emergency
+runs = st.lists(
+    st.tuples(
+        st.integers(1, 24 * 20),
+        st.none() | st.integers(0, 5),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 40).map(lambda n: n == 0),
+    ),
+    min_size=1,
+    max_size=120,
+)
+
+
+def _run(
+    sels: list[Sel],
+    policy: Policy,
+    now: datetime,
+    obs: Observed,
+    world: World,
+    checker: Checker,
+    crash: int | None = None,
+    emergency: bool = False,
+) -> list[Sel]:
+    new, actions, due = step(sels, policy, now, obs, emergency=emergency)
+    checker.switches(sels, actions, now, obs, emergency)
+    done = actions if crash is None or crash >= len(actions) else actions[:crash]
+    for action in done:
+        world.apply(action, obs)
+        world.check()
+    if len(done) < len(actions):  # crashed: the state is not saved, the actions done stay done
+        return sels
+    checker.commit(new, now, obs)
+    again, repeated, due_again = step(new, policy, now, obs, emergency=emergency)
+    assert (again, repeated, due_again) == (new, [], due), "a second run changed something"
+    if due is not None:
+        assert due > now
+        _, early, _ = step(new, policy, now + (due - now) / 2, obs)
+        assert early == [], "something happened before next_due"
+    return new
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    schedule=runs,
+    retire=st.sampled_from(["revoke", "remove"]),
+    algorithms=st.sampled_from([("rsa",), ("rsa", "ed25519")]),
+    ttl=st.sampled_from([300, 3600, 3 * 86400]),
+)
+def test_rotation_invariants_under_random_schedules_and_crashes(
+    schedule: list[Run], retire: str, algorithms: tuple[Algorithm, ...], ttl: int
+) -> None:
+    policy = Policy(retire="remove" if retire == "remove" else "revoke", algorithms=algorithms)
+    world, checker = World(), Checker(policy)
+    sels: list[Sel] = []
+    now = T0
+    for gap, crash, seed, emergency in schedule:
+        now += timedelta(hours=gap)
+        obs = world.observe(sels, random.Random(seed), ttl)
+        sels = _run(sels, policy, now, obs, world, checker, crash, emergency)
+
+    # then everything propagates and the runs stop crashing: the rotation converges
+    interval = timedelta(hours=6)
+    settle_start = now
+    for _ in range(4 * 45):
+        now += interval
+        sels = _run(
+            sels, policy, now, world.observe(sels, random.Random(0), ttl, True), world, checker
+        )
+
+    linger = policy.revoke_after if policy.retire == "remove" else policy.forget_after
+    for algorithm in algorithms:
+        track = [s for s in sels if s.algorithm == algorithm]
+        active = [s for s in track if s.phase == "active"]
+        assert len(active) == 1
+        assert world.mta[algorithm] == active[0].selector
+        delay = activation_delay(policy, world.observe(sels, random.Random(0), ttl, True))
+        for s in track:
+            if s.phase == "pending":
+                assert now - max(s.created, settle_start) <= delay + interval
+            elif s.phase != "active":  # nothing lingers past its schedule and two runs
+                assert s.switched is not None
+                assert now - s.switched <= linger + 2 * interval, f"{s.selector} lingers"
