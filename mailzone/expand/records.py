@@ -79,25 +79,3 @@ def _quote(chunk: bytes) -> str:
         else:
             out.append(f"\\{byte:03d}")
     return '"' + "".join(out) + '"'
-
-
-def txt_text(rdata: str) -> str:
-    """Inverse of txt_rdata: the joined value of a quoted, chunked TXT presentation."""
-    out = bytearray()
-    i, n = 0, len(rdata)
-    inside = False
-    while i < n:
-        char = rdata[i]
-        if char == '"':
-            inside = not inside
-        elif char == "\\" and i + 1 < n:
-            if rdata[i + 1 : i + 4].isdigit():
-                out.append(int(rdata[i + 1 : i + 4]))
-                i += 3
-            else:
-                out += rdata[i + 1].encode()
-                i += 1
-        elif inside or not char.isspace():
-            out += char.encode()
-        i += 1
-    return out.decode("utf-8", errors="replace")

@@ -233,6 +233,7 @@ def apply_zone(
         return outcome
     if zp.plan is None:
         outcome.status = "unchanged"
+        _record_publications(zp, cache, outcome)
         return outcome
     if zp.guard and not force:
         outcome.message = (
@@ -259,9 +260,18 @@ def apply_zone(
         return outcome
     outcome.status = "applied"
     outcome.changes = len(zp.changes)
-    for domain in zp.task.domains:
-        record_publication(cache.root, domain.state, domain.zone, domain.spec.provider)
+    _record_publications(zp, cache, outcome)
     return outcome
+
+
+def _record_publications(zp: ZonePlan, cache: ProviderCache, outcome: ZoneOutcome) -> None:
+    """Note in each domain's state where it is published (DNS is already right if this fails)."""
+    try:
+        for domain in zp.task.domains:
+            record_publication(cache.root, domain.state, domain.zone, domain.spec.provider)
+    except OSError as err:
+        outcome.status = "error"
+        outcome.message = f"applied, but could not write state/: {err}"
 
 
 def apply_all(
