@@ -1,0 +1,286 @@
+"""Queries to authoritative servers and resolvers (dnspython), with one cache per run.
+
+    dns = Dns(resolver=("127.0.0.1", 53))
+    servers = dns.nameservers("example.org.", provider.section.nameservers)
+    seen = dns.served_everywhere("example.org.", "sel._domainkey.example.org.", value, [])
+    if not seen.ok:
+        print(seen.per_server)     # {'192.0.2.53:53': 'old value: v=DKIM1; ...', ...}
+
+Every question goes out over UDP with EDNS0 (payload 1232) and is asked again over TCP when the
+answer comes back truncated. A timeout, a network error or an error rcode becomes
+``Answer.error``; ``query`` never raises. A question is asked at most once per ``Dns`` object,
+even from several threads: make one ``Dns`` per run so later runs see fresh answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from mailzone.errors import MailzoneError
+from mailzone.octo.providers import parse_endpoint
+
+Endpoint = tuple[str, int]
+
+EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no IP fragmentation on any common path
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one server said to one question.
+
+    ``rcode`` is the response's rcode name (``NOERROR``, ``NXDOMAIN``, ``REFUSED``...) or ``""``
+    when no response came. ``records`` is the rdata text of the answer's RRset of the asked type.
+    ``error`` is None for NOERROR and NXDOMAIN, else what went wrong (``timeout``, ``REFUSED``,
+    ``network error: ...``)."""
+
+    rcode: str
+    records: list[str] = field(default_factory=list)
+    ttl: int | None = None
+    error: str | None = None
+
+    @property
+    def negative(self) -> bool:
+        """NXDOMAIN, or NOERROR with no record of the asked type (NODATA)."""
+        return self.error is None and not self.records
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whether every authoritative server shows something, and what each one said
+    (keyed ``host:port``)."""
+
+    ok: bool
+    per_server: dict[str, str]
+
+
+def endpoint_text(endpoint: Endpoint) -> str:
+    """``127.0.0.1:5300``, ``[::1]:53``."""
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _absolute(name: str) -> str:
+    return dns.name.from_text(name).to_text().lower()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Dns:
+    """A DNS client for one run: ``resolver`` answers name lookups (NS names, configured server
+    names; default: the system's first resolver), each attempt waits at most ``timeout`` seconds,
+    and a timeout or network error is retried ``retries`` more times (so one question costs at
+    most ``(1 + retries) * timeout``, twice that if it also falls back to TCP)."""
+
+    def __init__(
+        self, resolver: Endpoint | None = None, timeout: float = 2.0, retries: int = 1
+    ) -> None:
+        self.resolver = resolver
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self._cache: dict[tuple[Endpoint, str, str], Answer] = {}
+        self._key_locks: dict[tuple[Endpoint, str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # -- one question ------------------------------------------------------------------------
+
+    def query(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+        """Ask ``endpoint`` for ``name``/``rdtype`` once per run; the cached answer after that."""
+        key = (endpoint, _absolute(name), rdtype.upper())
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # a second thread asking the same question waits for the first's answer
+            with self._lock:
+                cached = self._cache.get(key)
+            if cached is None:
+                cached = self._ask(*key)
+                with self._lock:
+                    self._cache[key] = cached
+            return cached
+
+    def _ask(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+        host, port = endpoint
+        try:
+            request = dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
+        except dns.exception.DNSException as err:
+            return Answer("", error=f"bad question: {err}")
+        error = "timeout"
+        for _ in range(1 + self.retries):
+            try:
+                response = dns.query.udp(request, host, timeout=self.timeout, port=port)
+                if response.flags & dns.flags.TC:
+                    response = dns.query.tcp(request, host, timeout=self.timeout, port=port)
+                return _answer(response, rdtype)
+            except dns.exception.Timeout:
+                error = "timeout"
+            except (ConnectionRefusedError, ConnectionResetError):
+                error = "connection refused"
+            except OSError as err:
+                error = f"network error: {err.strerror or err}"
+            except ValueError as err:  # e.g. a host name where an IP address belongs
+                return Answer("", error=f"bad server address {host!r}: {err}")
+            except dns.exception.DNSException as err:  # malformed or mismatched response
+                return Answer("", error=f"bad response: {err}")
+        return Answer("", error=error)
+
+    def txt(self, endpoint: Endpoint, name: str) -> list[str]:
+        """Each TXT RR at ``name`` as one string: its character-strings joined, as a DKIM
+        verifier reassembles them. Empty on any error or negative answer."""
+        answer = self.query(endpoint, name, "TXT")
+        return _txt_values(answer) if answer.error is None else []
+
+    # -- the authoritative servers of a zone ---------------------------------------------------
+
+    def nameservers(self, zone: str, configured: list[str]) -> list[Endpoint]:
+        """Where ``zone`` is served: the provider's ``mailzone: nameservers`` (HOST or HOST:PORT;
+        host names resolved to IPv4 through the resolver), else the zone's NS RRset, each NS
+        name resolved (A and AAAA) on port 53. An empty result raises MailzoneError."""
+        zone = _absolute(zone)
+        found: list[Endpoint] = []
+        if configured:
+            for value in configured:
+                try:
+                    host, port = parse_endpoint(value)
+                except ValueError as err:
+                    raise MailzoneError(f"mailzone.nameservers: {err}") from None
+                if _is_ip(host):
+                    found.append((host, port))
+                    continue
+                addresses = self._addresses(host, ("A",))
+                if not addresses:
+                    raise MailzoneError(
+                        f"{zone}: configured nameserver '{value}' does not resolve to an IPv4 "
+                        f"address via {endpoint_text(self._resolver())}; "
+                        "give its IP address in mailzone.nameservers"
+                    )
+                found += [(address, port) for address in addresses]
+        else:
+            resolver = self._resolver()
+            answer = self.query(resolver, zone, "NS")
+            if answer.error is not None or not answer.records:
+                said = answer.error or answer.rcode
+                raise MailzoneError(
+                    f"{zone}: no NS records from resolver {endpoint_text(resolver)} ({said}); "
+                    "set mailzone.nameservers in the provider file"
+                )
+            for ns_name in answer.records:
+                found += [(address, 53) for address in self._addresses(ns_name, ("A", "AAAA"))]
+            if not found:
+                raise MailzoneError(
+                    f"{zone}: none of its nameservers ({', '.join(answer.records)}) resolves "
+                    f"to an address via {endpoint_text(resolver)}; "
+                    "set mailzone.nameservers in the provider file"
+                )
+        return list(dict.fromkeys(found))
+
+    def _resolver(self) -> Endpoint:
+        if self.resolver is None:
+            try:
+                system = dns.resolver.Resolver(configure=True).nameservers
+            except dns.exception.DNSException as err:
+                raise MailzoneError(f"no system resolver: {err}") from None
+            if not system:
+                raise MailzoneError("no system resolver configured in /etc/resolv.conf")
+            self.resolver = (str(system[0]), 53)
+        return self.resolver
+
+    def _addresses(self, host: str, rdtypes: tuple[str, ...]) -> list[str]:
+        resolver = self._resolver()
+        out: list[str] = []
+        for rdtype in rdtypes:
+            answer = self.query(resolver, host, rdtype)
+            if answer.error is None:
+                out += answer.records
+        return out
+
+    # -- what every authoritative server shows -------------------------------------------------
+
+    def served_everywhere(
+        self, zone: str, name: str, expected_txt: str, configured: list[str]
+    ) -> Visibility:
+        """True only if every server of ``zone`` answers exactly one TXT RR at ``name``, equal to
+        ``expected_txt``."""
+        per_server: dict[str, str] = {}
+        for endpoint in self.nameservers(zone, configured):
+            answer = self.query(endpoint, name, "TXT")
+            values = _txt_values(answer) if answer.error is None else []
+            if answer.error is not None:
+                status = answer.error
+            elif not values:
+                status = "missing"
+            elif values == [expected_txt]:
+                status = "ok"
+            elif expected_txt in values:
+                status = f"{len(values)} TXT records (one is expected): {' | '.join(values)}"
+            else:
+                status = f"old value: {' | '.join(values)}"
+            per_server[endpoint_text(endpoint)] = status
+        return Visibility(all(s == "ok" for s in per_server.values()), per_server)
+
+    def gone_everywhere(self, zone: str, name: str, configured: list[str]) -> Visibility:
+        """True only if every server of ``zone`` answers NXDOMAIN or NODATA for TXT at ``name``."""
+        per_server: dict[str, str] = {}
+        for endpoint in self.nameservers(zone, configured):
+            answer = self.query(endpoint, name, "TXT")
+            if answer.error is not None:
+                status = answer.error
+            elif answer.negative:
+                status = "gone"
+            else:
+                status = f"still served: {' | '.join(_txt_values(answer))}"
+            per_server[endpoint_text(endpoint)] = status
+        return Visibility(all(s == "gone" for s in per_server.values()), per_server)
+
+    def negative_ttl(self, zone: str, configured: list[str]) -> int:
+        """How long resolvers may cache "no such record" for ``zone``: min(SOA TTL, SOA minimum)
+        (RFC 2308), from the first server that answers the SOA."""
+        zone = _absolute(zone)
+        said: list[str] = []
+        for endpoint in self.nameservers(zone, configured):
+            answer = self.query(endpoint, zone, "SOA")
+            if answer.error is None and answer.records and answer.ttl is not None:
+                soa = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, answer.records[0])
+                return min(answer.ttl, int(soa.minimum))  # type: ignore[attr-defined]
+            said.append(f"{endpoint_text(endpoint)}: {answer.error or 'no SOA'}")
+        raise MailzoneError(f"{zone}: no server answered its SOA ({'; '.join(said)})")
+
+
+def _answer(response: dns.message.Message, rdtype: str) -> Answer:
+    rcode = dns.rcode.to_text(response.rcode())
+    if rcode not in ("NOERROR", "NXDOMAIN"):
+        return Answer(rcode, error=rcode)
+    wanted = dns.rdatatype.from_text(rdtype)
+    for rrset in response.answer:  # the asked type at the name, or at the end of a CNAME chain
+        if rrset.rdtype == wanted and rrset.rdclass == dns.rdataclass.IN:
+            return Answer(rcode, [rdata.to_text() for rdata in rrset], rrset.ttl)
+    return Answer(rcode)
+
+
+def _txt_values(answer: Answer) -> list[str]:
+    out = []
+    for text in answer.records:
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
+        strings: tuple[bytes, ...] = rdata.strings  # type: ignore[attr-defined]
+        out.append(b"".join(strings).decode("utf-8", errors="replace"))
+    return out
