@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import MailzoneError
-from .exim import Signing
+from .signing import Signing, checked
 
 __all__ = [
     "ALGORITHMS",
@@ -55,7 +55,6 @@ SIGNATURE_ALGORITHM: dict[Algorithm, str] = {"rsa": "rsa-sha256", "ed25519": "ed
 BEGIN_MARKER = "# BEGIN mailzone"
 END_MARKER = "# END mailzone"
 
-_LABELS = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # also what KeyStore accepts
 # characters that would split a KeyTable value (domain:selector:path) or an opendkim.conf line
 _UNSAFE_PATH = re.compile(r"[\s\x00-\x1f\x7f:#\"'\\$]")
 
@@ -177,23 +176,9 @@ def resolve_keys(
     character matched by `unsafe_path`."""
     directory = Path(_safe_path(key_dir, "key directory", mta, unsafe_path))
     by_domain: dict[str, DomainKeys] = {}
-    for entry in signing:
-        domain = entry.domain.strip().rstrip(".").lower()
-        if not _LABELS.fullmatch(domain):
-            raise MailzoneError(f"{entry.domain!r} is not a domain name {mta} can sign for")
-        if domain in by_domain:
-            raise MailzoneError(f"{domain}: listed twice for {mta} DKIM signing; merge the entries")
-        if not entry.selectors:
-            raise MailzoneError(f"{domain}: no selector to sign with for {mta}")
+    for domain, selectors in checked(signing, mta).items():
         keys: list[KeyRef] = []
-        for selector in entry.selectors:
-            if not _LABELS.fullmatch(selector):
-                raise MailzoneError(
-                    f"{domain}: selector {selector!r} must be dot-separated labels of letters, "
-                    "digits, '-' and '_'"
-                )
-            if any(key.selector == selector for key in keys):
-                raise MailzoneError(f"{domain}: selector {selector!r} given twice")
+        for selector in selectors:
             given = algorithms.get(selector)
             if given is None:
                 raise MailzoneError(

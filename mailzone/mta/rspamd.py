@@ -34,8 +34,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .exim import Signing
 from .opendkim import resolve_keys
+from .signing import Signing
 
 __all__ = ["Signing", "render_rspamd"]
 
