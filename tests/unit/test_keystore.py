@@ -169,7 +169,8 @@ def test_missing_and_unreadable_keys_name_the_path(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
     with pytest.raises(MailzoneError, match=str(store.path("example.org", "nope"))):
         store.read("example.org", "nope")
-    garbage = store.write("example.org", "bad", b"-----BEGIN " + b"PRIVATE KEY-----\nQUJD\n"  # not a key: split so scanners see none)
+    not_a_key = b"-----BEGIN " + b"PRIVATE KEY-----\nQUJD\n"  # split so key scanners see none
+    garbage = store.write("example.org", "bad", not_a_key)
     with pytest.raises(MailzoneError, match=f"{garbage}: not a readable PEM private key"):
         store.read("example.org", "bad")
 
