@@ -321,7 +321,8 @@ def forget(
     render.print_outcomes([outcome], _output())
     if outcome.status == "error":
         raise typer.Exit(EXIT_ERROR)
-    forget_state(STATE.root, outcome.domains[-1])
+    for name in [d.name for d in zp.task.forget] + zp.task.release:  # the one domain forgotten
+        forget_state(STATE.root, name)
 
 
 @app.command()
