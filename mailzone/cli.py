@@ -122,9 +122,20 @@ def init(
         str, typer.Option("--dmarc-policy", help="none, quarantine or reject.")
     ] = "none",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing spec.")] = False,
+    host_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-config",
+            help="Where the first DKIM key goes (default: $MAILZONE_HOST_CONFIG, else "
+            "/etc/mailzone/host.yaml if it exists, else build/keys/).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write zones/DOMAIN.yaml for one mail server (DMARC p=none with reports, to start)."""
+    """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
+    from mailzone.hostconfig import load_host_config
     from mailzone.scaffold import NEXT_STEPS, scaffold
+    from mailzone.selectors import first_keys
     from mailzone.spec.yamlfile import display_path
 
     if dmarc_policy not in ("none", "quarantine", "reject"):
@@ -135,8 +146,19 @@ def init(
         STATE.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
     )
     console = _console()
-    console.print(f"wrote {display_path(path)}")
-    console.print(NEXT_STEPS.format(domain=domain.rstrip(".").lower(), policy=dmarc_policy))
+    console.print(f"wrote {display_path(path)}", markup=False)
+    name = path.name[: -len(".yaml")]
+    host = load_host_config(host_config, STATE.root)
+    for entry in first_keys(
+        STATE.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)
+    ):
+        console.print(
+            f"new DKIM key {entry.selector} ({entry.algorithm}-{entry.bits}) in "
+            f"{display_path(host.key_path)}; apply publishes it, and `mailzone rotate` makes "
+            "it the signing key once every nameserver serves it",
+            markup=False,
+        )
+    console.print(NEXT_STEPS.format(domain=name, policy=dmarc_policy), markup=False)
 
 
 @app.command("validate")
@@ -367,3 +389,6 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+from mailzone import cli_dkim  # noqa: E402,F401  (registers rotate, keys, mta)

@@ -12,7 +12,7 @@ from mailzone.errors import MailzoneError, SpecError
 from mailzone.expand import DesiredRecord, expand_domain
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
-from mailzone.spec.zone import ZoneSpec
+from mailzone.spec.zone import ZoneSpec, imported_key
 from mailzone.state import DomainState, load_state
 
 
@@ -91,12 +91,15 @@ def load_domain(path: Path, root: Path) -> Domain:
 
 
 def _check_state_against_spec(spec: ZoneSpec, state: DomainState, doc: YamlDoc) -> None:
-    generated = {s.selector for s in state.selectors}
+    generated = {s.selector: s.fingerprint for s in state.selectors}
     for i, item in enumerate(spec.dkim.imports):
-        if item.selector in generated:
+        if item.selector not in generated:
+            continue
+        # `keys import` took it over: the same key in both places is fine (the state wins)
+        if imported_key(item, doc.path.parent).fingerprint != generated[item.selector]:
             raise SpecError(
-                f"dkim.import[{i}].selector: '{item.selector}' is also in state/{spec.domain}.yaml; "
-                "a selector is either imported or managed by mailzone",
+                f"dkim.import[{i}].selector: '{item.selector}' is also in state/{spec.domain}.yaml "
+                "with another key; a selector is either imported or managed by mailzone",
                 doc.where(("dkim", "import", i, "selector")),
             )
 

@@ -5,12 +5,12 @@ refused with a clear error. Writes are atomic."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mailzone import keys
 from mailzone.files import write_atomic
@@ -34,7 +34,25 @@ class SelectorState(BaseModel):
     fingerprint: str
     phase: Phase
     created: datetime
-    changed: datetime | None = None
+    changed: datetime | None = Field(None, description="Last phase change.")
+    visible_since: datetime | None = Field(
+        None, description="Since when every authoritative nameserver serves it (pending)."
+    )
+    switched: datetime | None = Field(
+        None, description="When the MTA switched to it (active) or away from it (later phases)."
+    )
+    revoked: datetime | None = Field(None, description="When its record was revoked or removed.")
+    mta_done: bool = Field(
+        True, description="False while the MTA switch to this active selector is incomplete."
+    )
+    urgent: bool = Field(False, description="Published by `rotate --emergency`.")
+
+    @field_validator("created", "changed", "visible_since", "switched", "revoked")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # the state is written in UTC
+        return value
 
     def key(self) -> keys.PublicKey:
         """The parsed public key."""
@@ -55,7 +73,23 @@ class SelectorState(BaseModel):
             raise ValueError(
                 f"selector '{self.selector}': public_key does not match its fingerprint"
             )
+        self._timeline()
         return self
+
+    def _timeline(self) -> None:
+        name = f"selector '{self.selector}'"
+        if self.phase == "pending" and (self.switched or self.revoked):
+            raise ValueError(f"{name}: a pending selector cannot have been switched or revoked")
+        for label in ("changed", "visible_since", "switched", "revoked"):
+            when = getattr(self, label)
+            if when is not None and when < self.created:
+                raise ValueError(f"{name}: {label} is before created")
+        if self.revoked and self.switched and self.revoked < self.switched:
+            raise ValueError(f"{name}: revoked is before switched")
+        if self.phase in ("retiring", "revoked", "tombstone") and self.switched is None:
+            raise ValueError(
+                f"{name}: a {self.phase} selector needs switched (when it stopped signing)"
+            )
 
 
 class DomainState(BaseModel):
@@ -131,6 +165,10 @@ def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
     path = state_path(root, state.domain)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = state.model_dump(mode="json", exclude_none=True)
+    for entry in data["selectors"]:  # keep entries short: drop flags at their usual value
+        for flag, usual in (("mta_done", True), ("urgent", False)):
+            if entry.get(flag) == usual:
+                del entry[flag]
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's is several times faster
     text = HEADER + yaml.dump(
         data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1000

@@ -103,7 +103,7 @@ def render_macros(key_dir: str, lookup_file: str, strict: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def merge_localmacros(existing_text: str, block: str) -> str:
+def merge_localmacros(existing_text: str, block: str, what: str = "exim4.conf.localmacros") -> str:
     """`existing_text` with its mailzone block replaced by `block` (appended if there is none).
 
     Every line outside the markers is kept as it was; the result ends with a newline (Debian
@@ -120,7 +120,7 @@ def merge_localmacros(existing_text: str, block: str) -> str:
         return head + block
     if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
         raise MailzoneError(
-            f"exim4.conf.localmacros: expected one '{BEGIN_MARKER}' line followed by one "
+            f"{what}: expected one '{BEGIN_MARKER}' line followed by one "
             f"'{END_MARKER}' line, found {len(begins)} and {len(ends)}; repair the markers by hand"
         )
     before = "".join(lines[: begins[0]])

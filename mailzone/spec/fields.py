@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from mailzone.spec.duration import format_duration
 from mailzone.spec.zone import Apex, Dkim, DkimImport, Dmarc, Host, Spf, ZoneSpec
 
 SECTIONS: list[tuple[type[BaseModel], str]] = [
@@ -26,6 +29,8 @@ def _default(field: object) -> str:
         return "—" if isinstance(value, BaseModel) else f"`{value}`"
     if default is PydanticUndefined:
         return "required"
+    if isinstance(default, timedelta):
+        return f"`{format_duration(default)}`"
     return "—" if default is None else f"`{default}`"
 
 

@@ -83,7 +83,11 @@ def test_removed_spec_keeps_records_until_forget_deletes_only_ours(tmp_path: Pat
     assert plan.returncode == 0  # a gone spec deletes nothing by itself
     assert "mailzone forget example.org --delete-records" in plan.stdout
 
-    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+    refused = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+    assert refused.returncode == 1  # init made a DKIM key that the state still has
+    assert "deletes DKIM selector" in refused.stderr
+
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes", "--force")
 
     assert forgot.returncode == 0, forgot.stdout + forgot.stderr
     assert served(tmp_path) == {

@@ -1,0 +1,138 @@
+"""The mail host's own settings (`/etc/mailzone/host.yaml` or `--host-config`).
+
+Only the machine that signs mail needs one: where its private keys live and who may read them,
+which MTA signs and where its configuration goes, how to reload it, and where to ask DNS when the
+providers' `nameservers` are not reachable from here. Without a file, keys go to `build/keys/`
+under the repository (git-ignored) and no MTA configuration is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, field_validator
+
+from mailzone.spec.types import DomainName
+from mailzone.spec.yamlfile import load_yaml, validate
+from mailzone.spec.zone import Strict
+
+DEFAULT_PATH = Path("/etc/mailzone/host.yaml")
+ENV_VAR = "MAILZONE_HOST_CONFIG"
+
+
+class Mta(Strict):
+    """Which MTA signs, and where its DKIM configuration goes."""
+
+    kind: Literal["none", "exim", "opendkim", "rspamd"] = Field(
+        "none",
+        description="none: mailzone writes no MTA configuration (print it with `mailzone mta`).",
+    )
+    macros_file: str = Field(
+        "/etc/exim4/exim4.conf.localmacros",
+        description="exim: the file whose marked block holds the DKIM_* macros "
+        "(`/etc/exim4/conf.d/main/00_mailzone_dkim` with a split config).",
+    )
+    lookup_file: str = Field(
+        "/etc/exim4/mailzone-dkim-selectors",
+        description="exim: the per-domain selector lookup file (read by Exim at each message).",
+    )
+    strict: bool = Field(
+        True, description="exim: DKIM_STRICT = 1 (defer rather than send unsigned)."
+    )
+    algorithm: Literal["rsa", "ed25519"] = Field(
+        "rsa", description="opendkim: the one algorithm this instance signs with."
+    )
+    key_table: str | None = Field(
+        None, description="opendkim: KeyTable path (default under /etc/opendkim)."
+    )
+    signing_table: str | None = Field(None, description="opendkim: SigningTable path.")
+    config_file: str | None = Field(
+        None,
+        description="opendkim: opendkim.conf to hold the marked block (default: not touched); "
+        "rspamd: default /etc/rspamd/local.d/dkim_signing.conf.",
+    )
+    reload: list[list[str]] = Field(
+        default_factory=list,
+        description="Commands (argv lists, no shell) run after the signing selectors change, "
+        "e.g. `[[update-exim4.conf], [systemctl, reload, exim4]]`.",
+    )
+
+    @field_validator("reload", mode="before")
+    @classmethod
+    def _one_command(cls, value: object) -> object:
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return [value]  # a single argv list
+        return value
+
+    @field_validator("reload")
+    @classmethod
+    def _not_empty(cls, value: list[list[str]]) -> list[list[str]]:
+        if any(not argv or not argv[0] for argv in value):
+            raise ValueError("each reload command needs at least a program")
+        return value
+
+
+class HostConfig(Strict):
+    """`/etc/mailzone/host.yaml`."""
+
+    key_dir: str = Field(
+        "build/keys",
+        description="Private keys, one `<domain>.<selector>.pem` each; a relative path is "
+        "relative to this file (without a file: to the repository).",
+    )
+    key_group: str | None = Field(
+        None, description="Group that may read the keys (0640, directory 0750), e.g. `Debian-exim`."
+    )
+    archive_dir: str | None = Field(
+        None, description="Move forgotten keys here instead of deleting them."
+    )
+    domains: list[DomainName] = Field(
+        default_factory=list, description="Domains this host signs for; default: every spec."
+    )
+    mta: Mta = Field(default_factory=Mta, description="The MTA (see mta.*).")
+    nameservers: dict[DomainName, list[str]] = Field(
+        default_factory=dict,
+        description="Per zone: the authoritative servers to ask from this host (`IP[:PORT]`), "
+        "overriding the provider's `nameservers`.",
+    )
+    _base: Path = PrivateAttr(default_factory=Path.cwd)  # where relative paths start
+
+    def path(self, value: str) -> Path:
+        """A configured path, made absolute against the config file's directory."""
+        path = Path(value)
+        return path if path.is_absolute() else (self._base / path).absolute()
+
+    @property
+    def key_path(self) -> Path:
+        """The key directory as an absolute path."""
+        return self.path(self.key_dir)
+
+    def signs_for(self, domain: str) -> bool:
+        """Whether this host signs mail of `domain`."""
+        return not self.domains or domain in self.domains
+
+
+def host_config_path(given: Path | None) -> Path | None:
+    """`--host-config`, else $MAILZONE_HOST_CONFIG, else /etc/mailzone/host.yaml if it exists."""
+    if given is not None:
+        return given
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return DEFAULT_PATH if DEFAULT_PATH.exists() else None
+
+
+def load_host_config(given: Path | None, root: Path) -> HostConfig:
+    """The host config; defaults relative to `root` when there is no file."""
+    path = host_config_path(given)
+    if path is None:
+        config = HostConfig()
+        config._base = root
+        return config
+    doc = load_yaml(path)
+    if doc.data is None:
+        doc.data = {}
+    config = validate(HostConfig, doc)
+    config._base = path.parent
+    return config

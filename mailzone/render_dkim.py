@@ -1,0 +1,119 @@
+"""Output of the DKIM commands: what `rotate` did and waits for, and the `keys list` table."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, TextIO
+
+from mailzone.rotate import DomainRun, RotateResult
+from mailzone.selectors import KeyRow
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def run_json(run: DomainRun) -> dict[str, Any]:
+    """One domain's run for --format json."""
+    return {
+        "domain": run.domain,
+        "done": run.done,
+        "waiting": run.waiting,
+        "warnings": run.warnings,
+        "next_due": run.next_due.isoformat() if run.next_due else None,
+        "error": run.error,
+    }
+
+
+def print_rotation(
+    results: list[RotateResult], fmt: str, out: TextIO, err: TextIO, applied: bool
+) -> None:
+    """Each domain: what was done, what it waits for and when the next step is due; errors on
+    `err`. Several results (an emergency's rounds) are printed in order."""
+    if fmt == "json":
+        data = [
+            {
+                "domains": [run_json(r) for r in result.runs],
+                "mta_files": [str(p) for p in result.mta_files],
+                "errors": result.errors,
+            }
+            for result in results
+        ]
+        out.write(json.dumps(data if len(data) > 1 else data[0], indent=2) + "\n")
+    idle = 0
+    for result in results:
+        for run in result.runs:
+            if run.error:
+                err.write(f"error: {run.domain}: {run.error}\n")
+            if fmt == "json":
+                continue
+            if not (run.done or run.waiting or run.warnings or run.error):
+                idle += 1
+                continue
+            for line in run.done:
+                out.write(f"{run.domain}: {line}\n")
+            for line in run.waiting:
+                out.write(f"{run.domain}: waiting: {line}\n")
+            for line in run.warnings:
+                err.write(f"warning: {run.domain}: {line}\n")
+            if run.next_due:
+                out.write(f"{run.domain}: next step due {_when(run.next_due)}\n")
+        for line in result.errors:
+            err.write(f"error: {line}\n")
+        if fmt != "json":
+            for path in result.mta_files:
+                out.write(f"mta: wrote {path}\n")
+    if fmt == "json":
+        return
+    last = results[-1]
+    if idle:
+        dues = [r.next_due for r in last.runs if r.next_due and not (r.done or r.waiting)]
+        soonest = f"; next due {_when(min(dues))}" if dues else ""
+        out.write(f"nothing due for {idle} domain(s){soonest}\n")
+    if not applied and any(r.dns_changed for res in results for r in res.runs):
+        out.write(
+            "DNS changes are in state/: run `mailzone apply` (or push state/ for CI to apply)\n"
+        )
+
+
+def row_json(row: KeyRow) -> dict[str, Any]:
+    """One selector for `keys list --format json`."""
+    return {
+        "domain": row.domain,
+        "selector": row.selector,
+        "algorithm": row.algorithm,
+        "bits": row.bits,
+        "phase": row.phase,
+        "fingerprint": row.fingerprint,
+        "created": row.created.isoformat() if row.created else None,
+        "key_file": row.key_file,
+    }
+
+
+def key_table(rows: list[KeyRow]) -> str:
+    """Aligned columns: domain, selector, key, phase, created, fingerprint, key file here."""
+    header = ("DOMAIN", "SELECTOR", "KEY", "PHASE", "CREATED", "FINGERPRINT", "KEY FILE")
+    lines = [header]
+    for row in rows:
+        key_file = {True: "yes", False: "missing", None: "-"}[row.key_file]
+        if row.phase in ("tombstone",) and row.key_file is False:
+            key_file = "deleted"
+        lines.append(
+            (
+                row.domain,
+                row.selector,
+                f"{row.algorithm}-{row.bits}",
+                row.phase,
+                row.created.strftime("%Y-%m-%d") if row.created else "-",
+                row.fingerprint[:23] + "…",
+                key_file,
+            )
+        )
+    if len(lines) == 1:
+        return "no DKIM selectors"
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )

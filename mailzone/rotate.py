@@ -1,0 +1,417 @@
+"""`mailzone rotate`: advance each domain's DKIM lifecycle as far as is safe now.
+
+A run, in this order, so that a crash anywhere converges on the next run without losing a key:
+
+1. observe DNS, only for selectors waiting on it (pending ones, tombstones);
+2. decide (`rotation.step`, a pure function of the state, the policy, the time and DNS);
+3. generate the new keys (all cores) and write them, before any state names them;
+4. save the states (atomically);
+5. write the MTA configuration, reload the MTA, then mark the switch complete;
+6. `--apply`: publish through each domain's provider;
+7. delete (or archive) the keys of selectors that no nameserver serves any more.
+
+A run with nothing due reads no private key and asks DNS nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailzone import keys, rotation
+from mailzone.dnsq import Dns
+from mailzone.errors import MailzoneError
+from mailzone.hostconfig import HostConfig
+from mailzone.keystore import KeyStore
+from mailzone.lock import exclusive
+from mailzone.mta.install import install, render_files, run_reload
+from mailzone.project import Domain, Project
+from mailzone.spec.duration import format_duration
+from mailzone.spec.zone import Dkim
+from mailzone.state import DomainState, SelectorState, save_state
+from mailzone.visibility import Observer, Seen
+
+LOCK_NAME = ".rotate.lock"
+
+
+@dataclass
+class DomainRun:
+    """What one domain's rotation did, waits for, and when it is next due."""
+
+    domain: str
+    done: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    next_due: datetime | None = None
+    error: str | None = None
+    dns_changed: bool = False
+
+
+@dataclass
+class RotateResult:
+    """Every domain's run, the MTA files written, and problems that concern the whole host."""
+
+    runs: list[DomainRun]
+    mta_files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    apply_domains: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether anything went wrong."""
+        return bool(self.errors) or any(r.error for r in self.runs)
+
+
+@dataclass
+class _Decision:
+    domain: Domain
+    run: DomainRun
+    sels: list[rotation.Sel]
+    actions: list[rotation.Action]
+    new_keys: dict[str, keys.PublicKey] = field(default_factory=dict)
+
+
+def policy_of(dkim: Dkim) -> rotation.Policy:
+    """The spec's DKIM settings as the lifecycle's policy."""
+    return rotation.Policy(
+        rotate_every=dkim.rotate_every,
+        max_age=dkim.max_age,
+        activate_delay=dkim.activate_delay,
+        revoke_after=dkim.revoke_after,
+        forget_after=dkim.forget_after,
+        retire=dkim.retire,
+        algorithms=tuple(dkim.algorithms),
+    )
+
+
+def to_sel(s: SelectorState) -> rotation.Sel:
+    """A state entry as the lifecycle sees it."""
+    return rotation.Sel(
+        selector=s.selector,
+        algorithm=s.algorithm,
+        phase=s.phase,
+        created=s.created,
+        visible_since=s.visible_since,
+        switched=s.switched,
+        revoked=s.revoked,
+        mta_done=s.mta_done,
+        urgent=s.urgent,
+    )
+
+
+def _to_state(
+    sel: rotation.Sel, old: SelectorState | None, key: keys.PublicKey | None, now: datetime
+) -> SelectorState:
+    if old is None:
+        assert key is not None, f"no key for new selector {sel.selector}"
+        base = {
+            "selector": sel.selector,
+            "algorithm": key.algorithm,
+            "bits": key.bits,
+            "public_key": key.p,
+            "fingerprint": key.fingerprint,
+            "created": sel.created,
+        }
+    else:
+        base = old.model_dump(
+            include={"selector", "algorithm", "bits", "public_key", "fingerprint", "created"}
+        )
+    changed = old.changed if old is not None and old.phase == sel.phase else now
+    return SelectorState(
+        **base,
+        phase=sel.phase,
+        changed=changed,
+        visible_since=sel.visible_since,
+        switched=sel.switched,
+        revoked=sel.revoked,
+        mta_done=sel.mta_done,
+        urgent=sel.urgent,
+    )
+
+
+def rotate(
+    project: Project,
+    selected: Sequence[Domain],
+    host: HostConfig,
+    now: datetime,
+    *,
+    dns: Dns,
+    emergency: bool = False,
+    apply: Callable[[list[str]], list[str]] | None = None,
+    processes: int | None = None,
+) -> RotateResult:
+    """One rotation run over `selected` (under a lock). `apply(domains)` publishes DNS and returns
+    error lines; without it, publishing is left to `mailzone apply` (e.g. in CI)."""
+    with exclusive(project.root / "state" / LOCK_NAME, "mailzone rotate"):
+        return _rotate(project, selected, host, now, dns, emergency, apply, processes)
+
+
+def _rotate(
+    project: Project,
+    selected: Sequence[Domain],
+    host: HostConfig,
+    now: datetime,
+    dns: Dns,
+    emergency: bool,
+    apply: Callable[[list[str]], list[str]] | None,
+    processes: int | None,
+) -> RotateResult:
+    store = KeyStore(host.key_path, host.key_group)
+    observer = Observer(project.root, host, dns)
+    decisions = [_decide(d, now, observer, emergency) for d in selected]
+    result = RotateResult([d.run for d in decisions])
+    _generate_keys(decisions, store, processes)
+    states: dict[str, DomainState] = {name: d.state for name, d in project.domains.items()}
+    switched: list[_Decision] = []
+    for decision in decisions:
+        if decision.run.error:
+            continue
+        try:
+            if any(isinstance(a, rotation.SwitchMta) for a in decision.actions):
+                _check_switch_keys(decision, store)
+            state = _new_state(decision, now, mta_ready=host.mta.kind == "none")
+        except MailzoneError as err:
+            decision.run.error = str(err)
+            continue
+        if state != decision.domain.state:
+            save_state(project.root, state)
+            decision.domain.state = state
+        states[decision.domain.name] = state
+        if any(not s.mta_done for s in state.selectors if s.phase == "active"):
+            switched.append(decision)
+    if host.mta.kind != "none" and (switched or _mta_missing(host)):
+        _switch_mta(project, host, states, switched, result)
+    if apply is not None:
+        wanted = [d.domain.name for d in decisions if d.run.dns_changed or _unpublished(d)]
+        result.apply_domains = wanted
+        if wanted:
+            result.errors += apply(wanted)
+    _delete_keys(decisions, store, host)
+    return result
+
+
+def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) -> _Decision:
+    run = DomainRun(domain.name)
+    state = domain.state
+    dkim = domain.spec.dkim
+    policy = policy_of(dkim)
+    sels = [to_sel(s) for s in state.selectors]
+    pending = {s.selector: s.key().txt_value() for s in state.selectors if s.phase == "pending"}
+    tombstones = [s.selector for s in state.selectors if s.phase == "tombstone"]
+    seen = observer.observe(domain, pending, tombstones)
+    observed = rotation.Observed(
+        visible=seen.visible,
+        gone=seen.gone,
+        negative_ttl=seen.negative_ttl,
+        record_ttl=domain.spec.ttl,
+    )
+    new, actions, due = rotation.step(sels, policy, now, observed, emergency=emergency)
+    run.next_due = due
+    run.done = [_describe(a, new, dkim) for a in actions]
+    run.dns_changed = any(
+        isinstance(a, rotation.PublishRecord | rotation.RevokeRecord | rotation.RemoveRecord)
+        for a in actions
+    )
+    _explain_waits(run, new, seen, now)
+    for sel in new:
+        if sel.phase == "active" and now - sel.created > policy.max_age:
+            run.warnings.append(
+                f"active selector {sel.selector} is {(now - sel.created).days} days old, more than "
+                f"max_age ({format_duration(policy.max_age)}): rotation is stuck; see what it waits for"
+            )
+    return _Decision(domain, run, new, actions)
+
+
+def _describe(action: rotation.Action, sels: list[rotation.Sel], dkim: Dkim) -> str:
+    if isinstance(action, rotation.GenerateKey):
+        size = f"rsa-{dkim.rsa_bits}" if action.algorithm == "rsa" else "ed25519"
+        return f"new {size} key for selector {action.selector}"
+    if isinstance(action, rotation.PublishRecord):
+        return f"publish {action.selector} (pending)"
+    if isinstance(action, rotation.SwitchMta):
+        return f"sign {action.algorithm} mail with {action.selector} (active)"
+    if isinstance(action, rotation.ArchiveKey):
+        return f"stop signing with {action.selector} (retiring)"
+    if isinstance(action, rotation.RevokeRecord):
+        return f"revoke {action.selector} (publish an empty key)"
+    if isinstance(action, rotation.RemoveRecord):
+        return (
+            f"remove {action.selector} from DNS (its key is deleted once no nameserver serves it)"
+        )
+    return f"delete the private key of {action.selector}"
+
+
+def _explain_waits(run: DomainRun, sels: list[rotation.Sel], seen: Seen, now: datetime) -> None:
+    for sel in sels:
+        if sel.phase == "pending" and sel.selector in seen.said:
+            run.waiting.append(
+                f"{sel.selector} not yet served everywhere: {seen.said[sel.selector]}"
+            )
+        elif sel.phase == "pending" and sel.visible_since is None:
+            run.waiting.append(f"{sel.selector} waits to be published (mailzone apply)")
+        elif sel.phase == "tombstone" and sel.selector in seen.said:
+            run.waiting.append(f"{sel.selector} still served: {seen.said[sel.selector]}")
+        elif sel.phase == "tombstone":
+            run.waiting.append(f"{sel.selector} waits to be removed from DNS (mailzone apply)")
+
+
+def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int | None) -> None:
+    """Create every new key (in parallel), write it, and remember its public half."""
+    wanted: list[tuple[_Decision, rotation.GenerateKey]] = []
+    for decision in decisions:
+        for action in decision.actions:
+            if isinstance(action, rotation.GenerateKey):
+                existing = store.path(decision.domain.name, action.selector)
+                if existing.exists():  # written by a run that crashed before saving its state
+                    try:
+                        key = keys.public_key_of(store.read(decision.domain.name, action.selector))
+                    except MailzoneError as err:
+                        decision.run.error = str(err)
+                        continue
+                    if key.algorithm != action.algorithm:
+                        decision.run.error = (
+                            f"{existing} holds a {key.algorithm} key, not {action.algorithm}; "
+                            "move it away"
+                        )
+                        continue
+                    decision.new_keys[action.selector] = key
+                else:
+                    wanted.append((decision, action))
+    specs: list[tuple[keys.Algorithm, int]] = [
+        (a.algorithm, d.domain.spec.dkim.rsa_bits if a.algorithm == "rsa" else 256)
+        for d, a in wanted
+    ]
+    for (decision, action), (pem, key) in zip(wanted, _new_keys(specs, processes), strict=True):
+        if decision.run.error:
+            continue
+        try:
+            store.write(decision.domain.name, action.selector, pem)
+        except MailzoneError as err:
+            decision.run.error = str(err)
+            continue
+        decision.new_keys[action.selector] = key
+
+
+def _new_keys(
+    specs: list[tuple[keys.Algorithm, int]], processes: int | None
+) -> list[tuple[bytes, keys.PublicKey]]:
+    workers = min(processes or os.cpu_count() or 1, len(specs))
+    if workers <= 1:
+        return [_new_key(spec) for spec in specs]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_new_key, specs, chunksize=max(1, len(specs) // (workers * 8)))
+
+
+def _new_key(spec: tuple[keys.Algorithm, int]) -> tuple[bytes, keys.PublicKey]:
+    # module level so that the pool can pickle it; the public half is computed here, in the worker
+    private = keys.generate_private_key(*spec)
+    return keys.private_key_pem(private), keys.public_key_of(private)
+
+
+def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainState:
+    old = {s.selector: s for s in decision.domain.state.selectors}
+    switching = {a.selector for a in decision.actions if isinstance(a, rotation.SwitchMta)}
+    entries = []
+    for sel in decision.sels:
+        if sel.selector in switching and not mta_ready:
+            sel = replace(sel, mta_done=False)  # set once the MTA really signs with it
+        key = decision.new_keys.get(sel.selector)
+        if sel.selector not in old and key is None:
+            raise MailzoneError(f"{decision.domain.name}: no key was made for {sel.selector}")
+        entries.append(_to_state(sel, old.get(sel.selector), key, now))
+    return decision.domain.state.model_copy(update={"selectors": entries})
+
+
+def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
+    """The MTA is about to sign with these keys: they must be here and match the state."""
+    by_name = {s.selector: s for s in decision.domain.state.selectors}
+    for action in decision.actions:
+        if not isinstance(action, rotation.SwitchMta):
+            continue
+        entry = by_name.get(action.selector)
+        if entry is None:
+            continue  # made in this run: its key was just written
+        if not store.path(decision.domain.name, action.selector).exists():
+            raise MailzoneError(
+                f"{decision.domain.name}: no private key for selector {action.selector} in "
+                f"{store.directory}; run rotate on the mail host that holds it"
+            )
+        if not store.fingerprint_matches(decision.domain.name, action.selector, entry.fingerprint):
+            raise MailzoneError(
+                f"{store.path(decision.domain.name, action.selector)}: its public half does not "
+                f"match the fingerprint of {action.selector} in state/{decision.domain.name}.yaml; "
+                "not switching to it"
+            )
+
+
+def _mta_missing(host: HostConfig) -> bool:
+    """The MTA files were never written (a new host, or someone removed them)."""
+    return host.mta.kind == "exim" and not host.path(host.mta.lookup_file).exists()
+
+
+def _switch_mta(
+    project: Project,
+    host: HostConfig,
+    states: dict[str, DomainState],
+    switched: list[_Decision],
+    result: RotateResult,
+) -> None:
+    try:
+        files = render_files(host.mta.kind, states.values(), host)
+        result.mta_files = install(files)
+        if result.mta_files or switched:
+            run_reload(host)
+    except MailzoneError as err:
+        result.errors.append(f"MTA not switched: {err} (the next rotate retries)")
+        return
+    for decision in switched:
+        state = decision.domain.state
+        done = [s.model_copy(update={"mta_done": True}) for s in state.selectors]
+        state = state.model_copy(update={"selectors": done})
+        save_state(project.root, state)
+        decision.domain.state = state
+        states[state.domain] = state
+
+
+def _unpublished(decision: _Decision) -> bool:
+    """DNS lags the state (e.g. an earlier apply failed): a pending selector not yet seen, or a
+    tombstone still served."""
+    return any(
+        (s.phase == "pending" and s.visible_since is None) or s.phase == "tombstone"
+        for s in decision.sels
+    )
+
+
+def _delete_keys(decisions: list[_Decision], store: KeyStore, host: HostConfig) -> None:
+    for decision in decisions:
+        if decision.run.error:
+            continue
+        for action in decision.actions:
+            if not isinstance(action, rotation.DeleteKey):
+                continue
+            domain = decision.domain.name
+            if not store.path(domain, action.selector).exists():
+                continue  # deleted by a run that crashed before saving its state
+            try:
+                if host.archive_dir:
+                    store.archive(domain, action.selector, host.path(host.archive_dir))
+                else:
+                    store.delete(domain, action.selector)
+            except MailzoneError as err:
+                decision.run.error = str(err)
+
+
+def parse_now(text: str | None) -> datetime:
+    """`--now`: an ISO 8601 time (UTC if no zone is given), or the current time."""
+    if not text:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise MailzoneError(
+            f"--now: '{text}' is not an ISO 8601 time such as 2026-11-25T06:00:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
