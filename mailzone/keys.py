@@ -10,18 +10,32 @@ import multiprocessing
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+# cryptography (~15 ms to import) is imported where a key is generated, serialized or read in a
+# form the small DER reader below leaves to it: a plan of imported RSA keys never needs it.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 Algorithm = Literal["rsa", "ed25519"]
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers must reject smaller keys
 GOOD_RSA_BITS = 2048
 GENERATED_RSA_BITS = (2048, 3072, 4096)  # sizes mailzone generates; 1024 is legal but too weak
 
-# The private keys DKIM signs with; narrower than cryptography's PrivateKeyTypes on purpose.
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+if TYPE_CHECKING:
+    # The private keys DKIM signs with; narrower than cryptography's PrivateKeyTypes on purpose.
+    PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+else:
+
+    def __getattr__(name: str) -> Any:
+        # `PrivateKey` is a runtime value too (isinstance checks): built on first use
+        if name == "PrivateKey":
+            from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+            value = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,8 @@ def parse_public_key(text: str) -> PublicKey:
             raise ValueError(
                 "this is a PRIVATE key: give the public half (never put a private key in the spec)"
             )
+        from cryptography.hazmat.primitives import serialization
+
         try:
             key = serialization.load_pem_public_key(text.encode())
         except ValueError as err:
@@ -68,6 +84,11 @@ def parse_public_key(text: str) -> PublicKey:
     raw = _b64(text)
     if len(raw) == 32:
         return PublicKey("ed25519", 256, base64.b64encode(raw).decode())
+    bits = _rsa_spki_bits(raw)
+    if bits is not None:  # what cryptography would read and write back byte for byte
+        return PublicKey("rsa", bits, base64.b64encode(raw).decode())
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_der_public_key(raw)
     except ValueError:
@@ -103,7 +124,76 @@ def _b64(text: str) -> bytes:
         raise ValueError(f"the key is not valid base64: {err}") from None
 
 
+_RSA_ALGORITHM = bytes.fromhex("300d06092a864886f70d0101010500")  # rsaEncryption, NULL
+
+
+def _der(data: bytes, pos: int, tag: int) -> tuple[int, int] | None:
+    """(start, end) of the value of the DER element at `pos` with `tag`; None unless the
+    length is in its one minimal DER form."""
+    if pos + 2 > len(data) or data[pos] != tag:
+        return None
+    first = data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if not 1 <= count <= 3 or pos + count > len(data) or data[pos] == 0:
+            return None
+        length = int.from_bytes(data[pos : pos + count], "big")
+        if length < 0x80:
+            return None
+        pos += count
+    end = pos + length
+    return (pos, end) if end <= len(data) else None
+
+
+def _der_uint(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(value, end) of a minimal, positive DER INTEGER at `pos`."""
+    span = _der(data, pos, 0x02)
+    if span is None:
+        return None
+    start, end = span
+    if end == start or data[start] & 0x80:
+        return None  # empty or negative
+    if data[start] == 0 and (end - start == 1 or not data[start + 1] & 0x80):
+        return None  # zero, or a needless leading zero octet
+    return int.from_bytes(data[start:end], "big"), end
+
+
+def _rsa_spki_bits(der: bytes) -> int | None:
+    """The size of the RSA key in `der` when it is a plain, canonical SubjectPublicKeyInfo
+    (rsaEncryption with NULL parameters, minimal DER, nothing after it) with an ordinary key:
+    n odd and 1024 to 16384 bits, e odd with 3 <= e < n. cryptography reads such a key and
+    writes it back unchanged, so the `p=` is `der` itself. Anything else (None) is left to
+    cryptography, which accepts or rejects it with its own reasons."""
+    outer = _der(der, 0, 0x30)
+    if outer is None or outer[1] != len(der):
+        return None
+    pos = outer[0]
+    if der[pos : pos + len(_RSA_ALGORITHM)] != _RSA_ALGORITHM:
+        return None
+    bit_string = _der(der, pos + len(_RSA_ALGORITHM), 0x03)
+    if bit_string is None or bit_string[1] != len(der) or der[bit_string[0]] != 0:
+        return None
+    inner = _der(der, bit_string[0] + 1, 0x30)
+    if inner is None or inner[1] != len(der):
+        return None
+    n = _der_uint(der, inner[0])
+    e = _der_uint(der, n[1]) if n is not None else None
+    if n is None or e is None or e[1] != len(der):
+        return None
+    modulus, exponent = n[0], e[0]
+    bits = modulus.bit_length()
+    if not (modulus & 1 and exponent & 1 and 3 <= exponent < modulus and 1024 <= bits <= 16384):
+        return None
+    return bits
+
+
 def _from_key(key: object) -> PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if isinstance(key, rsa.RSAPublicKey):
         der = key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -120,6 +210,8 @@ def generate_private_key(algorithm: Algorithm, bits: int = GOOD_RSA_BITS) -> Pri
 
     Raise ValueError for another algorithm or RSA size."""
     _check_spec(algorithm, bits)
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     if algorithm == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -135,6 +227,8 @@ def _check_spec(algorithm: str, bits: int) -> None:
 
 def private_key_pem(key: PrivateKey) -> bytes:
     """The key as unencrypted PKCS#8 PEM (`BEGIN PRIVATE KEY`), which Exim and OpenDKIM read."""
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
