@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import multiprocessing
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -253,6 +252,8 @@ def generate_many(specs: list[tuple[Algorithm, int]], processes: int) -> list[by
     if processes == 1 or len(specs) < 2:
         return [_generate_pem(spec) for spec in specs]
     workers = min(processes, len(specs))
+    import multiprocessing  # only here: a plan never generates keys
+
     with multiprocessing.Pool(workers) as pool:
         return pool.map(_generate_pem, specs, chunksize=max(1, len(specs) // (workers * 8)))
 
