@@ -391,4 +391,5 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-from mailzone import cli_dkim  # noqa: E402,F401  (registers rotate, keys, mta)
+# registers the rotate, keys, mta and check commands
+from mailzone import cli_check, cli_dkim  # noqa: E402,F401

@@ -144,11 +144,15 @@ class Dns:
                 return Answer("", error=f"bad response: {err}")
         return Answer("", error=error)
 
+    def resolve(self, name: str, rdtype: str) -> Answer:
+        """Ask the resolver (the system's, or the one given) once per run."""
+        return self.query(self._resolver(), name, rdtype)
+
     def txt(self, endpoint: Endpoint, name: str) -> list[str]:
         """Each TXT RR at ``name`` as one string: its character-strings joined, as a DKIM
         verifier reassembles them. Empty on any error or negative answer."""
         answer = self.query(endpoint, name, "TXT")
-        return _txt_values(answer) if answer.error is None else []
+        return txt_values(answer) if answer.error is None else []
 
     # -- the authoritative servers of a zone ---------------------------------------------------
 
@@ -224,7 +228,7 @@ class Dns:
         per_server: dict[str, str] = {}
         for endpoint in self.nameservers(zone, configured):
             answer = self.query(endpoint, name, "TXT")
-            values = _txt_values(answer) if answer.error is None else []
+            values = txt_values(answer) if answer.error is None else []
             if answer.error is not None:
                 status = answer.error
             elif not values:
@@ -248,7 +252,7 @@ class Dns:
             elif answer.negative:
                 status = "gone"
             else:
-                status = f"still served: {' | '.join(_txt_values(answer))}"
+                status = f"still served: {' | '.join(txt_values(answer))}"
             per_server[endpoint_text(endpoint)] = status
         return Visibility(all(s == "gone" for s in per_server.values()), per_server)
 
@@ -277,7 +281,8 @@ def _answer(response: dns.message.Message, rdtype: str) -> Answer:
     return Answer(rcode)
 
 
-def _txt_values(answer: Answer) -> list[str]:
+def txt_values(answer: Answer) -> list[str]:
+    """Each TXT RR of the answer as one string (its character-strings joined)."""
     out = []
     for text in answer.records:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)

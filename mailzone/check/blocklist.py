@@ -1,0 +1,76 @@
+"""DNS blocklists: each sending address looked up in each list. Listed (127.0.0.x) fails and
+names the list; an answer that means "query refused" (127.255.255.x, e.g. Spamhaus for queries
+through public resolvers) or no answer at all is unknown, never "listed"."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from mailzone.check.env import Blocklist, CheckEnv
+from mailzone.check.model import Finding
+from mailzone.project import Domain
+
+
+def query_name(ip: str, blocklist: Blocklist) -> str | None:
+    """`25.113.0.203.zen.spamhaus.org` (IPv6: nibbles); None if the list has no IPv6."""
+    address = ipaddress.ip_address(ip)
+    if address.version == 6 and not blocklist.ipv6:
+        return None
+    reverse = address.reverse_pointer.rsplit(".", 2)[0]  # drop in-addr.arpa / ip6.arpa
+    return f"{reverse}.{blocklist.zone}"
+
+
+def check_blocklists(domain: Domain, env: CheckEnv) -> list[Finding]:
+    """One finding per sending address and list."""
+    findings = []
+    addresses = sorted(
+        {ip for h in domain.spec.hosts if "send" in h.roles for ip in [*h.ipv4, *h.ipv6]}
+    )
+    for ip in addresses:
+        for blocklist in env.blocklists:
+            name = query_name(ip, blocklist)
+            if name is None:
+                continue
+            findings.append(_listed(ip, blocklist, name, env))
+    return findings
+
+
+def _listed(ip: str, blocklist: Blocklist, name: str, env: CheckEnv) -> Finding:
+    subject = f"{ip} in {blocklist.zone}"
+    answer = env.resolve(name, "A")
+    if answer.error is not None:
+        return Finding(
+            "blocklist",
+            subject,
+            "unknown",
+            f"{blocklist.zone}: no answer for {ip} ({answer.error})",
+            "retry later",
+        )
+    if not answer.records:
+        return Finding("blocklist", subject, "pass", f"{ip} is not listed by {blocklist.zone}")
+    codes = sorted(answer.records)
+    if all(c.startswith("127.255.255.") for c in codes):
+        return Finding(
+            "blocklist",
+            subject,
+            "unknown",
+            f"{blocklist.zone} refused the query ({', '.join(codes)}): it does not answer this resolver",
+            "check from a resolver of your own (--nameserver), not a large public one",
+        )
+    if not all(c.startswith("127.") for c in codes):
+        return Finding(
+            "blocklist",
+            subject,
+            "unknown",
+            f"{blocklist.zone} answered {', '.join(codes)}, which is not a listing code",
+            "check the list's documentation",
+        )
+    reason = env.txt(name)
+    why = f": {reason.records[0]}" if reason.error is None and reason.records else ""
+    return Finding(
+        "blocklist",
+        subject,
+        "fail",
+        f"{ip} is listed by {blocklist.zone} ({', '.join(codes)}){why}",
+        f"find out why at the list's web site, fix the cause, then request delisting from {blocklist.zone}",
+    )

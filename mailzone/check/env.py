@@ -1,0 +1,73 @@
+"""What one check run needs: DNS (resolver and authoritative sources), the host config, the
+blocklists, the checks to skip, and the time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from mailzone.authority import Authorities
+from mailzone.dnsq import Answer, Dns, txt_values
+from mailzone.hostconfig import HostConfig
+from mailzone.spf_eval import Lookup, Reply
+
+FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist")
+
+
+@dataclass(frozen=True)
+class Blocklist:
+    """A DNS blocklist: `zone` answers 127.0.0.x for a listed address; `ipv6` if it lists IPv6."""
+
+    zone: str
+    ipv6: bool = False
+
+
+# Public lists that answer queries without an account for low volumes. Spamhaus refuses queries
+# that come through large public resolvers (answer 127.255.255.254): that is reported as unknown.
+DEFAULT_BLOCKLISTS = (
+    Blocklist("zen.spamhaus.org"),
+    Blocklist("bl.spamcop.net"),
+    Blocklist("psbl.surriel.com"),
+)
+
+
+@dataclass
+class CheckEnv:
+    """Shared by every check of a run; the DNS cache makes each question go out once."""
+
+    root: Path
+    host: HostConfig
+    dns: Dns
+    authorities: Authorities
+    now: datetime
+    skip: frozenset[str] = frozenset()
+    blocklists: tuple[Blocklist, ...] = DEFAULT_BLOCKLISTS
+    key_dir: Path | None = None  # when this host holds the private keys
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def wants(self, family: str) -> bool:
+        """Whether the family is checked in this run."""
+        return family not in self.skip
+
+    def resolve(self, name: str, rdtype: str) -> Answer:
+        """Through the resolver (cached for the run)."""
+        return self.dns.resolve(name, rdtype)
+
+    def txt(self, name: str) -> Answer:
+        """TXT through the resolver."""
+        return self.resolve(name, "TXT")
+
+    @property
+    def spf_lookup(self) -> Lookup:
+        """The resolver as the SPF evaluator wants it."""
+
+        def lookup(name: str, rdtype: str) -> Reply:
+            answer = self.resolve(name, rdtype)
+            if answer.error is not None:
+                return Reply(error=answer.error)
+            if rdtype == "TXT":
+                return Reply(tuple(txt_values(answer)))
+            return Reply(tuple(answer.records))
+
+        return lookup

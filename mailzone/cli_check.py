@@ -1,0 +1,124 @@
+"""`mailzone check`: registered on the main app by `mailzone.cli`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mailzone.cli import STATE, DomainsArg, FormatOpt, app
+from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+
+if TYPE_CHECKING:
+    from mailzone.check.env import CheckEnv
+    from mailzone.check.model import DomainReport
+    from mailzone.project import Domain
+
+
+@app.command()
+def check(
+    domains: DomainsArg = None,
+    nameserver: Annotated[
+        str | None,
+        typer.Option(
+            "--nameserver",
+            help="Resolver (IP[:PORT]) for every question not asked of an authoritative server "
+            "(default: the system's).",
+            show_default=False,
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip", help="Leave out a check: drift, spf, dkim, dmarc, mx, rdns, blocklist."
+        ),
+    ] = None,
+    blocklist: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--blocklist",
+            help="A DNS blocklist zone to look sending addresses up in (repeatable; replaces "
+            "the defaults; `none` for no list). Suffix `+6` if it lists IPv6.",
+        ),
+    ] = None,
+    problems: Annotated[
+        bool, typer.Option("--problems", help="Show only what is not a pass.")
+    ] = False,
+    host_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-config",
+            help="The mail host's settings (key directory, nameservers).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per DNS query attempt.")
+    ] = 2.0,
+    fmt: FormatOpt = "text",
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=256, help="Domains checked at once.")
+    ] = 16,
+) -> None:
+    """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
+    from datetime import UTC, datetime
+
+    from mailzone.authority import Authorities
+    from mailzone.check import report as check_report
+    from mailzone.check.env import DEFAULT_BLOCKLISTS, FAMILIES, Blocklist, CheckEnv
+    from mailzone.cli_dkim import _host, _project, _resolver
+    from mailzone.dnsq import Dns
+
+    if fmt not in ("text", "json"):
+        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
+    unknown = [s for s in skip or [] if s not in FAMILIES]
+    if unknown:
+        raise MailzoneError(f"--skip: '{unknown[0]}' is not one of {', '.join(FAMILIES)}")
+    lists: tuple[Blocklist, ...] = DEFAULT_BLOCKLISTS
+    if blocklist:
+        lists = tuple(
+            Blocklist(b.removesuffix("+6").rstrip(".").lower(), ipv6=b.endswith("+6"))
+            for b in blocklist
+            if b != "none"
+        )
+    host = _host(host_config)
+    project = _project(domains)
+    selected = project.select(domains or [])
+    dns = Dns(_resolver(nameserver), timeout=timeout)
+    env = CheckEnv(
+        root=STATE.root,
+        host=host,
+        dns=dns,
+        authorities=Authorities(STATE.root, host, dns),
+        now=datetime.now(UTC),
+        skip=frozenset(skip or []),
+        blocklists=lists,
+        key_dir=host.key_path if host.key_path.is_dir() else None,
+    )
+    reports = _run(selected, env, jobs)
+    if fmt == "json":
+        check_report.print_json(reports, sys.stdout)
+    else:
+        check_report.print_text(reports, sys.stdout, problems_only=problems)
+    if any(r.error for r in reports):
+        raise typer.Exit(EXIT_ERROR)
+    if any(r.failed for r in reports):
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _run(selected: list[Domain], env: CheckEnv, jobs: int) -> list[DomainReport]:
+    """Check the domains, with a progress bar on a terminal when there are many."""
+    from mailzone.check.runner import check_all
+
+    if len(selected) < 10 or not sys.stderr.isatty():
+        return check_all(selected, env, jobs)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("checking", total=len(selected))
+        return check_all(selected, env, jobs, progress=lambda _: bar.advance(task))
+
+
+__all__ = ["EXIT_ERROR", "check"]
