@@ -122,7 +122,7 @@ def rotate(
     when = parse_now(now)
     host = _host(host_config)
     resolver = _resolver(nameserver)
-    publish = (lambda names: _apply_names(names, jobs)) if apply else None
+    publish = (lambda names: _apply_names(names, jobs, quiet=fmt == "json")) if apply else None
     project = _project(domains)
     result = run_rotation(
         project,
@@ -161,8 +161,9 @@ def rotate(
         raise typer.Exit(EXIT_ERROR)
 
 
-def _apply_names(names: list[str], jobs: int) -> list[str]:
-    """Apply the named domains (no confirmation: rotate runs from timers); error lines."""
+def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
+    """Apply the named domains (no confirmation: rotate runs from timers); error lines.
+    `quiet` (rotate --format json): the apply summary goes to stderr, keeping stdout JSON."""
     from mailzone import render
     from mailzone.cli import _output, _plan
     from mailzone.octo.sync import apply_all
@@ -171,7 +172,10 @@ def _apply_names(names: list[str], jobs: int) -> list[str]:
     outcomes = apply_all(
         plans, cache, STATE.root / "build" / "backups", datetime.now(UTC), jobs=jobs
     )
-    render.print_outcomes(outcomes, _output())
+    output = _output()
+    if quiet:
+        output = render.Output(sys.stderr, sys.stderr)
+    render.print_outcomes(outcomes, output)
     return [f"apply {o.zone}: {o.message}" for o in outcomes if o.status == "error"]
 
 

@@ -182,7 +182,7 @@ def _rotate(
         states[decision.domain.name] = state
         if any(not s.mta_done for s in state.selectors if s.phase == "active"):
             switched.append(decision)
-    if host.mta.kind != "none" and (switched or _mta_missing(host)):
+    if host.mta.kind != "none" and (switched or _mta_stale(host, states)):
         _switch_mta(project, host, states, switched, result)
     if apply is not None:
         wanted = [d.domain.name for d in decisions if d.run.dns_changed or _unpublished(d)]
@@ -347,9 +347,24 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
             )
 
 
-def _mta_missing(host: HostConfig) -> bool:
-    """The MTA files were never written (a new host, or someone removed them)."""
-    return host.mta.kind == "exim" and not host.path(host.mta.lookup_file).exists()
+def _mta_stale(host: HostConfig, states: dict[str, DomainState]) -> bool:
+    """The MTA files do not say what the states say: never written (a new host), or someone
+    removed or rewrote them (e.g. a localmacros without the mailzone block). Mail would leave
+    unsigned until the next switch, so write them again. Reads only the MTA's files."""
+    try:
+        return any(
+            item.merged() != _text_of(item.path)
+            for item in render_files(host.mta.kind, states.values(), host)
+        )
+    except MailzoneError:
+        return True  # _switch_mta reports it
+
+
+def _text_of(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _switch_mta(
@@ -369,6 +384,12 @@ def _switch_mta(
         return
     for decision in switched:
         state = decision.domain.state
+        if not any(isinstance(a, rotation.SwitchMta) for a in decision.actions):
+            decision.run.done += [  # an earlier run's switch, finished now: say so
+                f"the MTA now signs {s.algorithm} mail with {s.selector} (earlier switch completed)"
+                for s in state.selectors
+                if s.phase == "active" and not s.mta_done
+            ]
         done = [s.model_copy(update={"mta_done": True}) for s in state.selectors]
         state = state.model_copy(update={"selectors": done})
         save_state(project.root, state)

@@ -1,0 +1,357 @@
+"""`mailzone rotate` end to end on the built-in `local` provider, driven with `--now`.
+
+Each test runs the real CLI in a subprocess against a temp repository and a temp host config
+(key directory, Exim files and reload command all under tmp_path), so nothing outside tmp_path
+is touched and no DNS server is needed: for `local`, the zone file is the live zone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mailzone import cli
+from mailzone.lock import exclusive
+from tests.cli import Run, mailzone, refused
+
+DOMAIN = "example.org"
+ZONE_FILE = Path("build/zones/example.org.zone")
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def inproc(root: Path, *args: str) -> Run:
+    """`mailzone --root ROOT ARGS` through the console entry point, in this process (no
+    interpreter start-up: the slow part of a subprocess run)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["mailzone", "--root", str(root), *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+    except SystemExit as done:
+        code = int(done.code or 0)
+    finally:
+        sys.argv = argv
+    run = Run(code, out.getvalue(), err.getvalue())
+    assert "Traceback" not in run.out + run.err, run.err
+    return run
+
+
+class Repo:
+    """A temp repository with one domain made by `init`, and its host config."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        mta: str = "exim",
+        reload: list[str] | None = None,
+        archive: bool = False,
+        retire: str = "revoke",
+        subprocess: bool = False,
+    ) -> None:
+        self.run = mailzone if subprocess else inproc
+        self.root = tmp / "repo"
+        self.root.mkdir()
+        self.keys = tmp / "keys"
+        self.archive = tmp / "archive"
+        self.exim = tmp / "exim"
+        self.host = tmp / "etc" / "host.yaml"
+        config: dict[str, Any] = {"key_dir": str(self.keys), "mta": {"kind": mta}}
+        if mta == "exim":
+            config["mta"].update(
+                macros_file=str(self.exim / "localmacros"),
+                lookup_file=str(self.exim / "selectors"),
+                reload=reload if reload is not None else ["true"],
+            )
+        if archive:
+            config["archive_dir"] = str(self.archive)
+        self.write_host(config)
+        run = self.cli("init", DOMAIN, "--mail-host", "mail.example.org", "--ipv4", "192.0.2.25")
+        assert run.code == 0, run.err
+        if retire != "revoke":
+            spec = self.root / "zones" / f"{DOMAIN}.yaml"
+            spec.write_text(spec.read_text().replace("dkim:\n", f"dkim:\n  retire: {retire}\n"))
+        (first,) = self.selectors()
+        self.t0 = datetime.fromisoformat(first["created"].replace("Z", "+00:00"))
+
+    def write_host(self, config: dict[str, Any]) -> None:
+        self.host.parent.mkdir(parents=True, exist_ok=True)
+        self.host.write_text(yaml.safe_dump(config))
+
+    def cli(self, *args: str) -> Run:
+        return self.run(self.root, *args, "--host-config", str(self.host))
+
+    def apply(self) -> str:
+        return ok(self.run(self.root, "apply", "--yes"))
+
+    def rotate(self, when: datetime, *args: str, subprocess: bool = False) -> Run:
+        if subprocess:  # the real thing: a process with its own stdout
+            return mailzone(
+                self.root,
+                "rotate",
+                "--now",
+                when.isoformat(),
+                *args,
+                "--host-config",
+                str(self.host),
+            )
+        return self.cli("rotate", "--now", when.isoformat(), *args)
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load((self.root / "state" / f"{DOMAIN}.yaml").read_text())
+        return data
+
+    def selectors(self) -> list[dict[str, Any]]:
+        return list(self.state().get("selectors", []))
+
+    def phases(self) -> dict[str, str]:
+        return {s["selector"]: s["phase"] for s in self.selectors()}
+
+    def key(self, selector: str) -> Path:
+        return self.keys / f"{DOMAIN}.{selector}.pem"
+
+    def zone(self) -> str:
+        return (self.root / ZONE_FILE).read_text()
+
+    def served(self, selector: str) -> str | None:
+        """The TXT value the zone file holds for the selector (strings joined), or None."""
+        for line in self.zone().splitlines():
+            if line.startswith(f"{selector}._domainkey "):
+                return "".join(re.findall(r'"([^"]*)"', line))
+        return None
+
+    def signing(self) -> dict[str, list[str]]:
+        """The Exim lookup file: domain → selectors."""
+        path = self.exim / "selectors"
+        out = {}
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                domain, _, rest = line.partition(":")
+                out[domain.strip()] = [s.strip() for s in rest.split(":")]
+        return out
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Bytes and modes of every file that rotate may write (the lock file aside)."""
+        found = {}
+        for base in (self.root / "state", self.root / "build", self.keys, self.exim, self.archive):
+            for path in sorted(base.rglob("*")) if base.exists() else []:
+                if path.is_file() and path.name != ".rotate.lock":
+                    found[str(path)] = path.read_bytes() + oct(path.stat().st_mode).encode()
+        return found
+
+
+def public_of(repo: Repo, selector: str) -> str:
+    entry = next(s for s in repo.selectors() if s["selector"] == selector)
+    return str(entry["public_key"])
+
+
+def ok(run: Run) -> str:
+    assert run.code == 0, (run.out, run.err)
+    assert "error" not in run.err, run.err
+    return run.out
+
+
+def due_line(out: str) -> str:
+    return next(line for line in out.splitlines() if "next step due" in line or "next due" in line)
+
+
+def assert_noop_reads_no_key(repo: Repo, when: datetime, subprocess: bool = False) -> None:
+    """A run with nothing due prints so, changes no byte, and reads no private key: every key file
+    is made unreadable for KeyStore (world-readable mode and garbage content) during the run."""
+    saved = {p: (p.read_bytes(), p.stat().st_mode) for p in repo.keys.glob("*.pem")}
+    for path in saved:
+        path.write_bytes(b"not a key\n")
+        path.chmod(0o644)
+    try:
+        before = repo.snapshot()
+        out = ok(repo.rotate(when, subprocess=subprocess))
+        assert "nothing due for 1 domain(s); next due" in out, out
+        assert repo.snapshot() == before
+    finally:
+        for path, (data, mode) in saved.items():
+            path.write_bytes(data)
+            path.chmod(mode)
+
+
+def test_full_lifecycle_with_exim_revoke_and_apply(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    assert repo.phases() == {first: "pending"}
+    assert repo.key(first).stat().st_mode & 0o777 == 0o600
+    repo.apply()
+    assert f"p={public_of(repo, first)}" in (repo.served(first) or "")
+    t0 = repo.t0
+
+    # the zone serves it: noted, activation due 24h later
+    out = ok(repo.rotate(t0 + HOUR))
+    assert repo.state()["selectors"][0]["visible_since"]
+    assert f"{(t0 + HOUR + DAY):%Y-%m-%d %H:%M}" in due_line(out)
+    assert repo.signing() == {}  # nothing signs yet (the Exim files exist, empty)
+
+    # after 24h: active, and Exim signs with it
+    now = t0 + HOUR + DAY
+    out = ok(repo.rotate(now))
+    assert f"{DOMAIN}: sign rsa mail with {first} (active)" in out
+    assert f"next step due {t0 + timedelta(days=90):%Y-%m-%d %H:%M}" in out
+    assert repo.phases() == {first: "active"}
+    assert repo.signing() == {DOMAIN: [first]}
+    assert "mta: wrote" in out
+
+    # idempotent: same --now again changes nothing and reads no key
+    assert_noop_reads_no_key(repo, now, subprocess=True)
+    assert_noop_reads_no_key(repo, now + 10 * DAY)
+
+    # 90 days: a new pending selector, published at once with --apply (json output stays json)
+    now = t0 + timedelta(days=90, hours=2)
+    run = repo.rotate(now, "--apply", "--format", "json", subprocess=True)
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    (second,) = [s for s in repo.phases() if s != first]
+    assert data["domains"][0]["done"] == [
+        f"new rsa-2048 key for selector {second}",
+        f"publish {second} (pending)",
+    ]
+    assert data["errors"] == []
+    assert repo.phases() == {first: "active", second: "pending"}
+    assert repo.key(second).stat().st_mode & 0o777 == 0o600
+    assert f"p={public_of(repo, second)}" in (repo.served(second) or "")
+    assert repo.signing() == {DOMAIN: [first]}
+    assert "BEGIN PRIVATE KEY" not in run.out + run.err
+
+    # seen in DNS; switched 24h later: the old one retires (still published, key kept)
+    ok(repo.rotate(now + HOUR, "--apply"))
+    switch = now + HOUR + DAY
+    out = ok(repo.rotate(switch, "--apply"))
+    assert f"sign rsa mail with {second} (active)" in out
+    assert f"stop signing with {first} (retiring)" in out
+    assert f"next step due {switch + 7 * DAY:%Y-%m-%d %H:%M}" in out
+    assert repo.phases() == {first: "retiring", second: "active"}
+    assert repo.signing() == {DOMAIN: [second]}
+    assert f"p={public_of(repo, first)}" in (repo.served(first) or "")
+    assert repo.key(first).exists()
+    assert_noop_reads_no_key(repo, switch + HOUR)
+
+    # +7d: revoked (an empty key in DNS), key still here
+    out = ok(repo.rotate(switch + 7 * DAY, "--apply"))
+    assert f"revoke {first} (publish an empty key)" in out
+    assert "applied" in out
+    assert repo.phases() == {first: "revoked", second: "active"}
+    assert repo.served(first) == "v=DKIM1; k=rsa; p="
+    assert repo.key(first).exists()
+
+    # +30d: tombstone, record removed by the apply; the key waits for the next run
+    out = ok(repo.rotate(switch + 30 * DAY, "--apply"))
+    assert f"remove {first} from DNS" in out
+    assert repo.phases()[first] == "tombstone"
+    assert repo.served(first) is None
+    assert repo.key(first).exists()
+
+    # the next run sees it gone: key deleted, selector forgotten
+    out = ok(repo.rotate(switch + 30 * DAY + HOUR, "--apply"))
+    assert f"delete the private key of {first}" in out
+    assert repo.phases() == {second: "active"}
+    assert not repo.key(first).exists()
+    assert repo.key(second).exists()
+    assert repo.signing() == {DOMAIN: [second]}
+    assert_noop_reads_no_key(repo, switch + 30 * DAY + HOUR)
+
+
+def test_retire_remove_with_archive_dir_moves_the_key(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, mta="none", archive=True, retire="remove")
+    (first,) = repo.phases()
+    repo.apply()
+    t0 = repo.t0
+    ok(repo.rotate(t0 + HOUR))
+    ok(repo.rotate(t0 + HOUR + DAY))
+    assert repo.phases() == {first: "active"}
+    now = t0 + timedelta(days=91)
+    ok(repo.rotate(now, "--apply"))
+    ok(repo.rotate(now + HOUR))
+    switch = now + HOUR + DAY
+    ok(repo.rotate(switch))
+    (second,) = [s for s, p in repo.phases().items() if p == "active"]
+    assert repo.phases()[first] == "retiring"
+    assert_noop_reads_no_key(repo, switch + 6 * DAY)
+
+    # remove: at +7d the record goes at once (no revoked phase)
+    out = ok(repo.rotate(switch + 7 * DAY))
+    assert f"remove {first} from DNS" in out
+    assert "DNS changes are in state/: run `mailzone apply`" in out
+    assert repo.phases()[first] == "tombstone"
+    assert repo.served(first) is not None  # not applied yet: the key stays
+    key_bytes = repo.key(first).read_bytes()
+    out = ok(repo.rotate(switch + 7 * DAY + HOUR))
+    assert f"waiting: {first} still served: " in out
+    assert repo.key(first).exists()
+
+    repo.apply()
+    assert repo.served(first) is None
+    out = ok(repo.rotate(switch + 7 * DAY + 2 * HOUR))
+    assert f"delete the private key of {first}" in out
+    assert repo.phases() == {second: "active"}
+    assert not repo.key(first).exists()
+    archived = repo.archive / f"{DOMAIN}.{first}.pem"
+    assert archived.read_bytes() == key_bytes
+    assert archived.stat().st_mode & 0o777 == 0o600
+
+
+def test_reload_failure_exits_1_and_the_next_run_finishes_the_switch(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    config = yaml.safe_load(repo.host.read_text())
+    config["mta"]["reload"] = ["false"]
+    repo.write_host(config)
+    now = repo.t0 + HOUR + DAY
+
+    run = repo.rotate(now)
+    assert "MTA not switched: reload command 'false' exited 1" in refused(run)
+    assert "the next rotate retries" in run.err
+    (entry,) = repo.selectors()
+    assert entry["phase"] == "active"
+    assert entry["mta_done"] is False
+
+    # still failing: still exit 1, still not done
+    assert "reload command 'false'" in refused(repo.rotate(now + HOUR))
+    assert repo.selectors()[0]["mta_done"] is False
+
+    config["mta"]["reload"] = ["true"]
+    repo.write_host(config)
+    out = ok(repo.rotate(now + 2 * HOUR))
+    assert "mta_done" not in repo.selectors()[0]  # true, the usual value, is not written
+    assert repo.signing() == {DOMAIN: [first]}
+    assert f"{DOMAIN}: the MTA now signs rsa mail with {first} (earlier switch completed)" in out
+    assert_noop_reads_no_key(repo, now + 3 * HOUR)
+
+
+def test_a_second_rotate_while_one_runs_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    repo.apply()
+    before = repo.snapshot()
+    with exclusive(repo.root / "state" / ".rotate.lock", "mailzone rotate"):
+        run = repo.rotate(repo.t0 + 2 * DAY, subprocess=True)
+    error = refused(run)
+    assert error.startswith("another mailzone rotate is running"), error
+    assert f"pid {os.getpid()}" in error
+    assert repo.snapshot() == before
+    ok(repo.rotate(repo.t0 + 2 * DAY))  # free again once the holder is gone
+
+
+def test_bad_now_is_one_line(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, mta="none")
+    before = repo.snapshot()
+    error = refused(repo.cli("rotate", "--now", "next tuesday"))
+    assert error.startswith("--now: 'next tuesday' is not an ISO 8601 time")
+    assert repo.snapshot() == before
