@@ -54,6 +54,45 @@ def check(
             show_default=False,
         ),
     ] = None,
+    connect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--connect",
+            help="Dial HOST[:PORT] at ADDR:PORT instead of its DNS address (repeatable), e.g. "
+            "mail.example.org:25=127.0.0.1:2525.",
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            help="Trust this CA bundle for SMTP/HTTPS certificates.",
+            show_default=False,
+        ),
+    ] = None,
+    message: Annotated[
+        Path | None,
+        typer.Option(
+            "--message",
+            help="Judge this raw message (as the MTA sent it) instead of the domains.",
+            show_default=False,
+        ),
+    ] = None,
+    sender_ip: Annotated[
+        str | None,
+        typer.Option(
+            "--sender-ip", help="--message: the address it was sent from.", show_default=False
+        ),
+    ] = None,
+    mail_from: Annotated[
+        str | None,
+        typer.Option(
+            "--mail-from",
+            help="--message: the envelope sender (default: Return-Path, else From).",
+            show_default=False,
+        ),
+    ] = None,
+    helo: Annotated[str, typer.Option("--helo", help="--message: the HELO name it used.")] = "",
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per DNS query attempt.")
     ] = 2.0,
@@ -84,8 +123,6 @@ def check(
             if b != "none"
         )
     host = _host(host_config)
-    project = _project(domains)
-    selected = project.select(domains or [])
     dns = Dns(_resolver(nameserver), timeout=timeout)
     env = CheckEnv(
         root=STATE.root,
@@ -96,8 +133,16 @@ def check(
         skip=frozenset(skip or []),
         blocklists=lists,
         key_dir=host.key_path if host.key_path.is_dir() else None,
+        connect=_connect_map(connect or []),
+        ca_file=ca_file,
     )
-    reports = _run(selected, env, jobs)
+    if message is not None:
+        reports = [_message(message, sender_ip, mail_from, helo, env)]
+    else:
+        if sender_ip or mail_from or helo:
+            raise MailzoneError("--sender-ip, --mail-from and --helo go with --message")
+        project = _project(domains)
+        reports = _run(project.select(domains or []), env, jobs)
     if fmt == "json":
         check_report.print_json(reports, sys.stdout)
     else:
@@ -106,6 +151,45 @@ def check(
         raise typer.Exit(EXIT_ERROR)
     if any(r.failed for r in reports):
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _connect_map(values: list[str]) -> dict[str, tuple[str, int]]:
+    """`--connect host[:port]=addr:port` options as a lookup table."""
+    from mailzone.octo.providers import parse_endpoint
+
+    out = {}
+    for value in values:
+        name, sep, where = value.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError(f"'{value}' is not HOST[:PORT]=ADDR:PORT")
+            if not where.rpartition(":")[2].isdigit():
+                raise ValueError(f"'{value}': give the address and port to dial (ADDR:PORT)")
+            address, port = parse_endpoint(where)
+        except ValueError as err:
+            raise MailzoneError(f"--connect: {err}") from None
+        out[name.rstrip(".").lower()] = (address, port)
+    return out
+
+
+def _message(
+    path: Path, sender_ip: str | None, mail_from: str | None, helo: str, env: CheckEnv
+) -> DomainReport:
+    import ipaddress
+
+    from mailzone.check.message import message_verdict
+
+    if not sender_ip:
+        raise MailzoneError("--message needs --sender-ip (the address the message was sent from)")
+    try:
+        ipaddress.ip_address(sender_ip)
+    except ValueError:
+        raise MailzoneError(f"--sender-ip: '{sender_ip}' is not an IP address") from None
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise MailzoneError(f"--message: {path}: {err.strerror}") from None
+    return message_verdict(raw, sender_ip, env, mail_from, helo)
 
 
 def _run(selected: list[Domain], env: CheckEnv, jobs: int) -> list[DomainReport]:

@@ -12,7 +12,7 @@ from mailzone.dnsq import Answer, Dns, txt_values
 from mailzone.hostconfig import HostConfig
 from mailzone.spf_eval import Lookup, Reply
 
-FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist")
+FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist", "smtp", "https")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,11 @@ class CheckEnv:
     skip: frozenset[str] = frozenset()
     blocklists: tuple[Blocklist, ...] = DEFAULT_BLOCKLISTS
     key_dir: Path | None = None  # when this host holds the private keys
-    extra: dict[str, object] = field(default_factory=dict)
+    connect: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # `host[:port]` → where to dial
+    ca_file: Path | None = None  # trust this CA (tests) instead of the system's
+    smtp_timeout: float = 10.0
 
     def wants(self, family: str) -> bool:
         """Whether the family is checked in this run."""

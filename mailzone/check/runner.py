@@ -13,6 +13,7 @@ from mailzone.check.drift import check_drift
 from mailzone.check.env import CheckEnv
 from mailzone.check.model import DomainReport, Finding
 from mailzone.check.mx import check_mx, check_rdns
+from mailzone.check.smtp import check_https, check_smtp
 from mailzone.check.spf import check_spf
 from mailzone.errors import MailzoneError
 from mailzone.project import Domain
@@ -26,6 +27,8 @@ CHECKS: dict[str, Check] = {
     "mx": check_mx,
     "rdns": check_rdns,
     "blocklist": check_blocklists,
+    "smtp": check_smtp,
+    "https": check_https,
 }
 
 

@@ -1,0 +1,217 @@
+"""`mailzone check` against a real STARTTLS SMTP server (aiosmtpd) and an HTTPS server on
+loopback, with certificates from a test CA (trustme) or self-signed; `--connect` dials them in
+place of the hosts' public addresses, `--ca-file` trusts the test CA. Nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+
+from tests.cli import Run, mailzone, write_provider
+from tests.helpers import basic_spec, write_spec
+from tests.servers import LOOPBACK, BindServer, free_port
+
+pytestmark = pytest.mark.integration
+
+HOST = "mail.example.org"
+DNS_FAMILIES = ["drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist"]
+
+
+class Sink:
+    """aiosmtpd's handler: accept everything."""
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _smtp(context: ssl.SSLContext | None, name: str = HOST) -> Iterator[int]:
+    port = free_port()
+    params = {"tls_context": context} if context else {}
+    controller = Controller(Sink(), hostname=LOOPBACK, port=port, server_hostname=name, **params)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+def _context_for(cert: trustme.LeafCert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def good_smtp(ca: trustme.CA) -> Iterator[int]:
+    yield from _smtp(_context_for(ca.issue_cert(HOST)))
+
+
+def _check(root: Path, ca_file: Path | None, *args: str) -> Run:
+    skips = [a for family in DNS_FAMILIES for a in ("--skip", family)]
+    extra = ["--ca-file", str(ca_file)] if ca_file else []
+    closed = f"127.0.0.1:{free_port()}"  # no DNS question may leave loopback
+    return mailzone(
+        root, "check", "--nameserver", closed, *skips, *extra, *args, "--format", "json"
+    )
+
+
+def _findings(run: Run, family: str) -> list[dict[str, str]]:
+    data = json.loads(run.stdout)
+    return [f for f in data["domains"][0]["findings"] if f["check"] == family]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    write_spec(tmp_path, "example.org", basic_spec())
+    return tmp_path
+
+
+def _ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def test_starttls_with_a_valid_certificate_passes(
+    repo: Path, ca: trustme.CA, good_smtp: int
+) -> None:
+    run = _check(
+        repo, _ca_file(ca, repo), "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{good_smtp}"
+    )
+
+    (smtp,) = _findings(run, "smtp")
+    assert smtp["status"] == "pass", smtp
+    assert "valid certificate" in smtp["message"]
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_self_signed_certificate_fails_with_the_reason(repo: Path, ca: trustme.CA) -> None:
+    other = trustme.CA()  # not trusted by the check
+    for port in _smtp(_context_for(other.issue_cert(HOST))):
+        run = _check(
+            repo, _ca_file(ca, repo), "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{port}"
+        )
+        (smtp,) = _findings(run, "smtp")
+        assert smtp["status"] == "fail"
+        assert "does not verify" in smtp["message"]
+        assert "certificate" in smtp["fix"]
+        assert run.returncode == 3
+
+
+def test_certificate_for_another_name_fails(repo: Path, ca: trustme.CA) -> None:
+    for port in _smtp(_context_for(ca.issue_cert("other.example.net"))):
+        run = _check(
+            repo, _ca_file(ca, repo), "--skip", "https", "--connect", f"{HOST}=127.0.0.1:{port}"
+        )
+        (smtp,) = _findings(run, "smtp")
+        assert smtp["status"] == "fail"
+        assert "mail.example.org" in smtp["message"] or "match" in smtp["message"]
+
+
+def test_no_starttls_fails(repo: Path) -> None:
+    for port in _smtp(None):
+        run = _check(repo, None, "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{port}")
+        (smtp,) = _findings(run, "smtp")
+        assert smtp["status"] == "fail"
+        assert "no STARTTLS" in smtp["message"]
+
+
+def test_refused_port_25_is_unknown_not_a_failure(repo: Path) -> None:
+    run = _check(repo, None, "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{free_port()}")
+
+    (smtp,) = _findings(run, "smtp")
+    assert smtp["status"] == "unknown"
+    assert "port 25" in smtp["message"]
+    assert run.returncode == 0
+
+
+def test_a_server_that_never_answers_is_bounded(repo: Path) -> None:
+    listener = socket.create_server((LOOPBACK, 0))  # accepts (backlog) but never speaks
+    port = listener.getsockname()[1]
+    try:
+        run = _check(
+            repo,
+            None,
+            "--skip",
+            "https",
+            "--timeout",
+            "1",
+            "--connect",
+            f"{HOST}:25=127.0.0.1:{port}",
+        )
+    finally:
+        listener.close()
+    (smtp,) = _findings(run, "smtp")
+    assert smtp["status"] == "fail"
+    assert "no banner" in smtp["message"]
+
+
+@pytest.mark.zones("example.org.")
+def test_documentation_addresses_are_never_dialled(tmp_path: Path, bind_server: BindServer) -> None:
+    write_provider(tmp_path, "target", bind_server.provider_config())
+    write_spec(tmp_path, "example.org", basic_spec(provider="target"))
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    skips = [a for family in DNS_FAMILIES for a in ("--skip", family)]
+
+    run = mailzone(
+        tmp_path,
+        "check",
+        "--nameserver",
+        f"{LOOPBACK}:{bind_server.port}",
+        *skips,
+        "--format",
+        "json",
+    )
+
+    for family in ("smtp", "https"):
+        (finding,) = _findings(run, family)
+        assert finding["status"] == "unknown", finding
+        assert "192.0.2.25, which is not a public address" in finding["message"]
+
+
+def _https_server(context: ssl.SSLContext) -> Iterator[int]:
+    server = http.server.HTTPServer((LOOPBACK, 0), http.server.SimpleHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_on_the_mail_host(repo: Path, ca: trustme.CA) -> None:
+    ca_file = _ca_file(ca, repo)
+    for port in _https_server(_context_for(ca.issue_cert(HOST))):
+        good = _check(repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{port}")
+    for port in _https_server(_context_for(trustme.CA().issue_cert(HOST))):
+        bad = _check(repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{port}")
+
+    assert [f["status"] for f in _findings(good, "https")] == ["pass"]
+    (finding,) = _findings(bad, "https")
+    assert finding["status"] == "warn"  # mail still flows: a warning, not a failure
+    assert bad.returncode == 0
+
+
+def test_connect_option_errors_are_one_line(repo: Path) -> None:
+    run = mailzone(repo, "check", "--connect", "mail.example.org=127.0.0.1")
+
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "error: --connect: 'mail.example.org=127.0.0.1': give the address and port to dial (ADDR:PORT)"
+    ]
