@@ -2,7 +2,8 @@
 
 A run, in this order, so that a crash anywhere converges on the next run without losing a key:
 
-1. observe DNS, only for selectors waiting on it (pending ones, tombstones);
+1. observe DNS, only for selectors waiting on it (pending ones, tombstones) and for revoked
+   ones (a revocation whose apply failed is published again);
 2. decide (`rotation.step`, a pure function of the state, the policy, the time and DNS);
 3. generate the new keys (all cores) and write them, before any state names them;
 4. save the states (atomically);
@@ -10,7 +11,8 @@ A run, in this order, so that a crash anywhere converges on the next run without
 6. `--apply`: publish through each domain's provider;
 7. delete (or archive) the keys of selectors that no nameserver serves any more.
 
-A run with nothing due reads no private key and asks DNS nothing."""
+A run with nothing due reads no private key and asks DNS nothing (except, while a selector is
+revoked, whether its empty key is served)."""
 
 from __future__ import annotations
 
@@ -72,6 +74,7 @@ class _Decision:
     sels: list[rotation.Sel]
     actions: list[rotation.Action]
     new_keys: dict[str, keys.PublicKey] = field(default_factory=dict)
+    unrevoked: list[str] = field(default_factory=list)  # revoked, but DNS still says otherwise
 
 
 def policy_of(dkim: Dkim) -> rotation.Policy:
@@ -201,7 +204,10 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     sels = [to_sel(s) for s in state.selectors]
     pending = {s.selector: s.key().txt_value() for s in state.selectors if s.phase == "pending"}
     tombstones = [s.selector for s in state.selectors if s.phase == "tombstone"]
-    seen = observer.observe(domain, pending, tombstones)
+    # a revoked selector's key must stay revoked in DNS: if the apply that revoked it failed,
+    # nothing else would publish the revocation before the selector is forgotten
+    revoked = {s.selector: revoked_value(s) for s in state.selectors if s.phase == "revoked"}
+    seen = observer.observe(domain, {**pending, **revoked}, tombstones)
     observed = rotation.Observed(
         visible=seen.visible,
         gone=seen.gone,
@@ -222,7 +228,19 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
                 f"active selector {sel.selector} is {(now - sel.created).days} days old, more than "
                 f"max_age ({format_duration(policy.max_age)}): rotation is stuck; see what it waits for"
             )
-    return _Decision(domain, run, new, actions)
+    unrevoked = [s for s in revoked if not seen.visible.get(s, False)]
+    for selector in unrevoked:
+        why = seen.said.get(selector, "")
+        run.waiting.append(
+            f"{selector} is revoked, but its empty key is not served everywhere: {why} "
+            "(mailzone apply publishes it)"
+        )
+    return _Decision(domain, run, new, actions, unrevoked=unrevoked)
+
+
+def revoked_value(sel: SelectorState) -> str:
+    """The TXT value a revoked selector's record holds (as `expand_dkim` publishes it)."""
+    return f"v=DKIM1; k={sel.algorithm}; p="
 
 
 def _describe(action: rotation.Action, sels: list[rotation.Sel], dkim: Dkim) -> str:
@@ -398,9 +416,9 @@ def _switch_mta(
 
 
 def _unpublished(decision: _Decision) -> bool:
-    """DNS lags the state (e.g. an earlier apply failed): a pending selector not yet seen, or a
-    tombstone still served."""
-    return any(
+    """DNS lags the state (e.g. an earlier apply failed): a pending selector not yet seen, a
+    revoked one whose key is still served, or a tombstone still served."""
+    return bool(decision.unrevoked) or any(
         (s.phase == "pending" and s.visible_since is None) or s.phase == "tombstone"
         for s in decision.sels
     )

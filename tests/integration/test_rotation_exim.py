@@ -10,6 +10,7 @@ with dkimpy against what BIND serves at that moment. Nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -376,3 +377,43 @@ def test_rotate_rewrites_exim_files_someone_replaced(site: Site) -> None:
 
     site.rotate(t0 + timedelta(days=4))  # files as they should be: nothing written, no reload
     assert reload_count(site) == reloads + 2
+
+
+def test_a_revocation_whose_apply_failed_is_published_by_the_next_rotate_apply(
+    site: Site,
+) -> None:
+    t0 = later()
+    first = activate_first_key(site, t0)
+    signed_first = site.send("signed with the first key")
+    t90 = t0 + timedelta(days=90)
+    site.rotate(t90, "--apply")
+    site.rotate(t90)
+    switch = t90 + timedelta(hours=25)
+    site.rotate(switch)
+    (second,) = set(site.phases()) - {first}
+    assert site.phases() == {first: "retiring", second: "active"}
+    provider = site.repo / "providers" / "bind.yaml"
+    good = provider.read_text()
+    config = yaml.safe_load(good)
+    config["key_secret"] = base64.b64encode(b"not the secret BIND knows 123456").decode()
+    provider.write_text(yaml.safe_dump(config))
+
+    failed = site.run(
+        "rotate",
+        "--now",
+        (switch + timedelta(days=7)).isoformat(),
+        "--apply",
+        "--host-config",
+        str(site.host_config),
+    )
+
+    assert failed.code == 1, failed.out + failed.err
+    assert site.phases() == {first: "revoked", second: "active"}
+    assert site.served(first) == [site.published_value(first)]  # the revocation did not go out
+    assert site.verifies(signed_first) == [True]
+    provider.write_text(good)  # the provider works again: the daily run must catch up
+
+    site.rotate(switch + timedelta(days=8), "--apply")
+
+    assert site.served(first) == [REVOKED]
+    assert site.verifies(signed_first) == [False]
