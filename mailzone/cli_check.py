@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -98,8 +99,17 @@ def check(
     ] = 2.0,
     fmt: FormatOpt = "text",
     jobs: Annotated[
-        int, typer.Option("--jobs", min=1, max=256, help="Domains checked at once.")
+        int, typer.Option("--jobs", min=1, max=256, help="Domains checked at once per process.")
     ] = 16,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=0,
+            max=64,
+            help="Worker processes (0: one per core from 100 domains).",
+        ),
+    ] = 0,
 ) -> None:
     """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
     from datetime import UTC, datetime
@@ -142,7 +152,10 @@ def check(
         if sender_ip or mail_from or helo:
             raise MailzoneError("--sender-ip, --mail-from and --helo go with --message")
         project = _project(domains)
-        reports = _run(project.select(domains or []), env, jobs)
+        selected = project.select(domains or [])
+        if processes == 0:
+            processes = min(os.cpu_count() or 1, 8) if len(selected) >= 100 else 1
+        reports = _run(selected, env, jobs, processes)
     if fmt == "json":
         check_report.print_json(reports, sys.stdout)
     else:
@@ -192,17 +205,19 @@ def _message(
     return message_verdict(raw, sender_ip, env, mail_from, helo)
 
 
-def _run(selected: list[Domain], env: CheckEnv, jobs: int) -> list[DomainReport]:
+def _run(selected: list[Domain], env: CheckEnv, jobs: int, processes: int) -> list[DomainReport]:
     """Check the domains, with a progress bar on a terminal when there are many."""
     from mailzone.check.runner import check_all
 
     if len(selected) < 10 or not sys.stderr.isatty():
-        return check_all(selected, env, jobs)
+        return check_all(selected, env, jobs, processes=processes)
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
         task = bar.add_task("checking", total=len(selected))
-        return check_all(selected, env, jobs, progress=lambda _: bar.advance(task))
+        return check_all(
+            selected, env, jobs, progress=lambda _: bar.advance(task), processes=processes
+        )
 
 
 __all__ = ["EXIT_ERROR", "check"]

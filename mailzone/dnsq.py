@@ -100,6 +100,10 @@ class Dns:
         self._key_locks: dict[tuple[Endpoint, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
+    def fresh(self) -> Dns:
+        """A client with the same settings and an empty cache (e.g. in a forked worker)."""
+        return Dns(self.resolver, self.timeout, self.retries)
+
     # -- one question ------------------------------------------------------------------------
 
     def query(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
