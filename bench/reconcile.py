@@ -89,6 +89,7 @@ class Sample:
     seconds: float
     peak_mb: float
     returncode: int
+    cpu_seconds: float  # user + system CPU of the child: steadier than wall time on a busy host
     stdout: str
     stderr: str
 
@@ -109,7 +110,8 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - start
 with open(result, "w") as fh:
-    fh.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+    cpu = usage.ru_utime + usage.ru_stime
+    fh.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}")
 """
 
 
@@ -128,11 +130,12 @@ def run_measured(argv: Sequence[str], cwd: Path, log: Path) -> Sample:
         code = subprocess.call(wrapper, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
     if not result.exists():
         raise BenchError(f"the measuring wrapper failed (status {code}) for {argv[0]}")
-    seconds, maxrss_kib, returncode = result.read_text().split()
+    seconds, maxrss_kib, returncode, cpu = result.read_text().split()
     return Sample(
         seconds=float(seconds),
         peak_mb=int(maxrss_kib) / 1024,
         returncode=int(returncode),
+        cpu_seconds=float(cpu),
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
     )
@@ -157,19 +160,23 @@ class Row:
     octodns_s: list[float] = field(default_factory=list)
     mailzone_mb: list[float] = field(default_factory=list)
     octodns_mb: list[float] = field(default_factory=list)
+    mailzone_cpu_s: list[float] = field(default_factory=list)
+    octodns_cpu_s: list[float] = field(default_factory=list)
 
     def add(self, tool: str, sample: Sample) -> None:
         """Record one run of ``tool`` (mailzone or octodns)."""
         getattr(self, f"{tool}_s").append(sample.seconds)
         getattr(self, f"{tool}_mb").append(sample.peak_mb)
+        getattr(self, f"{tool}_cpu_s").append(sample.cpu_seconds)
 
     @staticmethod
     def _median(values: list[float]) -> float | None:
         return statistics.median(values) if values else None
 
     def summary(self) -> dict[str, Any]:
-        """Medians (seconds), peaks (MB, max over repeats) and the time ratio."""
+        """Medians (seconds), peaks (MB, max over repeats), the time ratio and the CPU ratio."""
         mz, od = self._median(self.mailzone_s), self._median(self.octodns_s)
+        mz_cpu, od_cpu = self._median(self.mailzone_cpu_s), self._median(self.octodns_cpu_s)
         return {
             "target": self.target,
             "domains": self.domains,
@@ -177,6 +184,9 @@ class Row:
             "mailzone_s": mz,
             "octodns_s": od,
             "ratio": mz / od if mz is not None and od else None,
+            "mailzone_cpu_s": mz_cpu,
+            "octodns_cpu_s": od_cpu,
+            "cpu_ratio": mz_cpu / od_cpu if mz_cpu is not None and od_cpu else None,
             "mailzone_peak_mb": max(self.mailzone_mb, default=None),
             "octodns_peak_mb": max(self.octodns_mb, default=None),
             "samples": asdict(self),
@@ -474,6 +484,7 @@ def run_case(
                     mz(other_jobs, argv, [0], f"noop-jobs{compare_jobs}-{p}-mz")
                 rows[other_jobs].octodns_s = list(rows["plan, no-op"].octodns_s)
                 rows[other_jobs].octodns_mb = list(rows["plan, no-op"].octodns_mb)
+                rows[other_jobs].octodns_cpu_s = list(rows["plan, no-op"].octodns_cpu_s)
             case.set_policy("quarantine")
             for p in range(repeat):
                 both("plan, 10% changed", ["plan", "--exit-code"], [2], n_changed, "plan10", p)
@@ -506,7 +517,16 @@ def print_table(
     kind: str, summaries: list[dict[str, Any]], starts: dict[int, dict[str, Any]]
 ) -> None:
     """The per-target table."""
-    header = ("N", "operation", "mailzone s", "octoDNS s", "ratio", "mz peak MB", "oct peak MB")
+    header = (
+        "N",
+        "operation",
+        "mailzone s",
+        "octoDNS s",
+        "ratio",
+        "cpu ratio",
+        "mz peak MB",
+        "oct peak MB",
+    )
     lines = [header]
     for s in summaries:
         lines.append(
@@ -516,6 +536,7 @@ def print_table(
                 _fmt(s["mailzone_s"]),
                 _fmt(s["octodns_s"]),
                 _fmt(s["ratio"]),
+                _fmt(s["cpu_ratio"]),
                 _fmt(s["mailzone_peak_mb"], 0),
                 _fmt(s["octodns_peak_mb"], 0),
             )
