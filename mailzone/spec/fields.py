@@ -1,4 +1,5 @@
-"""The README's table of spec fields, generated from the models (`mailzone schema --format markdown`)."""
+"""The README's tables of fields, generated from the models: the spec's (`mailzone schema --format
+markdown`) and the host config's (`host_field_table`)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,18 @@ def _default(field: object) -> str:
     return "—" if default is None else f"`{default}`"
 
 
-def field_table() -> str:
-    """A Markdown table: field, default, meaning."""
+def field_table(sections: list[tuple[type[BaseModel], str]] | None = None) -> str:
+    """A Markdown table: field, default, meaning (of the zone spec, unless `sections` is given)."""
     lines = ["| field | default | meaning |", "|---|---|---|"]
-    for model, prefix in SECTIONS:
+    for model, prefix in SECTIONS if sections is None else sections:
         for name, field in model.model_fields.items():
             meaning = (field.description or "").replace("|", "/")
             lines.append(f"| `{prefix}{field.alias or name}` | {_default(field)} | {meaning} |")
     return "\n".join(lines)
+
+
+def host_field_table() -> str:
+    """The same table for the mail host's `host.yaml` (`mailzone.hostconfig`)."""
+    from mailzone.hostconfig import HostConfig, Mta
+
+    return field_table([(HostConfig, ""), (Mta, "mta.")])
