@@ -382,6 +382,18 @@ class Bench:
         return any(v.startswith("v=DKIM1") for v in txt_values(self.server, name))
 
 
+def use_pycache(prefix: Path) -> None:
+    """Let mailzone keep its compiled bytecode (in `prefix`) and compile it now, as an installed
+    copy would have it; with PYTHONDONTWRITEBYTECODE set (as in some sandboxes) the editable
+    checkout would recompile every module on every run (see reconcile.py)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
+    modules = "mailzone.cli, mailzone.cli_dkim, mailzone.rotate, mailzone.render_dkim, " + (
+        "mailzone.octo.sync, mailzone.render, octodns_bind"
+    )
+    subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
+
+
 def _group_exists(name: str) -> bool:
     import grp
 
@@ -455,6 +467,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument(
+        "--no-pycache", action="store_true", help="leave PYTHONDONTWRITEBYTECODE as it is"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -466,10 +481,16 @@ def main() -> None:
         sys.exit("needs BIND9's named (apt-get install bind9)")
 
     cores = len(os.sched_getaffinity(0))
-    print(f"cores available: {cores}; {args.domains} domains", flush=True)
+    load_before = os.getloadavg()
+    print(
+        f"cores available: {cores}; {args.domains} domains; load average {load_before[0]:.1f}",
+        flush=True,
+    )
     work = Path(tempfile.mkdtemp(prefix="mailzone-bench-rotate-"))
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+    if not args.no_pycache:
+        use_pycache(work / "pycache")
     bench = Bench(args.domains, work, args.ci, args.profile)
     failed = True
     try:
@@ -489,9 +510,14 @@ def main() -> None:
     if rates:
         print()
         print(keygen_table(rates))
+    load_after = os.getloadavg()
     print()
     for line in verdicts(rows):
         print(line)
+    print(
+        f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (other work on "
+        f"the machine slows the wall times; CPU time is steadier)"
+    )
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -502,6 +528,7 @@ def main() -> None:
                     "rows": rows,
                     "keygen": rates,
                     "commit": _commit(),
+                    "load_average": [load_before[0], load_after[0]],
                 },
                 indent=2,
             )
