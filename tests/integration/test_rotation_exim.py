@@ -230,6 +230,7 @@ def test_rotation_keeps_every_message_verifiable_until_the_old_key_is_revoked(
     assert site.lookup_file.read_text().splitlines()[-1] == f"{DOMAIN}: {second}"
     assert reload_count(site) == reloads + 1
     assert site.served(first) == [site.published_value(first)]  # retiring keys stay published
+    assert site.served(second) == [site.published_value(second)]
     signed_after_switch = site.send("signed after the switch")
     assert signing_selectors(signed_after_switch) == [second]
     assert site.verifies(signed_after_switch) == [True]
@@ -240,6 +241,7 @@ def test_rotation_keeps_every_message_verifiable_until_the_old_key_is_revoked(
     assert site.phases() == {first: "revoked", second: "active"}
     site.apply()
     assert site.served(first) == [REVOKED]
+    assert site.served(second) == [site.published_value(second)]
     assert site.verifies(signed_before_switch) == [False]  # negative control
     assert site.verifies(signed_first) == [False]
     assert site.verifies(signed_after_switch) == [True]
@@ -337,10 +339,12 @@ def test_emergency_rotation_publishes_switches_and_revokes_in_one_run(site: Site
     signed_old = site.send("signed with the compromised key")
     assert site.verifies(signed_old) == [True]
 
-    site.rotate(t0 + timedelta(hours=26), "--emergency", "--apply", DOMAIN)
+    result = site.rotate(t0 + timedelta(hours=26), "--emergency", "--apply", DOMAIN)
 
     phases = site.phases()
     (new,) = set(phases) - {old}
+    for step in (f"publish {new}", f"sign rsa mail with {new}", f"revoke {old}"):
+        assert step in result.out, result.out
     assert phases == {old: "revoked", new: "active"}
     assert site.served(new) == [site.published_value(new)]
     assert site.served(old) == [REVOKED]
