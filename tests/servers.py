@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
@@ -147,6 +147,18 @@ def txt_values(server: DnsEndpoint, name: str) -> list[str]:
 def has_name(server: DnsEndpoint, name: str) -> bool:
     """Whether ``name`` exists (with any type) in a zone the server serves."""
     return _lookup(server, name, "SOA").rcode() != dns.rcode.NXDOMAIN
+
+
+def zone_text(zone: str, records: Iterable[str] = (), serial: int = 1) -> str:
+    """A zone file: SOA (with ``serial``) and NS like every test zone, then ``records`` (zone
+    file lines, relative names allowed: ``$ORIGIN`` is the zone)."""
+    zone = absolute(zone)
+    return (
+        f"$ORIGIN {zone}\n"
+        f"$TTL {SOA_MINIMUM}\n"
+        f"@ IN SOA {TEST_NS} hostmaster.test.invalid. {serial} 3600 600 86400 {SOA_MINIMUM}\n"
+        f"@ IN NS {TEST_NS}\n" + "".join(f"{line}\n" for line in records)
+    )
 
 
 def make_provider(server: DnsServer, provider_id: str = "target") -> Any:
@@ -297,16 +309,25 @@ class DnsServer(ABC):
 
 
 class BindServer(DnsServer):
-    """BIND9 ``named`` taking RFC 2136 updates and AXFR signed with one TSIG key."""
+    """BIND9 ``named`` taking RFC 2136 updates and AXFR signed with one TSIG key.
+
+    ``zone_texts`` maps zone names to whole zone files (see ``zone_text()``) to serve instead of
+    the bare SOA and NS: reverse zones, blocklists, or a zone with a chosen SOA serial::
+
+        BindServer(zone_texts={"bl.test.": zone_text("bl.test.", ["2.0.0.127 A 127.0.0.2"])})
+    """
 
     binary = "named"
     kind = "bind"
     key_algorithm = "hmac-sha256"
 
-    def __init__(self, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self, start_timeout: float = START_TIMEOUT, zone_texts: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(start_timeout)
         self.key_name = "mailzone-test-key."
         self.key_secret = base64.b64encode(secrets.token_bytes(32)).decode()
+        self.zone_texts = {absolute(zone): text for zone, text in (zone_texts or {}).items()}
 
     def provider_config(self) -> dict[str, Any]:
         return {
@@ -318,11 +339,14 @@ class BindServer(DnsServer):
             "key_algorithm": self.key_algorithm,
         }
 
-    def add_zone(self, name: str) -> None:
-        """Add the zone to named.conf and reload named (SIGHUP); no rndc needed."""
+    def add_zone(self, name: str, text: str | None = None) -> None:
+        """Add the zone to named.conf and reload named (SIGHUP); no rndc needed. ``text``: the
+        zone file to serve (default: SOA and NS only)."""
         zone = absolute(name)
         if self._process is None or self.workdir is None:
             raise RuntimeError("bind server not started")
+        if text is not None:
+            self.zone_texts[zone] = text
         self.zones.append(zone)
         self._write_config(self.workdir)
         self._process.send_signal(signal.SIGHUP)
@@ -339,7 +363,9 @@ class BindServer(DnsServer):
     def _write_config(self, workdir: Path) -> None:
         for zone in self.zones:
             path = self._zone_file(workdir, zone)
-            if not path.exists():
+            if not path.exists() and zone in self.zone_texts:
+                path.write_text(self.zone_texts[zone])
+            elif not path.exists():
                 path.write_text(
                     f"$TTL {SOA_MINIMUM}\n"
                     f"{zone} IN SOA {TEST_NS} hostmaster.test.invalid. 1 3600 600 86400 "
