@@ -8,6 +8,7 @@ import ipaddress
 
 from mailzone.check.env import Blocklist, CheckEnv
 from mailzone.check.model import Finding
+from mailzone.dnsq import txt_values
 from mailzone.project import Domain
 
 
@@ -66,7 +67,8 @@ def _listed(ip: str, blocklist: Blocklist, name: str, env: CheckEnv) -> Finding:
             "check the list's documentation",
         )
     reason = env.txt(name)
-    why = f": {reason.records[0]}" if reason.error is None and reason.records else ""
+    texts = txt_values(reason) if reason.error is None else []
+    why = f": {texts[0]}" if texts else ""
     return Finding(
         "blocklist",
         subject,
