@@ -1,0 +1,279 @@
+"""Crafted DNS for `mailzone check` tests: one mail domain per case, and the zones around them
+(reverse zones, a blocklist, SPF include targets, a DMARC report destination, a CNAME host).
+
+Every address is a documentation address (203.0.113.0/24, 198.51.100.0/24, 2001:db8::/32) and
+every zone is served by BIND on 127.0.0.1, which is also the resolver the checks ask."""
+
+from __future__ import annotations
+
+import ipaddress
+import textwrap
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+import dns.tsigkeyring
+import dns.update
+import dns.zone
+
+from mailzone import keys
+from mailzone.state import DomainState, SelectorState
+from tests.servers import BindServer, zone_text
+
+SELECTOR = "sel1"
+REVERSE4 = "113.0.203.in-addr.arpa."
+REVERSE6 = "8.b.d.0.1.0.0.2.ip6.arpa."  # 2001:db8::/32
+INCLUDES = "inc.test."  # SPF include targets
+REPORTS = "reports.test."  # an external DMARC report destination
+OTHER = "other.test."  # hosts outside the mail domains
+BLOCKLIST = "bl.test."  # lists 127.0.0.2 for LISTED's address
+REFUSING = "refuse.test."  # answers 127.255.255.254 for everything, like Spamhaus to big resolvers
+PROBE = "192.0.2.255"  # mailzone's SPF walk probe (never a sender)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mail domain: host `mail` at 203.0.113.<n> (and 2001:db8::<n> with `ipv6`)."""
+
+    domain: str
+    n: int
+    ipv6: bool = False
+    include: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    rua: tuple[str, ...] = ()
+    provider: str = "bind"
+    ptr: str | None = "self"  # "self": mail.<domain>; None: no PTR; else that name
+    ptr6: bool = True
+    mx_host: str | None = None  # an absolute MX-only host instead of `mail` taking MX
+
+    @property
+    def ipv4(self) -> str:
+        return f"203.0.113.{self.n}"
+
+    @property
+    def ipv6_address(self) -> str | None:
+        return f"2001:db8::{self.n}" if self.ipv6 else None
+
+    @property
+    def mail(self) -> str:
+        return f"mail.{self.domain}"
+
+    def spec(self) -> str:
+        """zones/<domain>.yaml."""
+        lines = [
+            f"domain: {self.domain}",
+            f"provider: {self.provider}",
+            "ttl: 300",
+            "hosts:",
+            "  - name: mail",
+            f"    ipv4: [{self.ipv4}]",
+        ]
+        if self.ipv6_address:
+            lines.append(f'    ipv6: ["{self.ipv6_address}"]')
+        if self.mx_host:
+            lines += ["    roles: [send]", f"  - name: {self.mx_host}", "    roles: [mx]"]
+        lines.append("spf:")
+        lines.append(f"  include: [{', '.join(self.include)}]")
+        lines.append(f"  terms: [{', '.join(repr(t) for t in self.terms)}]")
+        lines += ["dmarc:", "  policy: reject"]
+        rua = self.rua or (f"mailto:dmarc@{self.domain}",)
+        lines.append(f"  rua: [{', '.join(repr(r) for r in rua)}]")
+        return "\n".join(lines) + "\n"
+
+
+GOOD = Case(
+    "good.example",
+    10,
+    ipv6=True,
+    include=("_spf.inc.test",),
+    rua=("mailto:dmarc@good.example", "mailto:agg@reports.test"),
+)
+SPF_LOOKUPS = Case("spf-lookups.example", 11, include=("n1.inc.test",))
+SPF_TWO = Case("spf-two.example", 12)
+SPF_VOIDS = Case(
+    "spf-voids.example", 13, terms=("a:nx1.inc.test", "a:nx2.inc.test", "a:nx3.inc.test")
+)
+DKIM_DNS = Case("dkim-dns.example", 14)
+DKIM_FILE = Case("dkim-file.example", 15)
+DKIM_REVOKED = Case("dkim-revoked.example", 16)
+DMARC_TYPO = Case("dmarc-typo.example", 17)
+DMARC_TAG = Case("dmarc-tag.example", 18)
+DMARC_RUA = Case("dmarc-rua.example", 19, rua=("mailto:agg@reports.test",))
+MX_CNAME = Case("mx-cname.example", 20, mx_host="mx.other.test.")
+PTR_MISSING = Case("ptr-missing.example", 21, ptr=None)
+PTR_UNCONFIRMED = Case("ptr-unconfirmed.example", 22, ptr="stranger.other.test")
+V6_NO_PTR = Case("v6-noptr.example", 23, ipv6=True, ptr6=False)
+LISTED = Case("listed.example", 24)
+REFUSED = Case("refused.example", 25)
+NS_DOWN = Case("ns-down.example", 26, provider="bind-down")
+SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
+
+CASES = (
+    GOOD,
+    SPF_LOOKUPS,
+    SPF_TWO,
+    SPF_VOIDS,
+    DKIM_DNS,
+    DKIM_FILE,
+    DKIM_REVOKED,
+    DMARC_TYPO,
+    DMARC_TAG,
+    DMARC_RUA,
+    MX_CNAME,
+    PTR_MISSING,
+    PTR_UNCONFIRMED,
+    V6_NO_PTR,
+    LISTED,
+    REFUSED,
+    NS_DOWN,
+    SOA_SPLIT,
+)
+
+
+def crafted_zones() -> dict[str, str]:
+    """Every zone that is not a mail domain, as zone-file text."""
+    ptr4 = []
+    ptr6 = []
+    for case in CASES:
+        target = case.mail if case.ptr == "self" else case.ptr
+        if target is not None:
+            ptr4.append(f"{case.n} PTR {target}.")
+        if case.ipv6_address and case.ptr6:
+            owner = ipaddress.ip_address(case.ipv6_address).reverse_pointer
+            ptr6.append(f"{owner}. PTR {case.mail}.")
+    chain = [f'n{i} TXT "v=spf1 include:n{i + 1}.inc.test -all"' for i in range(1, 11)]
+    listed = f"{LISTED.n}.113.0.203"
+    return {
+        REVERSE4: zone_text(REVERSE4, ptr4),
+        REVERSE6: zone_text(REVERSE6, ptr6),
+        INCLUDES: zone_text(
+            INCLUDES,
+            ['_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"', *chain, 'n11 TXT "v=spf1 -all"'],
+        ),
+        REPORTS: zone_text(
+            REPORTS,
+            [
+                "@ MX 10 mx.reports.test.",
+                "mx A 198.51.100.25",
+                f'{GOOD.domain}._report._dmarc TXT "v=DMARC1"',
+            ],
+        ),
+        OTHER: zone_text(
+            OTHER,
+            [
+                "mx CNAME real.other.test.",
+                "real A 198.51.100.30",
+                "stranger A 198.51.100.99",
+            ],
+        ),
+        BLOCKLIST: zone_text(
+            BLOCKLIST, [f"{listed} A 127.0.0.2", f'{listed} TXT "listed: spam trap hits (test)"']
+        ),
+        REFUSING: zone_text(REFUSING, ["* A 127.255.255.254"]),
+    }
+
+
+def state_for(domain: str, public_b64: str, created: datetime | None = None) -> DomainState:
+    """A state with one active RSA selector (SELECTOR) holding `public_b64`."""
+    key = keys.parse_public_key(public_b64)
+    when = created or datetime(2026, 1, 1, tzinfo=UTC)
+    entry = SelectorState(
+        selector=SELECTOR,
+        algorithm=key.algorithm,
+        bits=key.bits,
+        public_key=key.p,
+        fingerprint=key.fingerprint,
+        phase="active",
+        created=when,
+        changed=when,
+        switched=when,
+    )
+    return DomainState(domain=domain, selectors=[entry])
+
+
+def host_config(key_dir: str = "keys") -> str:
+    """host.yaml: the private keys live in `key_dir` (relative to the file)."""
+    return textwrap.dedent(
+        f"""
+        key_dir: {key_dir}
+        """
+    ).lstrip()
+
+
+# -- editing what BIND serves, as someone would by hand (RFC 2136, like nsupdate) ------------
+
+
+def _txt(value: str) -> dns.rdtypes.ANY.TXT.TXT:
+    data = value.encode()
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+    return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks)
+
+
+def nsupdate(server: BindServer, zone: str, edits: list[tuple[str, str, str, list[str]]]) -> None:
+    """Apply edits (`op` 'replace'/'add'/'delete', name, type, values) in one signed UPDATE."""
+    keyring = dns.tsigkeyring.from_text({server.key_name: server.key_secret})
+    update = dns.update.UpdateMessage(
+        zone,
+        keyring=keyring,
+        keyname=dns.name.from_text(server.key_name),
+        keyalgorithm=server.key_algorithm,
+    )
+    for op, name, rdtype, values in edits:
+        owner = dns.name.from_text(name)
+        if op == "delete":
+            update.delete(owner, rdtype)
+            continue
+        rdatas = [
+            _txt(v) if rdtype == "TXT" else dns.rdata.from_text("IN", rdtype, v) for v in values
+        ]
+        getattr(update, op)(owner, 300, *rdatas)
+    response = dns.query.tcp(update, server.host, port=server.port, timeout=5)
+    if response.rcode() != dns.rcode.NOERROR:
+        raise RuntimeError(f"UPDATE {zone}: {dns.rcode.to_text(response.rcode())}")
+
+
+def zone_transfer(server: BindServer, zone: str) -> dns.zone.Zone:
+    """The zone as the server holds it (AXFR signed with its key)."""
+    keyring = dns.tsigkeyring.from_text({server.key_name: server.key_secret})
+    return dns.zone.from_xfr(
+        dns.query.xfr(
+            server.host,
+            zone,
+            port=server.port,
+            keyring=keyring,
+            keyname=server.key_name,
+            keyalgorithm=server.key_algorithm,
+            timeout=5,
+            relativize=False,
+        ),
+        relativize=False,
+    )
+
+
+def serial_of(zone: dns.zone.Zone) -> int:
+    """The zone's SOA serial."""
+    serial: int = zone.find_rdataset("@", "SOA")[0].serial
+    return serial
+
+
+def with_serial(zone: dns.zone.Zone, serial: int) -> str:
+    """The zone's text with its SOA serial replaced."""
+    soa = zone.find_rdataset("@", "SOA")
+    ttl, new = soa.ttl, soa[0].replace(serial=serial)
+    soa.clear()
+    soa.add(new, ttl)
+    text: str = zone.to_text(relativize=False)
+    return text
+
+
+def ask(server: BindServer, name: str, rdtype: str) -> dns.message.Message:
+    """One plain query to the server (for the cross-checks' resolvers)."""
+    request = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+    response, _ = dns.query.udp_with_fallback(request, server.host, port=server.port, timeout=2)
+    return response

@@ -1,0 +1,770 @@
+"""`mailzone check` against real BIND9 on 127.0.0.1, which is both the zones' authoritative
+server (providers' `mailzone: nameservers`, read by the drift check) and the `--nameserver`
+resolver (it answers authoritatively for every zone the checks ask about).
+
+One BIND serves every case's mail domain (written by `mailzone apply`, then broken by hand where
+a case needs it) and the crafted zones around them (tests/check_zones.py): reverse zones, SPF
+include targets, a DMARC report destination, blocklists. Each broken case fails exactly the
+expected finding(s) and nothing else. SPF verdicts are cross-checked against pyspf, SPF and DMARC
+parsing against checkdmarc, both asking the same BIND.
+
+Nothing leaves the loopback interface: every `mailzone` process and the in-process cross-checks
+run under tests/netguard.py, which blocks and records any other destination."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import checkdmarc.dmarc
+import checkdmarc.spf
+import checkdmarc.utils
+import dns.nameserver
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+import pytest
+import spf
+
+from mailzone import keys
+from mailzone.check.env import FAMILIES
+from mailzone.keystore import KeyStore
+from mailzone.spf_eval import Reply, check_host
+from mailzone.state import save_state
+from tests import netguard
+from tests.check_zones import (
+    CASES,
+    DKIM_DNS,
+    DKIM_FILE,
+    DKIM_REVOKED,
+    DMARC_RUA,
+    DMARC_TAG,
+    DMARC_TYPO,
+    GOOD,
+    LISTED,
+    MX_CNAME,
+    NS_DOWN,
+    PROBE,
+    PTR_MISSING,
+    PTR_UNCONFIRMED,
+    REFUSED,
+    SELECTOR,
+    SOA_SPLIT,
+    SPF_LOOKUPS,
+    SPF_TWO,
+    SPF_VOIDS,
+    V6_NO_PTR,
+    Case,
+    ask,
+    crafted_zones,
+    host_config,
+    nsupdate,
+    serial_of,
+    state_for,
+    with_serial,
+    zone_transfer,
+)
+from tests.cli import Run, mailzone, write_provider
+from tests.helpers import rsa_key, rsa_public_b64, write_spec
+from tests.servers import BindServer, absolute, find_binary, free_port
+
+pytestmark = pytest.mark.integration
+
+DNS_FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist")
+# Families that are not DNS checks (SMTP/HTTPS probes) are skipped: this file is about DNS.
+OTHER_FAMILIES = tuple(f for f in FAMILIES if f not in DNS_FAMILIES)
+
+
+@dataclass
+class World:
+    """The shared BIND servers and the repository whose specs they serve."""
+
+    root: Path
+    server: BindServer
+    second: BindServer
+    closed_port: int
+    guard_log: Path
+    pythonpath: str
+    checked: dict[tuple[str, ...], Checked] = field(default_factory=dict)  # runs, by arguments
+
+    @property
+    def resolver(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+
+def _provider(server: BindServer, *nameservers: str) -> dict[str, Any]:
+    config = server.provider_config()
+    config["mailzone"] = {"nameservers": list(nameservers)}
+    return config
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    if find_binary(BindServer.binary) is None:
+        pytest.skip("named is not installed (needed for the check integration tests)")
+    crafted = crafted_zones()
+    zones = [absolute(case.domain) for case in CASES] + list(crafted)
+    server = BindServer(zone_texts=crafted).start(zones)
+    second = BindServer()
+    try:
+        root = tmp_path_factory.mktemp("check-repo")
+        guard_dir = tmp_path_factory.mktemp("netguard")
+        guard_log = guard_dir / "blocked.log"
+        guard_log.touch()
+        (guard_dir / "sitecustomize.py").write_text(netguard.sitecustomize_source(guard_log))
+        world = World(root, server, second, free_port(), guard_log, str(guard_dir))
+        main = world.resolver
+        write_provider(root, "bind", _provider(server, main))
+        write_provider(root, "bind-down", _provider(server, main, f"127.0.0.1:{world.closed_port}"))
+        write_provider(root, "bind-split", _provider(server, main))
+        (root / "host.yaml").write_text(host_config("keys"))
+        store = KeyStore(root / "keys")
+        for case in CASES:
+            write_spec(root, case.domain, case.spec())
+            save_state(root, state_for(case.domain, rsa_public_b64(2048, 0)))
+        store.write(GOOD.domain, SELECTOR, keys.private_key_pem(rsa_key(2048, 0)))
+        store.write(DKIM_FILE.domain, SELECTOR, keys.private_key_pem(rsa_key(2048, 1)))
+
+        applied = run(world, "apply", "--yes")
+        assert applied.code == 0, applied.out + applied.err
+
+        # by hand, after mailzone: what each broken case is about
+        nsupdate(server, SPF_TWO.domain, [("add", SPF_TWO.domain, "TXT", ["v=spf1 -all"])])
+        other_key = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
+        for case, value in (
+            (DKIM_DNS, other_key),
+            (DKIM_REVOKED, "v=DKIM1; k=rsa; p="),
+        ):
+            name = f"{SELECTOR}._domainkey.{case.domain}"
+            nsupdate(server, case.domain, [("replace", name, "TXT", [value])])
+        for case, value in (
+            (DMARC_TYPO, "v=DMARC1; p=quarantin"),
+            (DMARC_TAG, f"v=DMARC1; p=reject; rua2=mailto:dmarc@{DMARC_TAG.domain}"),
+        ):
+            nsupdate(server, case.domain, [("replace", f"_dmarc.{case.domain}", "TXT", [value])])
+
+        # a secondary that serves the same records under a newer serial
+        zone = zone_transfer(server, SOA_SPLIT.domain)
+        second.zone_texts[absolute(SOA_SPLIT.domain)] = with_serial(zone, serial_of(zone) + 5)
+        second.start([SOA_SPLIT.domain])
+        write_provider(root, "bind-split", _provider(server, main, f"127.0.0.1:{second.port}"))
+        yield world
+    finally:
+        second.stop()
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_loopback(world: World) -> Iterator[None]:
+    yield
+    blocked = world.guard_log.read_text()
+    assert blocked == "", f"a packet would have left 127.0.0.1:\n{blocked}"
+
+
+def run(world: World, *args: str) -> Run:
+    """`mailzone` under the loopback guard."""
+    return mailzone(world.root, *args, env={"PYTHONPATH": world.pythonpath})
+
+
+@dataclass(frozen=True)
+class Checked:
+    code: int
+    report: dict[str, Any]  # this domain's entry of `--format json`
+    text: str  # `--problems` text output
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.report["findings"])
+
+
+def check(world: World, case: Case, *extra: str, blocklists: tuple[str, ...] = ()) -> Checked:
+    """`mailzone check DOMAIN` as JSON and as `--problems` text; both exit alike."""
+    args = ["check", case.domain, "--nameserver", world.resolver]
+    args += ["--host-config", str(world.root / "host.yaml")]
+    for listed in blocklists or ("bl.test+6",):
+        args += ["--blocklist", listed]
+    for family in OTHER_FAMILIES:
+        args += ["--skip", family]
+    args += extra
+    if tuple(args) in world.checked:  # the cross-checks look at the same runs again
+        return world.checked[tuple(args)]
+    as_json = run(world, *args, "--format", "json")
+    as_text = run(world, *args, "--problems")
+    assert as_json.code == as_text.code, (as_json, as_text)
+    assert as_json.err == "", as_json.err
+    data = json.loads(as_json.out)
+    (report,) = data["domains"]
+    assert report["domain"] == case.domain
+    assert data["failed"] is (as_json.code == 3)
+    world.checked[tuple(args)] = Checked(as_json.code, report, as_text.out)
+    return world.checked[tuple(args)]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A non-pass finding a case must produce: family, status, and phrases of its subject,
+    message and fix."""
+
+    check: str
+    status: str
+    subject: str
+    message: str
+    fix: str
+
+    def matches(self, finding: dict[str, Any]) -> bool:
+        return (
+            finding["check"] == self.check
+            and finding["status"] == self.status
+            and self.subject in finding["subject"]
+            and self.message in finding["message"]
+            and self.fix in (finding["fix"] or "")
+        )
+
+
+def assert_exactly(checked: Checked, expected: list[Expect]) -> None:
+    """The expected findings each once, every other finding a pass, every family run, and the
+    exit code and text output that go with it."""
+    problems = [f for f in checked.findings if f["status"] != "pass"]
+    for want in expected:
+        hits = [f for f in problems if want.matches(f)]
+        assert len(hits) == 1, f"{want} not found exactly once in {json.dumps(problems, indent=1)}"
+        problems.remove(hits[0])
+        finding = hits[0]
+        # text output: the finding's line, its fix right under it
+        lines = checked.text.splitlines()
+        (at,) = [i for i, line in enumerate(lines) if finding["message"] in line]
+        mark = {"fail": "FAIL", "unknown": "??", "warn": "WARN"}[want.status]
+        assert lines[at].startswith(mark) and f" {want.check} " in lines[at], lines[at]
+        assert lines[at + 1].strip() == f"fix: {finding['fix']}", lines[at + 1]
+    assert problems == [], f"unexpected: {json.dumps(problems, indent=1)}"
+    ran = {f["check"] for f in checked.findings}
+    assert ran == set(DNS_FAMILIES), ran
+    failed = any(want.status == "fail" for want in expected)
+    assert checked.code == (3 if failed else 0), checked.text
+    assert " pass" not in "\n".join(  # --problems shows no pass line
+        line for line in checked.text.splitlines() if line.startswith("ok ")
+    )
+
+
+# -- the good case ---------------------------------------------------------------------------
+
+
+def test_applied_domain_with_rdns_and_no_listing_passes_every_check(world: World) -> None:
+    checked = check(world, GOOD, blocklists=("bl.test+6",))
+
+    assert checked.code == 0, checked.text
+    assert_exactly(checked, [])
+    assert checked.report["counts"]["pass"] == len(checked.findings)
+    by_subject = {f["subject"]: f["message"] for f in checked.findings}
+    # each family looked at what it should, through BIND
+    assert "serial" in by_subject[f"{GOOD.domain} SOA"]
+    assert by_subject[f"{GOOD.domain} limits"].startswith("1 of 10 DNS lookups, 0 of 2 void")
+    assert by_subject[f"{GOOD.domain} from 2001:db8::10"].endswith(": pass")
+    assert by_subject[f"HELO {GOOD.mail} from 203.0.113.10"].endswith(": pass")
+    assert by_subject[f"{SELECTOR} (active)"].endswith("rsa-2048 as declared")
+    assert "authorises reports" in by_subject["rua mailto:agg@reports.test"]
+    assert by_subject[f"MX {GOOD.mail}"].endswith("203.0.113.10, 2001:db8::10")
+    assert by_subject["PTR 2001:db8::10"] == f"2001:db8::10 → {GOOD.mail} → 2001:db8::10"
+    assert by_subject["2001:db8::10 in bl.test"] == "2001:db8::10 is not listed by bl.test"
+    assert checked.text.splitlines() == [
+        f"== {GOOD.domain}",
+        f"{GOOD.domain}: {len(checked.findings)} pass, 0 warn, 0 fail, 0 unknown",
+    ]
+
+
+def test_every_family_is_checked_when_all_domains_run_together(world: World) -> None:
+    args = ["check", "--nameserver", world.resolver, "--blocklist", "bl.test", "--timeout", "0.3"]
+    args += ["--format", "json"]
+    args += ["--host-config", str(world.root / "host.yaml")]
+    for family in OTHER_FAMILIES:
+        args += ["--skip", family]
+    result = run(world, *args)
+
+    assert result.code == 3, result.err
+    reports = {r["domain"]: r for r in json.loads(result.out)["domains"]}
+    assert set(reports) == {case.domain for case in CASES}
+    assert reports[GOOD.domain]["counts"]["fail"] == 0
+    failing = {d for d, r in reports.items() if r["counts"]["fail"]}
+    assert failing == {c.domain for c in CASES} - {GOOD.domain, REFUSED.domain}
+
+
+# -- broken cases ----------------------------------------------------------------------------
+
+
+def _drift(name: str) -> Expect:
+    return Expect("drift", "fail", f"TXT {name}", "want ", "mailzone apply")
+
+
+BROKEN: list[tuple[Case, list[Expect]]] = [
+    (
+        SPF_LOOKUPS,
+        [
+            Expect(
+                "spf",
+                "fail",
+                f"{SPF_LOOKUPS.domain} limits",
+                "evaluation ends in permerror",
+                "flatten nested includes",
+            )
+        ],
+    ),
+    (
+        SPF_TWO,
+        [
+            Expect(
+                "spf",
+                "fail",
+                SPF_TWO.domain,
+                "2 SPF records at spf-two.example: receivers answer permerror",
+                "delete every v=spf1 record but the one",
+            ),
+            _drift(SPF_TWO.domain),  # the second record is a hand edit: drift says so too
+        ],
+    ),
+    (
+        SPF_VOIDS,
+        [
+            Expect(
+                "spf",
+                "fail",
+                f"{SPF_VOIDS.domain} limits",
+                "evaluation ends in permerror",
+                "2 void",
+            )
+        ],
+    ),
+    (
+        DKIM_DNS,
+        [
+            Expect(
+                "dkim",
+                "fail",
+                f"{SELECTOR} (active)",
+                "serves another key than the state declares",
+                "mailzone apply",
+            ),
+            _drift(f"{SELECTOR}._domainkey.{DKIM_DNS.domain}"),
+        ],
+    ),
+    (
+        DKIM_FILE,
+        [
+            Expect(
+                "dkim",
+                "fail",
+                f"{SELECTOR} (active)",
+                "does not match the published key: every signature fails",
+                "restore the right key file",
+            )
+        ],
+    ),
+    (
+        DKIM_REVOKED,
+        [
+            Expect(
+                "dkim",
+                "fail",
+                f"{SELECTOR} (active)",
+                "the active selector is revoked (empty p=)",
+                "rotate --emergency",
+            ),
+            _drift(f"{SELECTOR}._domainkey.{DKIM_REVOKED.domain}"),
+        ],
+    ),
+    (
+        DMARC_TYPO,
+        [
+            Expect(
+                "dmarc",
+                "fail",
+                f"_dmarc.{DMARC_TYPO.domain}",
+                "p=quarantin is not valid",
+                "fix `dmarc:` in the spec",
+            ),
+            _drift(f"_dmarc.{DMARC_TYPO.domain}"),
+        ],
+    ),
+    (
+        DMARC_TAG,
+        [
+            Expect(
+                "dmarc",
+                "fail",
+                f"_dmarc.{DMARC_TAG.domain}",
+                "unknown tag 'rua2' (a typo?)",
+                "fix `dmarc:` in the spec",
+            ),
+            _drift(f"_dmarc.{DMARC_TAG.domain}"),
+        ],
+    ),
+    (
+        DMARC_RUA,
+        [
+            Expect(
+                "dmarc",
+                "fail",
+                "rua mailto:agg@reports.test",
+                f"reports.test does not authorise reports for {DMARC_RUA.domain}",
+                f'publish TXT "v=DMARC1" at {DMARC_RUA.domain}._report._dmarc.reports.test',
+            )
+        ],
+    ),
+    (
+        MX_CNAME,
+        [
+            Expect(
+                "mx",
+                "fail",
+                "MX mx.other.test",
+                "is a CNAME (to real.other.test.); RFC 5321 forbids it",
+                "point the MX at the canonical name",
+            )
+        ],
+    ),
+    (
+        PTR_MISSING,
+        [
+            Expect(
+                "rdns",
+                "fail",
+                "PTR 203.0.113.21",
+                "203.0.113.21 has no PTR record",
+                f"set its PTR to {PTR_MISSING.mail}",
+            )
+        ],
+    ),
+    (
+        PTR_UNCONFIRMED,
+        [
+            Expect(
+                "rdns",
+                "fail",
+                "PTR 203.0.113.22",
+                "203.0.113.22 → stranger.other.test, which does not resolve back to 203.0.113.22",
+                "give stranger.other.test an A record 203.0.113.22",
+            )
+        ],
+    ),
+    (
+        V6_NO_PTR,
+        [
+            Expect(
+                "rdns",
+                "fail",
+                "PTR 2001:db8::23",
+                "2001:db8::23 has no PTR record",
+                "stop the MTA from sending over IPv6 (Exim: disable_ipv6 = true)",
+            )
+        ],
+    ),
+    (
+        LISTED,
+        [
+            Expect(
+                "blocklist",
+                "fail",
+                "203.0.113.24 in bl.test",
+                # the list's TXT reason as text, not as quoted rdata
+                "203.0.113.24 is listed by bl.test (127.0.0.2): listed: spam trap hits (test)",
+                "request delisting from bl.test",
+            )
+        ],
+    ),
+    (
+        SOA_SPLIT,
+        [
+            Expect(
+                "drift",
+                "fail",
+                f"{SOA_SPLIT.domain} SOA",
+                "SOA serials differ",
+                "zone transfers from the primary",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "expected"), BROKEN, ids=[c.domain for c, _ in BROKEN])
+def test_broken_case_fails_exactly_what_is_broken(
+    world: World, case: Case, expected: list[Expect]
+) -> None:
+    checked = check(world, case)
+
+    assert_exactly(checked, expected)
+
+
+def test_soa_serials_differ_names_both_servers(world: World) -> None:
+    checked = check(world, SOA_SPLIT)
+
+    (soa,) = [f for f in checked.findings if f["subject"] == f"{SOA_SPLIT.domain} SOA"]
+    assert f"127.0.0.1:{world.server.port} " in soa["message"]
+    assert f"127.0.0.1:{world.second.port} " in soa["message"]
+    records = [f for f in checked.findings if f["check"] == "drift" and f is not soa]
+    assert records and all("by 2 source(s)" in f["message"] for f in records)
+
+
+def test_unreachable_authoritative_server_fails_drift_and_the_rest_still_runs(
+    world: World,
+) -> None:
+    closed = f"127.0.0.1:{world.closed_port}"
+
+    checked = check(world, NS_DOWN, "--timeout", "0.3")
+
+    assert_exactly(
+        checked,
+        [
+            Expect(
+                "drift",
+                "fail",
+                closed,
+                f"{closed} does not answer for {NS_DOWN.domain}: ",
+                "other checks still ran",
+            )
+        ],
+    )
+    (down,) = [f for f in checked.findings if f["subject"] == closed]
+    assert down["message"].endswith((": timeout", ": connection refused")), down["message"]
+    records = [f for f in checked.findings if f["check"] == "drift" and f["status"] == "pass"]
+    assert len(records) >= 5 and all("by 1 source(s)" in f["message"] for f in records[1:])
+
+
+def test_blocklist_refusing_or_not_answering_is_unknown_never_listed(world: World) -> None:
+    checked = check(world, REFUSED, blocklists=("refuse.test", "missing.test"))
+
+    assert_exactly(
+        checked,
+        [
+            Expect(
+                "blocklist",
+                "unknown",
+                "203.0.113.25 in refuse.test",
+                "refuse.test refused the query (127.255.255.254)",
+                "a resolver of your own (--nameserver)",
+            ),
+            Expect(
+                "blocklist",
+                "unknown",
+                "203.0.113.25 in missing.test",
+                "missing.test: no answer for 203.0.113.25 (REFUSED)",
+                "retry later",
+            ),
+        ],
+    )
+    assert checked.code == 0
+
+
+# -- cross-checks: pyspf and checkdmarc against the same BIND --------------------------------
+
+
+@pytest.fixture
+def offline(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process: any packet that would leave loopback fails the test."""
+    netguard.install(world.guard_log, monkeypatch.setattr)
+    yield
+
+
+def _bind_lookup(world: World) -> Any:
+    def lookup(name: str, rdtype: str) -> Reply:
+        response = ask(world.server, name, rdtype)
+        rcode = response.rcode()
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return Reply(error=dns.rcode.to_text(rcode))
+        wanted = dns.rdatatype.from_text(rdtype)
+        out: list[str] = []
+        for rrset in response.answer:
+            if rrset.rdtype != wanted:
+                continue
+            for rdata in rrset:
+                if rdtype == "TXT":
+                    out.append(b"".join(rdata.strings).decode())
+                else:
+                    out.append(rdata.to_text())
+        return Reply(tuple(out))
+
+    return lookup
+
+
+def _pyspf_lookup(world: World) -> Any:
+    def lookup(name: str, qtype: str, *args: object, **kwargs: object) -> list[Any]:
+        response = ask(world.server, name, qtype)
+        rcode = response.rcode()
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise spf.TempError(f"DNS {dns.rcode.to_text(rcode)}")
+        out: list[Any] = []
+        for rrset in response.answer:
+            if dns.rdatatype.to_text(rrset.rdtype) != qtype:
+                continue
+            for rdata in rrset:
+                if qtype == "TXT":
+                    out.append(((name, qtype), tuple(rdata.strings)))
+                elif qtype == "MX":
+                    pref, host = rdata.preference, rdata.exchange
+                    out.append(((name, qtype), (pref, host.to_text(True))))
+                elif qtype == "PTR":
+                    out.append(((name, qtype), rdata.target.to_text(True)))
+                else:
+                    out.append(((name, qtype), rdata.to_text()))
+        return out
+
+    return lookup
+
+
+SPF_EXPECTED = [
+    # (case, ip, helo, pyspf and mailzone's result)
+    (GOOD, PROBE, "", "softfail"),
+    (GOOD, "203.0.113.10", "", "pass"),
+    (GOOD, "2001:db8::10", "", "pass"),
+    (GOOD, "198.51.100.7", "", "pass"),  # through include:_spf.inc.test
+    (GOOD, "203.0.113.10", GOOD.mail, "pass"),  # the HELO record
+    (GOOD, "198.51.100.7", GOOD.mail, "fail"),
+    (SPF_LOOKUPS, PROBE, "", "permerror"),  # 11 lookups through nested includes
+    (SPF_LOOKUPS, "203.0.113.11", "", "pass"),  # ip4: matches before any include
+    (SPF_TWO, "203.0.113.12", "", "permerror"),
+    (SPF_VOIDS, PROBE, "", "permerror"),  # 3 void lookups
+    (SPF_VOIDS, "203.0.113.13", "", "pass"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "ip", "helo", "expected"),
+    SPF_EXPECTED,
+    ids=[f"{c.domain}-{ip}{'-helo' if h else ''}" for c, ip, h, _ in SPF_EXPECTED],
+)
+def test_spf_verdicts_agree_with_pyspf(
+    world: World,
+    offline: None,
+    monkeypatch: pytest.MonkeyPatch,
+    case: Case,
+    ip: str,
+    helo: str,
+    expected: str,
+) -> None:
+    monkeypatch.setattr(spf, "DNSLookup", _pyspf_lookup(world))
+    domain = helo or case.domain
+
+    theirs, _explanation = spf.check2(i=ip, s=f"postmaster@{domain}", h=helo or case.mail)
+    ours = check_host(_bind_lookup(world), ip, domain, f"postmaster@{domain}", helo)
+
+    assert (ours.result, theirs) == (expected, expected), ours.reason
+
+
+def _checkdmarc_resolver(world: World) -> dns.resolver.Resolver:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [dns.nameserver.Do53Nameserver(world.server.host, world.server.port)]
+    resolver.timeout = resolver.lifetime = 2.0
+    return resolver
+
+
+@pytest.fixture
+def checkdmarc_bind(world: World, offline: None) -> Iterator[dns.resolver.Resolver]:
+    """A resolver for checkdmarc's `resolver=`: it then never builds one of its own (which
+    would read /etc/resolv.conf). Its module-wide DNS cache is emptied around each test."""
+    checkdmarc.utils.DNS_CACHE.clear()
+    yield _checkdmarc_resolver(world)
+    checkdmarc.utils.DNS_CACHE.clear()
+
+
+def _our_findings(world: World, case: Case, family: str) -> list[dict[str, Any]]:
+    return [f for f in check(world, case).findings if f["check"] == family]
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        (GOOD, None),
+        (SPF_LOOKUPS, checkdmarc.spf.SPFTooManyDNSLookups),
+        (SPF_VOIDS, checkdmarc.spf.SPFTooManyVoidDNSLookups),
+        (SPF_TWO, checkdmarc.spf.MultipleSPFRTXTRecords),
+    ],
+    ids=lambda v: v.domain if isinstance(v, Case) else getattr(v, "__name__", str(v)),
+)
+def test_spf_record_problems_agree_with_checkdmarc(
+    world: World,
+    checkdmarc_bind: dns.resolver.Resolver,
+    case: Case,
+    error: type[Exception] | None,
+) -> None:
+    ours = _our_findings(world, case, "spf")
+    ours_failed = [f for f in ours if f["status"] == "fail"]
+
+    if error is None:
+        theirs = checkdmarc.spf.get_spf_record(case.domain, resolver=checkdmarc_bind)
+        assert ours_failed == []
+        limits = next(f for f in ours if f["subject"] == f"{case.domain} limits")
+        assert limits["message"].startswith(f"{theirs['dns_lookups']} of 10 DNS lookups")
+        assert theirs["void_dns_lookups"] == 0
+    else:
+        with pytest.raises(error):
+            checkdmarc.spf.get_spf_record(case.domain, resolver=checkdmarc_bind)
+        assert [f["subject"] for f in ours_failed] in (
+            [f"{case.domain} limits"],
+            [case.domain],
+        )
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "warning"),
+    [
+        (GOOD, None, None),
+        (DMARC_TYPO, checkdmarc.dmarc.InvalidDMARCTagValue, None),
+        # its grammar has no rua2, so a syntax error (InvalidDMARCTag is its subclass)
+        (DMARC_TAG, checkdmarc.dmarc.DMARCSyntaxError, None),
+        (DMARC_RUA, None, "does not indicate that it accepts DMARC reports"),
+    ],
+    ids=lambda v: v.domain if isinstance(v, Case) else str(getattr(v, "__name__", v)),
+)
+def test_dmarc_problems_agree_with_checkdmarc(
+    world: World,
+    checkdmarc_bind: dns.resolver.Resolver,
+    case: Case,
+    error: type[Exception] | None,
+    warning: str | None,
+) -> None:
+    ours = _our_findings(world, case, "dmarc")
+    ours_failed = [f for f in ours if f["status"] == "fail"]
+    record = checkdmarc.dmarc.query_dmarc_record(case.domain, resolver=checkdmarc_bind)["record"]
+
+    if error is not None:
+        with pytest.raises(error):
+            checkdmarc.dmarc.parse_dmarc_record(record, case.domain, resolver=checkdmarc_bind)
+        assert [f["subject"] for f in ours_failed] == [f"_dmarc.{case.domain}"]
+        return
+    parsed = checkdmarc.dmarc.parse_dmarc_record(record, case.domain, resolver=checkdmarc_bind)
+    unverified = [w for w in parsed["warnings"] if "accepts DMARC reports" in w]
+    if warning is None:
+        assert unverified == [] and ours_failed == []
+        assert parsed["tags"]["p"]["value"] == "reject"
+    else:
+        assert len(unverified) == 1 and warning in unverified[0]
+        assert [f["subject"] for f in ours_failed] == ["rua mailto:agg@reports.test"]
+
+
+def test_the_guard_blocks_a_packet_that_would_leave_loopback(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "blocked.log"
+    netguard.install(log, monkeypatch.setattr)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(OSError, match="loopback guard"):
+            udp.sendto(b"x", ("192.0.2.1", 53))
+        udp.sendto(b"x", ("127.0.0.1", world.closed_port))  # loopback is fine
+    assert log.read_text() == "sendto ('192.0.2.1', 53)\n"
+
+
+def test_the_guard_is_live_in_mailzone_processes(world: World, tmp_path: Path) -> None:
+    log = tmp_path / "blocked.log"
+    (tmp_path / "sitecustomize.py").write_text(netguard.sitecustomize_source(log))
+    args = ["check", GOOD.domain, "--nameserver", "192.0.2.53:53", "--timeout", "0.2"]
+    args += ["--skip", "drift", "--blocklist", "none", "--format", "json"]
+    for family in OTHER_FAMILIES:
+        args += ["--skip", family]
+
+    result = mailzone(world.root, *args, env={"PYTHONPATH": str(tmp_path)})
+
+    assert "sendto ('192.0.2.53', 53)" in log.read_text()
+    assert "loopback guard" in result.out
