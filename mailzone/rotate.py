@@ -338,7 +338,7 @@ def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainSta
             sel = replace(sel, mta_done=False)  # set once the MTA really signs with it
         key = decision.new_keys.get(sel.selector)
         if sel.selector not in old and key is None:
-            raise MailzoneError(f"{decision.domain.name}: no key was made for {sel.selector}")
+            raise MailzoneError(f"no key was made for {sel.selector}")
         entries.append(_to_state(sel, old.get(sel.selector), key, now))
     return decision.domain.state.model_copy(update={"selectors": entries})
 
@@ -354,7 +354,7 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
             continue  # made in this run: its key was just written
         if not store.path(decision.domain.name, action.selector).exists():
             raise MailzoneError(
-                f"{decision.domain.name}: no private key for selector {action.selector} in "
+                f"no private key for selector {action.selector} in "
                 f"{store.directory}; run rotate on the mail host that holds it"
             )
         if not store.fingerprint_matches(decision.domain.name, action.selector, entry.fingerprint):

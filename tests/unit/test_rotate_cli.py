@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from mailzone import cli
@@ -32,8 +33,9 @@ def inproc(root: Path, *args: str) -> Run:
     """`mailzone --root ROOT ARGS` through the console entry point, in this process (no
     interpreter start-up: the slow part of a subprocess run)."""
     out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
+    argv, cwd = sys.argv, Path.cwd()
     sys.argv = ["mailzone", "--root", str(root), *args]
+    os.chdir(root)  # as the subprocess runs: paths are shown relative to the repository
     code = 0
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -42,6 +44,7 @@ def inproc(root: Path, *args: str) -> Run:
         code = int(done.code or 0)
     finally:
         sys.argv = argv
+        os.chdir(cwd)
     run = Run(code, out.getvalue(), err.getvalue())
     assert "Traceback" not in run.out + run.err, run.err
     return run
@@ -62,7 +65,7 @@ class Repo:
     ) -> None:
         self.run = mailzone if subprocess else inproc
         self.root = tmp / "repo"
-        self.root.mkdir()
+        self.root.mkdir(parents=True)
         self.keys = tmp / "keys"
         self.archive = tmp / "archive"
         self.exim = tmp / "exim"
@@ -354,4 +357,130 @@ def test_bad_now_is_one_line(tmp_path: Path) -> None:
     before = repo.snapshot()
     error = refused(repo.cli("rotate", "--now", "next tuesday"))
     assert error.startswith("--now: 'next tuesday' is not an ISO 8601 time")
+    assert repo.snapshot() == before
+
+
+# -- faults and bad input: one line, exit 1, nothing changed, no key lost ----------------------
+
+
+def ready_to_activate(tmp_path: Path) -> tuple[Repo, str, datetime]:
+    """A repo whose first selector is served and due to become active at the returned time."""
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    return repo, first, repo.t0 + HOUR + DAY
+
+
+def test_missing_key_for_the_selector_being_activated(tmp_path: Path) -> None:
+    repo, first, when = ready_to_activate(tmp_path)
+    repo.key(first).rename(tmp_path / "elsewhere.pem")
+    before = repo.snapshot()
+    error = refused(repo.rotate(when))
+    assert error == (
+        f"{DOMAIN}: no private key for selector {first} in {repo.keys}; run rotate on the mail "
+        "host that holds it"
+    )
+    assert repo.snapshot() == before
+    assert repo.phases() == {first: "pending"}
+    (tmp_path / "elsewhere.pem").rename(repo.key(first))
+    ok(repo.rotate(when))
+    assert repo.phases() == {first: "active"}
+
+
+def test_key_whose_public_half_does_not_match_the_state(tmp_path: Path) -> None:
+    repo, first, when = ready_to_activate(tmp_path)
+    original = repo.key(first).read_bytes()
+    other = Repo(tmp_path / "other")  # its init made another RSA key
+    (other_sel,) = other.phases()
+    repo.key(first).unlink()
+    repo.key(first).write_bytes(other.key(other_sel).read_bytes())
+    repo.key(first).chmod(0o600)
+    before = repo.snapshot()
+    error = refused(repo.rotate(when))
+    assert error == (
+        f"{DOMAIN}: {repo.key(first)}: its public half does not match the fingerprint of {first} "
+        f"in state/{DOMAIN}.yaml; not switching to it"
+    )
+    assert repo.snapshot() == before
+    repo.key(first).write_bytes(original)
+    ok(repo.rotate(when))
+
+
+def test_world_readable_key_is_refused_not_used(tmp_path: Path) -> None:
+    repo, first, when = ready_to_activate(tmp_path)
+    repo.key(first).chmod(0o644)
+    before = repo.snapshot()
+    error = refused(repo.rotate(when))
+    assert error == (
+        f"{DOMAIN}: {repo.key(first)}: mode 0644 lets every user read this DKIM private key; "
+        f"run: chmod 600 {repo.key(first)}"
+    )
+    assert repo.snapshot() == before
+    assert repo.key(first).exists()
+
+
+def edit_state(repo: Repo, selector: str, **changes: Any) -> None:
+    path = repo.root / "state" / f"{DOMAIN}.yaml"
+    data = yaml.safe_load(path.read_text())
+    for entry in data["selectors"]:
+        if entry["selector"] == selector:
+            entry.update(changes)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000))
+
+
+@pytest.mark.parametrize("case", ["pending_switched", "revoked_before_switched", "two_active"])
+def test_impossible_hand_edited_state_names_file_and_line(tmp_path: Path, case: str) -> None:
+    repo = Repo(tmp_path, mta="none")
+    (first,) = repo.phases()
+    t0 = repo.t0
+    state_file = repo.root / "state" / f"{DOMAIN}.yaml"
+    if case == "pending_switched":
+        edit_state(repo, first, switched=(t0 + DAY).isoformat())
+        expected = "a pending selector cannot have been switched or revoked"
+    elif case == "revoked_before_switched":
+        edit_state(
+            repo,
+            first,
+            phase="revoked",
+            switched=(t0 + 2 * DAY).isoformat(),
+            revoked=(t0 + DAY).isoformat(),
+        )
+        expected = "revoked is before switched"
+    else:
+        other = Repo(tmp_path / "other", mta="none")
+        data = yaml.safe_load(state_file.read_text())
+        second = dict(other.selectors()[0], selector="s2")
+        data["selectors"][0]["phase"] = "active"
+        data["selectors"].append(second | {"phase": "active"})
+        state_file.write_text(yaml.safe_dump(data, sort_keys=False, width=1000))
+        expected = f"2 active rsa selectors ({first}, s2); at most one"
+    before = repo.snapshot()
+    for command in (["validate"], ["rotate", "--now", (t0 + 3 * DAY).isoformat()]):
+        run = repo.cli(*command) if command[0] == "rotate" else inproc(repo.root, *command)
+        error = refused(run)
+        assert re.match(rf"state/{DOMAIN}\.yaml:\d+: ", error), error
+        assert expected in error, error
+        assert repo.snapshot() == before
+        assert repo.key(first).exists()
+
+
+@pytest.mark.parametrize(
+    ("dkim", "field", "expected"),
+    [
+        ("  revoke_after: 30d\n  forget_after: 30d\n", "dkim", "revoke_after (30d) must be shorter than forget_after (30d)"),
+        ("  algorithms: [dsa]\n", "dkim.algorithms[0]", "'dsa' is not one of rsa, ed25519"),
+        ("  rotate_every: 90 days\n", "dkim.rotate_every", "'90 days' is not a duration"),
+    ],
+)  # fmt: skip
+def test_bad_dkim_policy_names_file_line_and_field(
+    tmp_path: Path, dkim: str, field: str, expected: str
+) -> None:
+    repo = Repo(tmp_path, mta="none")
+    spec = repo.root / "zones" / f"{DOMAIN}.yaml"
+    spec.write_text(spec.read_text().replace("dkim:\n", "dkim:\n" + dkim))
+    before = repo.snapshot()
+    error = refused(repo.rotate(repo.t0 + 2 * DAY))
+    assert re.match(rf"zones/{DOMAIN}\.yaml:\d+: {re.escape(field)}: ", error), error
+    assert expected in error, error
     assert repo.snapshot() == before
