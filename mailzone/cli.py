@@ -187,7 +187,7 @@ def records(
 
     from mailzone.project import load_project
 
-    project = load_project(STATE.root, [domain])
+    project = load_project(STATE.root)  # all: another domain's DMARC reports may add records here
     (item,) = project.select([domain])
     console = _console()
     if fmt == "json":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.expand import DesiredRecord, expand_domain
+from mailzone.expand.report_auth import authorisations, report_destinations
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec, imported_key
@@ -34,13 +35,19 @@ class Domain:
         """The zone holding it, without trailing dot."""
         return self.spec.zone_name
 
+    # (sender domain, destination) of DMARC reports this domain receives (set by load_project)
+    report_senders: list[tuple[str, str]] = field(default_factory=list)
+
     @cached_property
     def records(self) -> list[DesiredRecord]:
         """The records it wants (expanded once)."""
         try:
-            return expand_domain(self.spec, self.state, self.doc.path.parent)
+            own = expand_domain(self.spec, self.state, self.doc.path.parent)
         except ValueError as err:
             raise SpecError(str(err), self.doc.where()) from None
+        if not self.report_senders:
+            return own
+        return sorted([*own, *authorisations(self.spec, self.report_senders)])
 
 
 @dataclass
@@ -116,4 +123,17 @@ def load_project(root: Path, names: Iterable[str] = ()) -> Project:
         if domain.name in project.domains:
             raise SpecError(f"domain '{domain.name}' is defined twice", domain.doc.where())
         project.domains[domain.name] = domain
+    _link_report_destinations(project)
     return project
+
+
+def _link_report_destinations(project: Project) -> None:
+    """Give each domain the specs that send DMARC reports to it (for their authorisation)."""
+    for domain in project.domains.values():
+        for dest in report_destinations(domain.spec):
+            labels = dest.split(".")
+            for i in range(len(labels) - 1):
+                receiver = project.domains.get(".".join(labels[i:]))  # the most specific
+                if receiver is not None:
+                    receiver.report_senders.append((domain.name, dest))
+                    break
