@@ -50,6 +50,7 @@ class Case:
     provider: str = "bind"
     ptr: str | None = "self"  # "self": mail.<domain>; None: no PTR; else that name
     ptr6: bool = True
+    ip4: tuple[str, ...] = ()  # spf.ip4
     mx_host: str | None = None  # an absolute MX-only host instead of `mail` taking MX
 
     @property
@@ -81,6 +82,7 @@ class Case:
         lines.append("spf:")
         lines.append(f"  include: [{', '.join(self.include)}]")
         lines.append(f"  terms: [{', '.join(repr(t) for t in self.terms)}]")
+        lines.append(f"  ip4: [{', '.join(self.ip4)}]")
         lines += ["dmarc:", "  policy: reject"]
         rua = self.rua or (f"mailto:dmarc@{self.domain}",)
         lines.append(f"  rua: [{', '.join(repr(r) for r in rua)}]")
@@ -113,6 +115,8 @@ LISTED = Case("listed.example", 24)
 REFUSED = Case("refused.example", 25)
 NS_DOWN = Case("ns-down.example", 26, provider="bind-down")
 SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
+LISTED6 = Case("listed6.example", 28, ipv6=True)  # its IPv6 address is listed
+SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
 CASES = (
     GOOD,
@@ -133,6 +137,8 @@ CASES = (
     REFUSED,
     NS_DOWN,
     SOA_SPLIT,
+    LISTED6,
+    SPF_BIG,
 )
 
 
@@ -149,12 +155,26 @@ def crafted_zones() -> dict[str, str]:
             ptr6.append(f"{owner}. PTR {case.mail}.")
     chain = [f'n{i} TXT "v=spf1 include:n{i + 1}.inc.test -all"' for i in range(1, 11)]
     listed = f"{LISTED.n}.113.0.203"
+    assert LISTED6.ipv6_address is not None
+    listed6 = ipaddress.ip_address(LISTED6.ipv6_address).reverse_pointer[: -len(".ip6.arpa")]
     return {
         REVERSE4: zone_text(REVERSE4, ptr4),
         REVERSE6: zone_text(REVERSE6, ptr6),
         INCLUDES: zone_text(
             INCLUDES,
-            ['_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"', *chain, 'n11 TXT "v=spf1 -all"'],
+            [
+                '_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"',
+                *chain,
+                'n11 TXT "v=spf1 -all"',
+                'voids2 TXT "v=spf1 a:nx1.inc.test a:nx2.inc.test -all"',
+                f'mx TXT "v=spf1 mx:{GOOD.domain} -all"',
+                'a24 TXT "v=spf1 a:real.other.test/24 -all"',
+                f'ptr TXT "v=spf1 ptr:{GOOD.domain} -all"',
+                'exists TXT "v=spf1 exists:%{ir}.%{v}.allow.inc.test -all"',
+                f"{GOOD.n}.113.0.203.in-addr.allow A 127.0.0.2",
+                'redirect TXT "v=spf1 redirect=_spf.inc.test"',
+                'outside TXT "v=spf1 include:spf.not-served.test -all"',
+            ],
         ),
         REPORTS: zone_text(
             REPORTS,
@@ -173,7 +193,12 @@ def crafted_zones() -> dict[str, str]:
             ],
         ),
         BLOCKLIST: zone_text(
-            BLOCKLIST, [f"{listed} A 127.0.0.2", f'{listed} TXT "listed: spam trap hits (test)"']
+            BLOCKLIST,
+            [
+                f"{listed} A 127.0.0.2",
+                f'{listed} TXT "listed: spam trap hits (test)"',
+                f"{listed6} A 127.0.0.3",
+            ],
         ),
         REFUSING: zone_text(REFUSING, ["* A 127.255.255.254"]),
     }

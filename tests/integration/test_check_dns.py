@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from tests.check_zones import (
     DMARC_TYPO,
     GOOD,
     LISTED,
+    LISTED6,
     MX_CNAME,
     NS_DOWN,
     PROBE,
@@ -54,6 +56,7 @@ from tests.check_zones import (
     REFUSED,
     SELECTOR,
     SOA_SPLIT,
+    SPF_BIG,
     SPF_LOOKUPS,
     SPF_TWO,
     SPF_VOIDS,
@@ -192,8 +195,10 @@ def check(world: World, case: Case, *extra: str, blocklists: tuple[str, ...] = (
     args += extra
     if tuple(args) in world.checked:  # the cross-checks look at the same runs again
         return world.checked[tuple(args)]
-    as_json = run(world, *args, "--format", "json")
-    as_text = run(world, *args, "--problems")
+    with ThreadPoolExecutor(2) as pool:  # the two processes at once
+        json_run = pool.submit(run, world, *args, "--format", "json")
+        text_run = pool.submit(run, world, *args, "--problems")
+        as_json, as_text = json_run.result(), text_run.result()
     assert as_json.code == as_text.code, (as_json, as_text)
     assert as_json.err == "", as_json.err
     data = json.loads(as_json.out)
@@ -245,9 +250,7 @@ def assert_exactly(checked: Checked, expected: list[Expect]) -> None:
     assert ran == set(DNS_FAMILIES), ran
     failed = any(want.status == "fail" for want in expected)
     assert checked.code == (3 if failed else 0), checked.text
-    assert " pass" not in "\n".join(  # --problems shows no pass line
-        line for line in checked.text.splitlines() if line.startswith("ok ")
-    )
+    assert not [line for line in checked.text.splitlines() if line.startswith("ok ")]
 
 
 # -- the good case ---------------------------------------------------------------------------
@@ -289,7 +292,9 @@ def test_every_family_is_checked_when_all_domains_run_together(world: World) -> 
     assert set(reports) == {case.domain for case in CASES}
     assert reports[GOOD.domain]["counts"]["fail"] == 0
     failing = {d for d, r in reports.items() if r["counts"]["fail"]}
-    assert failing == {c.domain for c in CASES} - {GOOD.domain, REFUSED.domain}
+    # without +6 the listed IPv6 address is not looked up; an oversized SPF record only warns
+    passing = {GOOD.domain, REFUSED.domain, LISTED6.domain, SPF_BIG.domain}
+    assert failing == {c.domain for c in CASES} - passing
 
 
 # -- broken cases ----------------------------------------------------------------------------
@@ -533,6 +538,44 @@ def test_unreachable_authoritative_server_fails_drift_and_the_rest_still_runs(
     assert len(records) >= 5 and all("by 1 source(s)" in f["message"] for f in records[1:])
 
 
+def test_listed_ipv6_address_fails_only_where_the_list_takes_ipv6(world: World) -> None:
+    expected = Expect(
+        "blocklist",
+        "fail",
+        "2001:db8::28 in bl.test",
+        "2001:db8::28 is listed by bl.test (127.0.0.3)",
+        "request delisting from bl.test",
+    )
+
+    assert_exactly(check(world, LISTED6, blocklists=("bl.test+6",)), [expected])
+
+    ipv4_only = check(world, LISTED6, blocklists=("bl.test",))
+    assert_exactly(ipv4_only, [])
+    assert [f["subject"] for f in ipv4_only.findings if f["check"] == "blocklist"] == [
+        "203.0.113.28 in bl.test"
+    ]
+
+
+def test_spf_record_over_450_octets_warns(world: World) -> None:
+    checked = check(world, SPF_BIG)
+
+    assert_exactly(
+        checked,
+        [
+            Expect(
+                "spf",
+                "warn",
+                f"{SPF_BIG.domain} size",
+                "octets (over 450: answers may not fit UDP)",
+                "fewer ip4:/ip6: networks",
+            )
+        ],
+    )
+    (size,) = [f for f in checked.findings if f["subject"] == f"{SPF_BIG.domain} size"]
+    record = f"v=spf1 ip4:{SPF_BIG.ipv4} " + " ".join(f"ip4:{a}" for a in SPF_BIG.ip4) + " ~all"
+    assert size["message"].startswith(f"the SPF record is {len(record)} octets")
+
+
 def test_blocklist_refusing_or_not_answering_is_unknown_never_listed(world: World) -> None:
     checked = check(world, REFUSED, blocklists=("refuse.test", "missing.test"))
 
@@ -615,42 +658,75 @@ def _pyspf_lookup(world: World) -> Any:
 
 
 SPF_EXPECTED = [
-    # (case, ip, helo, pyspf and mailzone's result)
-    (GOOD, PROBE, "", "softfail"),
-    (GOOD, "203.0.113.10", "", "pass"),
-    (GOOD, "2001:db8::10", "", "pass"),
-    (GOOD, "198.51.100.7", "", "pass"),  # through include:_spf.inc.test
-    (GOOD, "203.0.113.10", GOOD.mail, "pass"),  # the HELO record
-    (GOOD, "198.51.100.7", GOOD.mail, "fail"),
-    (SPF_LOOKUPS, PROBE, "", "permerror"),  # 11 lookups through nested includes
-    (SPF_LOOKUPS, "203.0.113.11", "", "pass"),  # ip4: matches before any include
-    (SPF_TWO, "203.0.113.12", "", "permerror"),
-    (SPF_VOIDS, PROBE, "", "permerror"),  # 3 void lookups
-    (SPF_VOIDS, "203.0.113.13", "", "pass"),
+    # (domain, ip, helo, the result pyspf and mailzone both give)
+    (GOOD.domain, PROBE, "", "softfail"),
+    (GOOD.domain, "203.0.113.10", "", "pass"),
+    (GOOD.domain, "2001:db8::10", "", "pass"),
+    (GOOD.domain, "198.51.100.7", "", "pass"),  # through include:_spf.inc.test
+    (GOOD.domain, "203.0.113.10", GOOD.mail, "pass"),  # the HELO record
+    (GOOD.domain, "198.51.100.7", GOOD.mail, "fail"),
+    (SPF_LOOKUPS.domain, PROBE, "", "permerror"),  # 11 lookups through nested includes
+    (SPF_LOOKUPS.domain, "203.0.113.11", "", "pass"),  # ip4: matches before any include
+    (SPF_TWO.domain, "203.0.113.12", "", "permerror"),
+    (SPF_VOIDS.domain, PROBE, "", "permerror"),  # 3 void lookups
+    (SPF_VOIDS.domain, "203.0.113.13", "", "pass"),
+    # the mechanisms and limits over real DNS (records in inc.test)
+    ("n1.inc.test", PROBE, "", "fail"),  # exactly 10 lookups: still evaluated
+    ("voids2.inc.test", PROBE, "", "fail"),  # exactly 2 void lookups: still evaluated
+    ("mx.inc.test", "203.0.113.10", "", "pass"),
+    ("mx.inc.test", "2001:db8::10", "", "pass"),
+    ("mx.inc.test", "203.0.113.11", "", "fail"),
+    ("a24.inc.test", "198.51.100.200", "", "pass"),
+    ("a24.inc.test", "198.51.101.1", "", "fail"),
+    ("ptr.inc.test", "203.0.113.10", "", "pass"),  # PTR mail.good.example, confirmed
+    ("ptr.inc.test", "203.0.113.22", "", "fail"),  # PTR stranger.other.test
+    ("exists.inc.test", "203.0.113.10", "", "pass"),  # %{ir}.%{v} macro
+    ("exists.inc.test", "203.0.113.11", "", "fail"),
+    ("redirect.inc.test", "198.51.100.7", "", "pass"),
+    ("redirect.inc.test", "192.0.2.1", "", "fail"),
+    ("outside.inc.test", "192.0.2.1", "", "temperror"),  # BIND refuses: not its zone
 ]
+CHECKED_SPF = {case.domain: case for case in (GOOD, SPF_LOOKUPS, SPF_VOIDS)}
 
 
 @pytest.mark.parametrize(
-    ("case", "ip", "helo", "expected"),
+    ("domain", "ip", "helo", "expected"),
     SPF_EXPECTED,
-    ids=[f"{c.domain}-{ip}{'-helo' if h else ''}" for c, ip, h, _ in SPF_EXPECTED],
+    ids=[f"{d}-{ip}{'-helo' if h else ''}" for d, ip, h, _ in SPF_EXPECTED],
 )
 def test_spf_verdicts_agree_with_pyspf(
     world: World,
     offline: None,
     monkeypatch: pytest.MonkeyPatch,
-    case: Case,
+    domain: str,
     ip: str,
     helo: str,
     expected: str,
 ) -> None:
     monkeypatch.setattr(spf, "DNSLookup", _pyspf_lookup(world))
-    domain = helo or case.domain
+    identity = helo or domain
 
-    theirs, _explanation = spf.check2(i=ip, s=f"postmaster@{domain}", h=helo or case.mail)
-    ours = check_host(_bind_lookup(world), ip, domain, f"postmaster@{domain}", helo)
+    theirs, _explanation = spf.check2(i=ip, s=f"postmaster@{identity}", h=helo or "mta.test")
+    ours = check_host(_bind_lookup(world), ip, identity, f"postmaster@{identity}", helo)
 
     assert (ours.result, theirs) == (expected, expected), ours.reason
+    case = CHECKED_SPF.get(domain)
+    if case is None:
+        return
+    # ... and `mailzone check` reports the same verdict
+    subject = (
+        f"{domain} limits"
+        if ip == PROBE
+        else f"HELO {helo} from {ip}"
+        if helo
+        else f"{domain} from {ip}"
+    )
+    found = [f for f in check(world, case).findings if f["subject"] == subject]
+    if ip == PROBE:
+        assert [f["status"] for f in found] == ["fail" if expected == "permerror" else "pass"]
+    elif found:  # a sending address of the spec
+        assert [f["status"] for f in found] == ["pass" if expected == "pass" else "fail"]
+        assert found[0]["message"].endswith(f": {expected}") or expected != "pass"
 
 
 def _checkdmarc_resolver(world: World) -> dns.resolver.Resolver:
