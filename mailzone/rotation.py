@@ -203,13 +203,15 @@ def _pass(
     kept: list[Sel] = []
     actions: list[Action] = []
     dues: list[datetime] = []
+    # the old key stays valid until the MTA really signs with its successor (a failed reload)
+    settled = all(s.mta_done for s in track if s.phase == "active")
     for sel in track:
-        new, acts, due = _age_out(sel, policy, now, observed)
+        new, acts, due = _age_out(sel, policy, now, observed, settled)
         actions += acts
         dues += due
         if new is not None:
             kept.append(new)
-    for phase_step in (_activate, _publish):
+    for phase_step in (_drop, _activate, _publish):
         kept, acts, due = phase_step(kept, algorithm, policy, now, observed, emergency, fresh)
         actions += acts
         dues += due
@@ -217,14 +219,15 @@ def _pass(
 
 
 def _age_out(
-    sel: Sel, policy: Policy, now: datetime, observed: Observed
+    sel: Sel, policy: Policy, now: datetime, observed: Observed, settled: bool = True
 ) -> tuple[Sel | None, list[Action], list[datetime]]:
-    """Revoke, tombstone or drop a selector that no longer signs."""
+    """Revoke, tombstone or drop a selector that no longer signs (once `settled`: the MTA
+    signs with its successor)."""
     if sel.phase == "tombstone":
         if observed.gone.get(sel.selector, False):
             return None, [DeleteKey(sel.selector)], []
         return sel, [], []
-    if sel.phase not in ("retiring", "revoked"):
+    if sel.phase not in ("retiring", "revoked") or (sel.phase == "retiring" and not settled):
         return sel, [], []
     switched = sel.switched or sel.created
     forget_at = switched + policy.forget_after
@@ -271,14 +274,40 @@ def _activate(
     for sel in track:
         if sel is pending:
             sel = replace(sel, phase="active", visible_since=seen, switched=now, mta_done=True)
-        elif sel.phase == "active":
-            actions.append(ArchiveKey(sel.selector))
-            sel = replace(sel, phase="retiring", switched=now)
-            if pending.urgent:  # compromised: no grace period for mail in flight
+        elif sel.phase in ("active", "retiring"):
+            if sel.phase == "active":
+                actions.append(ArchiveKey(sel.selector))
+                sel = replace(sel, phase="retiring", switched=now)
+            if pending.urgent:  # compromised host: no grace period for any older key
                 at_once = replace(policy, revoke_after=timedelta(0))
                 revoked, acts, _ = _age_out(sel, at_once, now, observed)
                 actions += acts
                 sel = revoked or sel
+        new.append(sel)
+    return new, actions, []
+
+
+def _drop(
+    track: list[Sel],
+    algorithm: Algorithm,
+    policy: Policy,
+    now: datetime,
+    observed: Observed,
+    emergency: bool,
+    fresh: NameFor,
+) -> Outcome:
+    """An algorithm no longer in the policy: its active key retires, its pending key goes."""
+    if algorithm in policy.algorithms:
+        return track, [], []
+    new: list[Sel] = []
+    actions: list[Action] = []
+    for sel in track:
+        if sel.phase == "active":
+            actions.append(ArchiveKey(sel.selector))
+            sel = replace(sel, phase="retiring", switched=now)
+        elif sel.phase == "pending":
+            actions.append(RemoveRecord(sel.selector))
+            sel = replace(sel, phase="tombstone", switched=now, revoked=now)
         new.append(sel)
     return new, actions, []
 
@@ -297,9 +326,19 @@ def _publish(
         return track, [], []
     pending = next((s for s in track if s.phase == "pending"), None)
     if pending is not None:
-        if emergency and not pending.urgent:
-            return _swap(track, pending, replace(pending, urgent=True)), [], []
-        return track, [], []
+        if not (emergency and not pending.urgent):
+            return track, [], []
+        # made on the compromised host too: withdraw it and start over
+        gone = replace(pending, phase="tombstone", switched=now, revoked=now)
+        track = _swap(track, pending, gone)
+        name = fresh(algorithm, now)
+        sel = Sel(name, algorithm, "pending", created=now, urgent=True)
+        actions: list[Action] = [
+            RemoveRecord(pending.selector),
+            GenerateKey(algorithm, name),
+            PublishRecord(name),
+        ]
+        return [*track, sel], actions, []
     active = next((s for s in track if s.phase == "active"), None)
     if active is not None and not (emergency and active.created < now):
         due = active.created + min(policy.rotate_every, policy.max_age)

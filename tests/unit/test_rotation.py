@@ -147,6 +147,64 @@ def test_emergency_twice_on_one_day_gets_a_distinct_selector() -> None:
     assert _phases(sels) == {"20261124r": "active", "20261124ra": "pending"}
 
 
+def test_emergency_replaces_a_pending_key_made_on_the_compromised_host() -> None:
+    policy = Policy()
+    pending = Sel("20261120r", "rsa", "pending", T0 - 4 * DAY)
+
+    sels, actions, _ = step([_old_active(), pending], policy, T0, Observed(), emergency=True)
+
+    assert actions == [
+        RemoveRecord("20261120r"),
+        GenerateKey("rsa", "20261124r"),
+        PublishRecord("20261124r"),
+    ]
+    assert _phases(sels) == {"old": "active", "20261120r": "tombstone", "20261124r": "pending"}
+    assert next(s for s in sels if s.selector == "20261124r").urgent
+
+
+def test_emergency_switch_revokes_a_still_retiring_key_too() -> None:
+    policy = Policy()
+    retiring = Sel("older", "rsa", "retiring", T0 - 200 * DAY, switched=T0 - 2 * DAY, mta_done=True)
+    urgent = Sel("20261124r", "rsa", "pending", T0, urgent=True)
+
+    sels, actions, _ = step([retiring, _old_active(), urgent], policy, T0, _seen("20261124r"))
+
+    assert RevokeRecord("older") in actions and RevokeRecord("old") in actions
+    assert _phases(sels) == {"older": "revoked", "old": "revoked", "20261124r": "active"}
+
+
+def test_the_old_key_is_not_revoked_while_the_mta_switch_is_incomplete() -> None:
+    policy = Policy()
+    retiring = Sel("old", "rsa", "retiring", T0 - 100 * DAY, switched=T0 - 8 * DAY, mta_done=True)
+    active = Sel("new", "rsa", "active", T0 - 9 * DAY, T0 - 9 * DAY, T0 - 8 * DAY, mta_done=False)
+
+    sels, actions, _ = step([retiring, active], policy, T0, Observed())
+    assert actions == []  # a reload keeps failing: mail is still signed with "old"
+    done = [s if s.selector == "old" else Sel(**{**s.__dict__, "mta_done": True}) for s in sels]
+    _, actions, _ = step(done, policy, T0, Observed())
+    assert actions == [RevokeRecord("old")]
+
+
+def test_an_algorithm_taken_out_of_the_spec_retires_its_keys() -> None:
+    policy = Policy(algorithms=("rsa",))
+    ed_active = Sel(
+        "e1", "ed25519", "active", T0 - 10 * DAY, T0 - 10 * DAY, T0 - 9 * DAY, None, True
+    )
+    ed_pending = Sel("e2", "ed25519", "pending", T0 - DAY)
+    rsa = _old_active()
+
+    sels, actions, _ = step(
+        [rsa, ed_active, ed_pending],
+        Policy(algorithms=("rsa",), rotate_every=200 * DAY, max_age=200 * DAY),
+        T0,
+        Observed(),
+    )
+
+    assert ArchiveKey("e1") in actions and RemoveRecord("e2") in actions
+    assert _phases(sels) == {"old": "active", "e1": "retiring", "e2": "tombstone"}
+    assert policy.algorithms == ("rsa",)
+
+
 # --- property tests: random schedules, observations and crashes ----------------------------
 
 
@@ -176,6 +234,17 @@ class World:
                 self.keys.discard(s)
             case ArchiveKey():
                 pass
+
+    def sync(self, sels: list[Sel]) -> None:
+        """`mailzone apply` between runs: DNS is made to match the committed state (so a record
+        action done by a run that crashed before saving is undone or redone)."""
+        for sel in sels:
+            if sel.phase in ("pending", "active", "retiring"):
+                self.dns[sel.selector] = "key"
+            elif sel.phase == "revoked":
+                self.dns[sel.selector] = "revoked"
+            else:
+                self.dns.pop(sel.selector, None)
 
     def observe(
         self, sels: list[Sel], rng: random.Random, ttl: int, truthful: bool = False
@@ -300,6 +369,7 @@ def test_rotation_invariants_under_random_schedules_and_crashes(
     now = T0
     for gap, crash, seed, emergency in schedule:
         now += timedelta(hours=gap)
+        world.sync(sels)
         obs = world.observe(sels, random.Random(seed), ttl)
         sels = _run(sels, policy, now, obs, world, checker, crash, emergency)
 
@@ -308,6 +378,7 @@ def test_rotation_invariants_under_random_schedules_and_crashes(
     settle_start = now
     for _ in range(4 * 45):
         now += interval
+        world.sync(sels)
         sels = _run(
             sels, policy, now, world.observe(sels, random.Random(0), ttl, True), world, checker
         )
