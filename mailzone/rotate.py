@@ -6,10 +6,10 @@ A run, in this order, so that a crash anywhere converges on the next run without
    ones (a revocation whose apply failed is published again);
 2. decide (`rotation.step`, a pure function of the state, the policy, the time and DNS);
 3. generate the new keys (all cores) and write them, before any state names them;
-4. save the states (atomically);
+4. delete (or archive) the keys of selectors that no nameserver serves any more, then save the
+   states (atomically): a key is never left behind by a state that forgot it;
 5. write the MTA configuration, reload the MTA, then mark the switch complete;
-6. `--apply`: publish through each domain's provider;
-7. delete (or archive) the keys of selectors that no nameserver serves any more.
+6. `--apply`: publish through each domain's provider.
 
 A run with nothing due reads no private key and asks DNS nothing (except, while a selector is
 revoked, whether its empty key is served)."""
@@ -175,6 +175,7 @@ def _rotate(
         try:
             if any(isinstance(a, rotation.SwitchMta) for a in decision.actions):
                 _check_switch_keys(decision, store)
+            _delete_keys(decision, store, host, result)  # while the state still names them
             state = _new_state(decision, now, mta_ready=host.mta.kind == "none")
         except MailzoneError as err:
             decision.run.error = str(err)
@@ -192,7 +193,6 @@ def _rotate(
         result.apply_domains = wanted
         if wanted:
             result.errors += apply(wanted)
-    _delete_keys(decisions, store, host)
     return result
 
 
@@ -424,23 +424,34 @@ def _unpublished(decision: _Decision) -> bool:
     )
 
 
-def _delete_keys(decisions: list[_Decision], store: KeyStore, host: HostConfig) -> None:
-    for decision in decisions:
-        if decision.run.error:
+def _delete_keys(
+    decision: _Decision, store: KeyStore, host: HostConfig, result: RotateResult
+) -> None:
+    """Delete (or archive) the keys of selectors no nameserver serves any more, before the state
+    that forgets them is saved: a crash in between leaves a tombstone whose key is gone (the next
+    run just forgets it), never a key that no state names. A key that cannot be deleted keeps its
+    tombstone, so the next run tries again."""
+    domain = decision.domain.name
+    old = {s.selector: s for s in decision.domain.state.selectors}
+    for action in decision.actions:
+        if not isinstance(action, rotation.DeleteKey):
             continue
-        for action in decision.actions:
-            if not isinstance(action, rotation.DeleteKey):
-                continue
-            domain = decision.domain.name
-            if not store.path(domain, action.selector).exists():
-                continue  # deleted by a run that crashed before saving its state
-            try:
-                if host.archive_dir:
-                    store.archive(domain, action.selector, host.path(host.archive_dir))
+        path = store.path(domain, action.selector)
+        if not path.exists():
+            continue  # deleted by a run that crashed before saving its state
+        try:
+            if host.archive_dir:
+                target = host.path(host.archive_dir) / path.name
+                if target.exists() and target.read_bytes() == path.read_bytes():
+                    store.delete(domain, action.selector)  # archived by a run that crashed
                 else:
-                    store.delete(domain, action.selector)
-            except MailzoneError as err:
-                decision.run.error = str(err)
+                    store.archive(domain, action.selector, host.path(host.archive_dir))
+            else:
+                store.delete(domain, action.selector)
+        except (MailzoneError, OSError) as err:
+            result.errors.append(f"{domain}: {err} (the next rotate retries)")
+            if action.selector in old:
+                decision.sels.append(to_sel(old[action.selector]))
 
 
 def parse_now(text: str | None) -> datetime:

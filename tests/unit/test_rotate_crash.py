@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import dns.zone
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -124,15 +125,16 @@ class World:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             return _apply_names(names, 1)
 
-    def run(self, now: datetime, fault: Fault | None) -> None:
+    def run(self, now: datetime, fault: Fault | None) -> rotate_mod.RotateResult | None:
         apply = self.publish
         if fault is not None and fault.point == "apply":
             apply = fault.wrap(apply)
         project = load_project(self.root)
         with injected(fault), contextlib.suppress(Crash):
-            rotate_mod.rotate(
+            return rotate_mod.rotate(
                 project, project.select(), self.host, now, dns=Dns(), apply=apply, processes=1
             )
+        return None
 
     def zone_txt(self) -> dict[str, str]:
         path = self.root / "build" / "zones" / f"{DOMAIN}.zone"
@@ -200,20 +202,22 @@ FAULTS = st.one_of(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    schedule=st.lists(st.tuples(STEPS, FAULTS), min_size=3, max_size=7),
+    schedule=st.lists(st.tuples(STEPS, FAULTS, st.booleans()), min_size=3, max_size=7),
     archive=st.booleans(),
     retire=st.sampled_from(["revoke", "remove"]),
 )
 def test_a_crash_anywhere_converges_on_the_next_run(
-    schedule: list[tuple[timedelta, Fault | None]], archive: bool, retire: str
+    schedule: list[tuple[timedelta, Fault | None, bool]], archive: bool, retire: str
 ) -> None:
     base = Path(tempfile.mkdtemp(prefix="mz-crash-"))
     try:
         faulty = World(base / "faulty", archive, retire)
         clean = World(base / "clean", archive, retire)
         now = T0
-        for delta, fault in schedule:
+        for delta, fault, warm in schedule:
             now += delta
+            if warm:  # the fault hits the second run at this time (e.g. a key deletion)
+                faulty.run(now, None)
             faulty.run(now, fault)
             faulty.check(settled=False)
             faulty.run(now, None)
@@ -248,5 +252,65 @@ def test_the_property_reaches_every_phase() -> None:
         assert seen == {"pending", "active", "retiring", "revoked", "tombstone"}
         assert len(world.phases()) == 1  # the first selector is forgotten and its key gone
         assert len(world.store.selectors_of(DOMAIN)) == 1
+    finally:
+        shutil.rmtree(base)
+
+
+DRIVE = [timedelta(hours=1), timedelta(hours=25), timedelta(days=91), timedelta(hours=1)]
+DRIVE += [timedelta(hours=25), timedelta(days=31)]
+
+
+@pytest.mark.parametrize(
+    ("archive", "nth", "after"),
+    [(False, 0, False), (False, 0, True), (True, 0, False), (True, 0, True), (True, 1, False)],
+)  # (True, 1, False): the archive copy is written, the original not yet removed
+def test_crash_while_deleting_a_forgotten_key_leaves_no_orphan(
+    archive: bool, nth: int, after: bool
+) -> None:
+    base = Path(tempfile.mkdtemp(prefix="mz-crash-"))
+    try:
+        world = World(base, archive=archive, retire="revoke")
+        now = T0
+        for delta in DRIVE:  # up to the tombstone, removed from the zone file
+            now += delta
+            world.run(now, None)
+        (old,) = [s for s, p in world.phases().items() if p == "tombstone"]
+        world.run(now + timedelta(hours=1), Fault("delete", nth, after))
+        world.check(settled=False)
+        world.run(now + timedelta(hours=1), None)
+        world.check(settled=True)
+        assert old not in world.phases()
+        assert not world.store.path(DOMAIN, old).exists()
+        archived = base / "archive" / f"{DOMAIN}.{old}.pem"
+        assert archived.exists() == archive
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_key_that_cannot_be_archived_keeps_its_tombstone_and_is_retried() -> None:
+    base = Path(tempfile.mkdtemp(prefix="mz-crash-"))
+    try:
+        world = World(base, archive=True, retire="revoke")
+        now = T0
+        for delta in DRIVE:
+            now += delta
+            world.run(now, None)
+        (old,) = [s for s, p in world.phases().items() if p == "tombstone"]
+        squatter = base / "archive" / f"{DOMAIN}.{old}.pem"
+        squatter.parent.mkdir()
+        squatter.write_bytes(b"someone else's file\n")
+        result = world.run(now + timedelta(hours=1), None)
+        assert result is not None and result.failed
+        (error,) = result.errors
+        assert error.startswith(f"{DOMAIN}: {squatter}: the archive already holds a key"), error
+        assert world.phases()[old] == "tombstone"
+        assert world.store.path(DOMAIN, old).exists()
+        world.check(settled=True)
+
+        squatter.unlink()
+        result = world.run(now + timedelta(hours=2), None)
+        assert result is not None and not result.failed
+        assert old not in world.phases()
+        assert squatter.exists() and not world.store.path(DOMAIN, old).exists()
     finally:
         shutil.rmtree(base)
