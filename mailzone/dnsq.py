@@ -14,6 +14,7 @@ even from several threads: make one ``Dns`` per run so later runs see fresh answ
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class Answer:
     records: list[str] = field(default_factory=list)
     ttl: int | None = None
     error: str | None = None
+    # TXT: each RR's strings joined and decoded, kept from the wire form so that `txt_values`
+    # need not parse `records` again (None when the answer was built from text)
+    texts: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def negative(self) -> bool:
@@ -72,7 +76,10 @@ def endpoint_text(endpoint: Endpoint) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@functools.lru_cache(maxsize=65536)
 def _absolute(name: str) -> str:
+    # cached: every question goes through here (several times per name in a check run), and
+    # parsing a name costs more than the cache lookup that answers the repeated question
     return dns.name.from_text(name).to_text().lower()
 
 
@@ -281,15 +288,24 @@ def _answer(response: dns.message.Message, rdtype: str) -> Answer:
     wanted = dns.rdatatype.from_text(rdtype)
     for rrset in response.answer:  # the asked type at the name, or at the end of a CNAME chain
         if rrset.rdtype == wanted and rrset.rdclass == dns.rdataclass.IN:
-            return Answer(rcode, [rdata.to_text() for rdata in rrset], rrset.ttl)
+            texts = None
+            if wanted == dns.rdatatype.TXT:
+                texts = tuple(_joined(rdata.strings) for rdata in rrset)
+            return Answer(rcode, [rdata.to_text() for rdata in rrset], rrset.ttl, texts=texts)
     return Answer(rcode)
+
+
+def _joined(strings: tuple[bytes, ...]) -> str:
+    return b"".join(strings).decode("utf-8", errors="replace")
 
 
 def txt_values(answer: Answer) -> list[str]:
     """Each TXT RR of the answer as one string (its character-strings joined)."""
+    if answer.texts is not None:
+        return list(answer.texts)
     out = []
     for text in answer.records:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
         strings: tuple[bytes, ...] = rdata.strings  # type: ignore[attr-defined]
-        out.append(b"".join(strings).decode("utf-8", errors="replace"))
+        out.append(_joined(strings))
     return out
