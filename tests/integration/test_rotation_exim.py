@@ -24,6 +24,7 @@ import yaml
 from tests.cli import Run, mailzone, write_provider
 from tests.exim_rig import (
     EXIM_USER,
+    SENDER,
     UPDATE_EXIM4_CONF,
     USER_LOCALMACROS,
     EximRig,
@@ -421,3 +422,37 @@ def test_a_revocation_whose_apply_failed_is_published_by_the_next_rotate_apply(
 
     assert site.served(first) == [REVOKED]
     assert site.verifies(signed_first) == [False]
+
+
+def _verdict(site: Site, received: bytes) -> dict[str, str]:
+    """`mailzone check --message` on what Exim sent: check → status."""
+    path = site.repo / "received.eml"
+    path.write_bytes(received)
+    run = site.run(
+        "check",
+        "--message",
+        str(path),
+        "--sender-ip",
+        "192.0.2.25",
+        "--mail-from",
+        SENDER,
+        "--nameserver",
+        f"{LOOPBACK}:{site.bind.port}",
+        "--format",
+        "json",
+    )
+    assert run.code in (0, 3), run.err
+    findings = json.loads(run.out)["domains"][0]["findings"]
+    return {f["check"]: f["status"] for f in findings}
+
+
+def test_check_message_judges_what_exim_signed(site: Site) -> None:
+    t0 = later()
+    activate_first_key(site, t0)
+    received = site.send("judged by mailzone check")
+
+    assert _verdict(site, received) == {"spf": "pass", "dkim": "pass", "dmarc": "pass"}
+
+    site.rotate(t0 + timedelta(hours=26), "--emergency", DOMAIN, "--apply")  # revokes the key
+
+    assert _verdict(site, received) == {"spf": "pass", "dkim": "fail", "dmarc": "pass"}
