@@ -94,6 +94,12 @@ def check(
         ),
     ] = None,
     helo: Annotated[str, typer.Option("--helo", help="--message: the HELO name it used.")] = "",
+    none_days: Annotated[
+        int,
+        typer.Option(
+            "--dmarc-none-days", min=0, help="Warn when DMARC has been p=none longer than this."
+        ),
+    ] = 30,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per DNS query attempt.")
     ] = 2.0,
@@ -112,7 +118,7 @@ def check(
     ] = 0,
 ) -> None:
     """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from mailzone.authority import Authorities
     from mailzone.check import report as check_report
@@ -145,6 +151,7 @@ def check(
         key_dir=host.key_path if host.key_path.is_dir() else None,
         connect=_connect_map(connect or []),
         ca_file=ca_file,
+        dmarc_none_after=timedelta(days=none_days),
     )
     if message is not None:
         reports = [_message(message, sender_ip, mail_from, helo, env)]

@@ -92,6 +92,20 @@ class SelectorState(BaseModel):
             )
 
 
+class DmarcState(BaseModel):
+    """The DMARC policy last published, and since when (to warn about a long p=none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: Literal["none", "quarantine", "reject"]
+    since: datetime
+
+    @field_validator("since")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class DomainState(BaseModel):
     """Everything mailzone decided for one domain."""
 
@@ -101,6 +115,7 @@ class DomainState(BaseModel):
     domain: DomainName
     zone: DomainName | None = Field(None, description="Where the domain was last published.")
     provider: str | None = Field(None, description="Which provider published it.")
+    dmarc: DmarcState | None = Field(None, description="The DMARC policy live since when.")
     selectors: list[SelectorState] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -143,12 +158,28 @@ def load_state(root: Path, domain: str) -> DomainState:
     return state
 
 
-def record_publication(root: Path, state: DomainState, zone: str, provider: str) -> None:
-    """Remember where a domain is published, so a removed spec can still be found in DNS."""
-    if state_path(root, state.domain).exists() and (state.zone, state.provider) == (zone, provider):
+def record_publication(
+    root: Path,
+    state: DomainState,
+    zone: str,
+    provider: str,
+    dmarc_policy: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Remember where a domain is published (so a removed spec can still be found in DNS) and
+    since when its DMARC policy is live."""
+    update: dict[str, object] = {}
+    if (state.zone, state.provider) != (zone, provider):
+        update.update(zone=zone, provider=provider)
+    if dmarc_policy is None and state.dmarc is not None:
+        update["dmarc"] = None
+    elif dmarc_policy is not None and (state.dmarc is None or state.dmarc.policy != dmarc_policy):
+        when = (now or datetime.now(UTC)).replace(microsecond=0)
+        update["dmarc"] = DmarcState(policy=dmarc_policy, since=when)
+    if state_path(root, state.domain).exists() and not update:
         return
     # every apply writes this again, so it need not survive a power cut: skip the fsyncs
-    save_state(root, state.model_copy(update={"zone": zone, "provider": provider}), durable=False)
+    save_state(root, state.model_copy(update=update), durable=False)
 
 
 def stale_states(root: Path, known: set[str]) -> list[DomainState]:

@@ -127,19 +127,37 @@ def check_dmarc(domain: Domain, env: CheckEnv) -> list[Finding]:
     else:
         findings.append(Finding("dmarc", name, "pass", f"{name}: p={seen['p']}"))
         if seen["p"].lower() == "none":
-            findings.append(
-                Finding(
-                    "dmarc",
-                    f"{name} policy",
-                    "warn",
-                    "p=none only monitors: spoofed mail is still delivered",
-                    "once the aggregate reports show every sender passing, set dmarc.policy: quarantine, later reject",
-                )
-            )
+            findings.append(_monitoring(domain, env))
     for tag in ("rua", "ruf"):
         for uri in filter(None, (u.strip() for u in seen.get(tag, "").split(","))):
             findings.append(_destination(domain, env, tag, uri))
     return findings
+
+
+def _monitoring(domain: Domain, env: CheckEnv) -> Finding:
+    """p=none is where to start; staying there leaves spoofed mail delivered."""
+    subject = f"_dmarc.{domain.name} policy"
+    fix = (
+        "once the aggregate reports show every legitimate sender passing, set dmarc.policy: "
+        "quarantine, and later reject"
+    )
+    live = domain.state.dmarc
+    if live is None or live.policy != "none":
+        return Finding(
+            "dmarc", subject, "pass", "p=none: monitoring (mailzone has not seen it applied yet)"
+        )
+    days = (env.now - live.since).days
+    if env.now - live.since > env.dmarc_none_after:
+        return Finding(
+            "dmarc",
+            subject,
+            "warn",
+            f"p=none for {days} days (since {live.since:%Y-%m-%d}): spoofed mail is still delivered",
+            fix,
+        )
+    return Finding(
+        "dmarc", subject, "pass", f"p=none: monitoring since {live.since:%Y-%m-%d} ({days} days)"
+    )
 
 
 def _destination(domain: Domain, env: CheckEnv, tag: str, uri: str) -> Finding:

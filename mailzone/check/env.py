@@ -4,7 +4,7 @@ blocklists, the checks to skip, and the time."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mailzone.authority import Authorities
@@ -49,6 +49,7 @@ class CheckEnv:
     )  # `host[:port]` → where to dial
     ca_file: Path | None = None  # trust this CA (tests) instead of the system's
     smtp_timeout: float = 10.0
+    dmarc_none_after: timedelta = timedelta(days=30)  # then p=none deserves a warning
 
     def wants(self, family: str) -> bool:
         """Whether the family is checked in this run."""

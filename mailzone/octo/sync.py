@@ -268,7 +268,8 @@ def _record_publications(zp: ZonePlan, cache: ProviderCache, outcome: ZoneOutcom
     """Note in each domain's state where it is published (DNS is already right if this fails)."""
     try:
         for domain in zp.task.domains:
-            record_publication(cache.root, domain.state, domain.zone, domain.spec.provider)
+            policy = domain.spec.dmarc.policy if domain.spec.dmarc else None
+            record_publication(cache.root, domain.state, domain.zone, domain.spec.provider, policy)
     except OSError as err:
         outcome.status = "error"
         outcome.message = f"applied, but could not write state/: {err}"

@@ -1,0 +1,73 @@
+"""Checks over the `local` target's zone file standing in for the resolver (no network):
+DMARC p=none ageing, and the state recording since when the policy is live."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from mailzone.authority import Authorities, ZoneFile
+from mailzone.check.dmarc import check_dmarc
+from mailzone.check.env import CheckEnv
+from mailzone.dnsq import Answer, Dns
+from mailzone.hostconfig import load_host_config
+from mailzone.project import load_project
+from tests.cli import mailzone
+
+
+class ZoneFileDns(Dns):
+    """Answers 'resolver' questions from one zone file."""
+
+    def __init__(self, zone_file: ZoneFile) -> None:
+        super().__init__(("127.0.0.1", 9))
+        self.zone_file = zone_file
+
+    def resolve(self, name: str, rdtype: str) -> Answer:
+        return self.zone_file.query(name, rdtype)
+
+
+def _env(root: Path, now: datetime) -> CheckEnv:
+    host = load_host_config(None, root)
+    dns = ZoneFileDns(ZoneFile(root / "build" / "zones" / "example.org.zone", "example.org"))
+    return CheckEnv(root, host, dns, Authorities(root, host, dns), now)
+
+
+def test_p_none_is_fine_at_first_and_a_warning_after_thirty_days(tmp_path: Path) -> None:
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    state = yaml.safe_load((tmp_path / "state" / "example.org.yaml").read_text())
+    assert state["dmarc"]["policy"] == "none"
+    since = datetime.fromisoformat(state["dmarc"]["since"])
+    domain = load_project(tmp_path).domains["example.org"]
+
+    early = {f.subject: f for f in check_dmarc(domain, _env(tmp_path, since + timedelta(days=3)))}
+    late = {f.subject: f for f in check_dmarc(domain, _env(tmp_path, since + timedelta(days=45)))}
+
+    policy = "_dmarc.example.org policy"
+    assert early[policy].status == "pass"
+    assert late[policy].status == "warn"
+    assert "p=none for 45 days" in late[policy].message
+    assert "quarantine" in late[policy].fix
+    assert early["_dmarc.example.org"].status == "pass"
+
+
+def test_a_new_policy_restarts_the_clock(tmp_path: Path) -> None:
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    spec = tmp_path / "zones" / "example.org.yaml"
+    spec.write_text(spec.read_text().replace("policy: none", "policy: quarantine"))
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+
+    state = yaml.safe_load((tmp_path / "state" / "example.org.yaml").read_text())
+
+    assert state["dmarc"]["policy"] == "quarantine"
+    assert datetime.fromisoformat(state["dmarc"]["since"]) <= datetime.now(UTC)
+    domain = load_project(tmp_path).domains["example.org"]
+    found = check_dmarc(domain, _env(tmp_path, datetime.now(UTC) + timedelta(days=400)))
+    assert [f.status for f in found] == ["pass", "pass"]  # the record, and rua inside the zone
