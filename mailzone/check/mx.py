@@ -28,6 +28,16 @@ def check_mx(domain: Domain, env: CheckEnv) -> list[Finding]:
                 "run `mailzone apply`",
             )
         ]
+    if any(record.split()[-1] == "." for record in answer.records):  # "0 ."
+        return [
+            Finding(
+                "mx",
+                name,
+                "fail",
+                f"{name} publishes the null MX (RFC 7505): it accepts no mail",
+                "run `mailzone apply` (it publishes the spec's MX hosts)",
+            )
+        ]
     declared = {host_fqdn(domain.spec, h): h for h in domain.spec.hosts if "mx" in h.roles}
     findings = []
     for record in sorted(answer.records):
