@@ -10,6 +10,7 @@ import ipaddress
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import dns.message
 import dns.name
@@ -21,12 +22,14 @@ import dns.rdtypes.ANY.TXT
 import dns.tsigkeyring
 import dns.update
 import dns.zone
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from mailzone import keys
 from mailzone.state import DomainState, SelectorState
 from tests.servers import BindServer, zone_text
 
 SELECTOR = "sel1"
+SELECTOR_ED25519 = "sel1e"
 REVERSE4 = "113.0.203.in-addr.arpa."
 REVERSE6 = "8.b.d.0.1.0.0.2.ip6.arpa."  # 2001:db8::/32
 INCLUDES = "inc.test."  # SPF include targets
@@ -116,6 +119,7 @@ REFUSED = Case("refused.example", 25)
 NS_DOWN = Case("ns-down.example", 26, provider="bind-down")
 SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
 LISTED6 = Case("listed6.example", 28, ipv6=True)  # its IPv6 address is listed
+NULL_MX = Case("null-mx.example", 30)  # its MX is replaced by hand with the null MX "0 ."
 SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
 CASES = (
@@ -139,6 +143,7 @@ CASES = (
     SOA_SPLIT,
     LISTED6,
     SPF_BIG,
+    NULL_MX,
 )
 
 
@@ -174,6 +179,22 @@ def crafted_zones() -> dict[str, str]:
                 f"{GOOD.n}.113.0.203.in-addr.allow A 127.0.0.2",
                 'redirect TXT "v=spf1 redirect=_spf.inc.test"',
                 'outside TXT "v=spf1 include:spf.not-served.test -all"',
+                'nospf TXT "not an SPF record"',
+                'noinc TXT "v=spf1 include:nospf.inc.test -all"',
+                'redir-none TXT "v=spf1 redirect=nospf.inc.test"',
+                'plusall TXT "v=spf1 +all"',
+                'incpass TXT "v=spf1 include:plusall.inc.test -all"',
+                'dualcidr TXT "v=spf1 a:real6.other.test/24//64 -all"',
+                'manymx TXT "v=spf1 mx:mxfarm.inc.test -all"',
+                *(f"mxfarm MX {i} h{i}.mxfarm.inc.test." for i in range(11)),
+                *(f"h{i}.mxfarm A 192.0.2.{i + 1}" for i in range(11)),
+                'macro-l TXT "v=spf1 exists:%{l}.%{d2}.users.inc.test -all"',
+                "postmaster.inc.test.users A 127.0.0.2",
+                'exp TXT "v=spf1 -all exp=explain.inc.test"',
+                'explain TXT "%{i} is not one of %{d}\'s senders"',
+                'upper TXT "V=SPF1 INCLUDE:_SPF.INC.TEST -ALL"',
+                'mxvoid TXT "v=spf1 mx:nx4.inc.test mx:nx5.inc.test ip4:192.0.2.1 -all"',
+                'ptrself TXT "v=spf1 ptr -all"',
             ],
         ),
         REPORTS: zone_text(
@@ -189,6 +210,8 @@ def crafted_zones() -> dict[str, str]:
             [
                 "mx CNAME real.other.test.",
                 "real A 198.51.100.30",
+                "real6 A 198.51.100.31",
+                "real6 AAAA 2001:db8:1::31",
                 "stranger A 198.51.100.99",
             ],
         ),
@@ -204,12 +227,18 @@ def crafted_zones() -> dict[str, str]:
     }
 
 
-def state_for(domain: str, public_b64: str, created: datetime | None = None) -> DomainState:
-    """A state with one active RSA selector (SELECTOR) holding `public_b64`."""
+@cache
+def ed25519_private() -> ed25519.Ed25519PrivateKey:
+    """One Ed25519 key per test run."""
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def active_selector(selector: str, public_b64: str) -> SelectorState:
+    """An active selector holding `public_b64` (base64 SPKI for RSA, raw for Ed25519)."""
     key = keys.parse_public_key(public_b64)
-    when = created or datetime(2026, 1, 1, tzinfo=UTC)
-    entry = SelectorState(
-        selector=SELECTOR,
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return SelectorState(
+        selector=selector,
         algorithm=key.algorithm,
         bits=key.bits,
         public_key=key.p,
@@ -219,7 +248,15 @@ def state_for(domain: str, public_b64: str, created: datetime | None = None) -> 
         changed=when,
         switched=when,
     )
-    return DomainState(domain=domain, selectors=[entry])
+
+
+def state_for(domain: str, public_b64: str, ed25519_b64: str | None = None) -> DomainState:
+    """A state with one active RSA selector (SELECTOR) holding `public_b64`, and optionally an
+    active Ed25519 selector (SELECTOR_ED25519) for dual signing."""
+    entries = [active_selector(SELECTOR, public_b64)]
+    if ed25519_b64 is not None:
+        entries.append(active_selector(SELECTOR_ED25519, ed25519_b64))
+    return DomainState(domain=domain, selectors=entries)
 
 
 def host_config(key_dir: str = "keys") -> str:

@@ -50,11 +50,13 @@ from tests.check_zones import (
     LISTED6,
     MX_CNAME,
     NS_DOWN,
+    NULL_MX,
     PROBE,
     PTR_MISSING,
     PTR_UNCONFIRMED,
     REFUSED,
     SELECTOR,
+    SELECTOR_ED25519,
     SOA_SPLIT,
     SPF_BIG,
     SPF_LOOKUPS,
@@ -64,6 +66,7 @@ from tests.check_zones import (
     Case,
     ask,
     crafted_zones,
+    ed25519_private,
     host_config,
     nsupdate,
     serial_of,
@@ -129,7 +132,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for case in CASES:
             write_spec(root, case.domain, case.spec())
             save_state(root, state_for(case.domain, rsa_public_b64(2048, 0)))
+        ed_public = keys.public_key_of(ed25519_private()).p
+        save_state(root, state_for(GOOD.domain, rsa_public_b64(2048, 0), ed_public))
         store.write(GOOD.domain, SELECTOR, keys.private_key_pem(rsa_key(2048, 0)))
+        store.write(GOOD.domain, SELECTOR_ED25519, keys.private_key_pem(ed25519_private()))
         store.write(DKIM_FILE.domain, SELECTOR, keys.private_key_pem(rsa_key(2048, 1)))
 
         applied = run(world, "apply", "--yes")
@@ -137,6 +143,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
         # by hand, after mailzone: what each broken case is about
         nsupdate(server, SPF_TWO.domain, [("add", SPF_TWO.domain, "TXT", ["v=spf1 -all"])])
+        nsupdate(server, NULL_MX.domain, [("replace", NULL_MX.domain, "MX", ["0 ."])])
         other_key = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
         for case, value in (
             (DKIM_DNS, other_key),
@@ -269,6 +276,7 @@ def test_applied_domain_with_rdns_and_no_listing_passes_every_check(world: World
     assert by_subject[f"{GOOD.domain} from 2001:db8::10"].endswith(": pass")
     assert by_subject[f"HELO {GOOD.mail} from 203.0.113.10"].endswith(": pass")
     assert by_subject[f"{SELECTOR} (active)"].endswith("rsa-2048 as declared")
+    assert by_subject[f"{SELECTOR_ED25519} (active)"].endswith("ed25519-256 as declared")
     assert "authorises reports" in by_subject["rua mailto:agg@reports.test"]
     assert by_subject[f"MX {GOOD.mail}"].endswith("203.0.113.10, 2001:db8::10")
     assert by_subject["PTR 2001:db8::10"] == f"2001:db8::10 → {GOOD.mail} → 2001:db8::10"
@@ -428,6 +436,19 @@ BROKEN: list[tuple[Case, list[Expect]]] = [
                 "is a CNAME (to real.other.test.); RFC 5321 forbids it",
                 "point the MX at the canonical name",
             )
+        ],
+    ),
+    (
+        NULL_MX,
+        [
+            Expect(
+                "mx",
+                "fail",
+                NULL_MX.domain,
+                f"{NULL_MX.domain} publishes the null MX (RFC 7505): it accepts no mail",
+                "run `mailzone apply`",
+            ),
+            Expect("drift", "fail", f"MX {NULL_MX.domain}", "want ", "mailzone apply"),
         ],
     ),
     (
@@ -685,6 +706,18 @@ SPF_EXPECTED = [
     ("redirect.inc.test", "198.51.100.7", "", "pass"),
     ("redirect.inc.test", "192.0.2.1", "", "fail"),
     ("outside.inc.test", "192.0.2.1", "", "temperror"),  # BIND refuses: not its zone
+    ("noinc.inc.test", "192.0.2.1", "", "permerror"),  # include: of a domain without SPF
+    ("redir-none.inc.test", "192.0.2.1", "", "permerror"),  # redirect= to one
+    ("incpass.inc.test", "192.0.2.1", "", "pass"),
+    ("dualcidr.inc.test", "198.51.100.200", "", "pass"),
+    ("dualcidr.inc.test", "2001:db8:1::ffff", "", "pass"),
+    ("dualcidr.inc.test", "2001:db8:2::1", "", "fail"),
+    ("manymx.inc.test", "192.0.2.99", "", "permerror"),  # 11 MX names for one mx
+    ("macro-l.inc.test", "192.0.2.1", "", "pass"),
+    ("exp.inc.test", "192.0.2.1", "", "fail"),
+    ("upper.inc.test", "198.51.100.7", "", "pass"),
+    ("mxvoid.inc.test", "192.0.2.1", "", "pass"),  # 2 voids, then a match
+    ("ptrself.inc.test", "203.0.113.10", "", "fail"),  # its PTR name is not in ptrself.inc.test
 ]
 CHECKED_SPF = {case.domain: case for case in (GOOD, SPF_LOOKUPS, SPF_VOIDS)}
 
