@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator
 
 from mailzone.spec.types import DomainName
 from mailzone.spec.yamlfile import load_yaml, validate
 from mailzone.spec.zone import Strict
 
 DEFAULT_PATH = Path("/etc/mailzone/host.yaml")
+
+
+def _endpoint(value: str) -> str:
+    from mailzone.octo.providers import parse_endpoint
+
+    parse_endpoint(value)  # ValueError names it
+    return value
+
+
+Endpoint = Annotated[str, AfterValidator(_endpoint)]
 ENV_VAR = "MAILZONE_HOST_CONFIG"
 
 
@@ -61,8 +71,27 @@ class Mta(Strict):
     @field_validator("reload", mode="before")
     @classmethod
     def _one_command(cls, value: object) -> object:
+        if isinstance(value, str):
+            words = ", ".join(value.split())
+            raise ValueError(f"a command is a list of words (no shell), e.g. [{words}]")
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             return [value]  # a single argv list
+        if isinstance(value, list):
+            for item in value:
+                for word in item if isinstance(item, list) else [item]:
+                    if not isinstance(word, str):
+                        shown = str(word).lower() if isinstance(word, bool) else str(word)
+                        kind = (
+                            "a boolean"
+                            if isinstance(word, bool)
+                            else "a number"
+                            if isinstance(word, int | float)
+                            else "not text"
+                        )
+                        raise ValueError(
+                            f"{shown!r} is not a word of a command: quote it "
+                            f"(YAML reads it as {kind})"
+                        )
         return value
 
     @field_validator("reload")
@@ -91,12 +120,32 @@ class HostConfig(Strict):
         default_factory=list, description="Domains this host signs for; default: every spec."
     )
     mta: Mta = Field(default_factory=Mta, description="The MTA (see mta.*).")
-    nameservers: dict[DomainName, list[str]] = Field(
+    nameservers: dict[DomainName, list[Endpoint]] = Field(
         default_factory=dict,
         description="Per zone: the authoritative servers to ask from this host (`IP[:PORT]`), "
         "overriding the provider's `nameservers`.",
     )
     _base: Path = PrivateAttr(default_factory=Path.cwd)  # where relative paths start
+
+    @field_validator("key_group")
+    @classmethod
+    def _known_group(cls, value: str | None) -> str | None:
+        import grp
+
+        if value is not None:
+            try:
+                grp.getgrnam(value)
+            except KeyError:
+                raise ValueError(f"no group '{value}' on this host") from None
+        return value
+
+    @field_validator("nameservers")
+    @classmethod
+    def _some_server(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for zone, servers in value.items():
+            if not servers:
+                raise ValueError(f"{zone}: give at least one server, or leave the zone out")
+        return value
 
     def path(self, value: str) -> Path:
         """A configured path, made absolute against the config file's directory."""

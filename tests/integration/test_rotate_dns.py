@@ -1,0 +1,218 @@
+"""`mailzone rotate` against real BIND servers: a key becomes active only once EVERY authoritative
+nameserver serves it, and a forgotten key is deleted only once NO nameserver serves it.
+
+Two BIND servers play a zone's primary and a secondary that has not caught up: `apply` writes to
+the first (RFC 2136), and the test writes the second directly, so it can lag, hold an old value,
+or be fixed. The provider file lists both under `mailzone: nameservers`. Every rotate run is the
+real CLI in a subprocess with `--now`.
+
+An unreachable nameserver is not an error of rotate: it did nothing wrong, DNS is just not ready.
+So the run exits 0 with a `waiting:` line naming the server, and switches nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from octodns.record import Record
+from octodns.zone import Zone
+
+from mailzone import keys
+from mailzone.keystore import KeyStore
+from mailzone.state import DomainState, SelectorState, load_state, save_state
+from tests.cli import Run, mailzone, write_provider
+from tests.conftest import ServerFactory
+from tests.helpers import basic_spec, write_spec
+from tests.servers import BindServer, DnsServer, free_port, make_provider, txt_values
+
+pytestmark = pytest.mark.integration
+
+DOMAIN = "example.org"
+ZONE = "example.org."
+T0 = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def endpoint(server: DnsServer) -> str:
+    return f"{server.host}:{server.port}"
+
+
+def serve(server: DnsServer, selector: str, value: str | None) -> None:
+    """Make `server` hold `value` at the selector's name (None: no record), outside mailzone."""
+    provider = make_provider(server, "someone-else")
+    current = Zone(ZONE, [])
+    provider.populate(current)
+    desired = Zone(ZONE, [])
+    for record in current.records:
+        if record.name != f"{selector}._domainkey":
+            desired.add_record(record, lenient=True)
+    if value is not None:
+        data = {"type": "TXT", "ttl": 300, "value": value.replace(";", "\\;")}
+        desired.add_record(Record.new(desired, f"{selector}._domainkey", data))
+    provider.apply(provider.plan(desired))
+
+
+class Site:
+    """A repository published to `primary`, whose provider names every server in `servers`."""
+
+    def __init__(
+        self, tmp: Path, primary: BindServer, servers: list[str], spec_extra: str = ""
+    ) -> None:
+        self.root = tmp / "repo"
+        self.keys = tmp / "keys"
+        self.host = tmp / "host.yaml"
+        self.host.write_text(yaml.safe_dump({"key_dir": str(self.keys)}))
+        config: dict[str, Any] = primary.provider_config()
+        config["mailzone"] = {"nameservers": servers}
+        write_provider(self.root, "target", config)
+        spec = basic_spec(provider="target")
+        write_spec(self.root, DOMAIN, spec + "dkim:\n  algorithms: [ed25519]\n" + spec_extra)
+        self.store = KeyStore(self.keys)
+
+    def add(self, selector: str, phase: str, created: datetime, **times: Any) -> keys.PublicKey:
+        """A selector with a fresh Ed25519 key on disk and in the state."""
+        private = keys.generate_private_key("ed25519", 256)
+        self.store.write(DOMAIN, selector, keys.private_key_pem(private))
+        public = keys.public_key_of(private)
+        state = load_state(self.root, DOMAIN)
+        entry = SelectorState(
+            selector=selector,
+            algorithm="ed25519",
+            bits=public.bits,
+            public_key=public.p,
+            fingerprint=public.fingerprint,
+            phase=phase,
+            created=created,
+            **times,
+        )
+        save_state(self.root, state.model_copy(update={"selectors": [*state.selectors, entry]}))
+        return public
+
+    def state(self) -> DomainState:
+        return load_state(self.root, DOMAIN)
+
+    def phases(self) -> dict[str, str]:
+        return {s.selector: s.phase for s in self.state().selectors}
+
+    def apply(self) -> None:
+        run = mailzone(self.root, "apply", "--yes")
+        assert run.code == 0, run.err
+
+    def rotate(self, when: datetime, *args: str) -> Run:
+        return mailzone(
+            self.root, "rotate", "--now", when.isoformat(), "--host-config", str(self.host), *args
+        )
+
+
+def test_activation_waits_for_every_nameserver_and_names_the_one_that_lags(
+    tmp_path: Path, bind_factory: ServerFactory[BindServer]
+) -> None:
+    primary, secondary = bind_factory(zones=[ZONE]), bind_factory(zones=[ZONE])
+    site = Site(tmp_path, primary, [endpoint(primary), endpoint(secondary)])
+    key = site.add("new", "pending", T0, changed=T0)
+    site.apply()
+    name = f"new._domainkey.{ZONE}"
+    assert txt_values(primary, name) == [key.txt_value()]
+    assert txt_values(secondary, name) == []
+
+    run = site.rotate(T0 + HOUR)
+    assert run.code == 0, run.err
+    assert f"waiting: new not yet served everywhere: {endpoint(secondary)}: missing" in run.out
+    assert endpoint(primary) not in run.out
+    assert site.state().selectors[0].visible_since is None
+
+    # the secondary answers another (old) key: still no switch, and it says so
+    other = keys.public_key_of(keys.generate_private_key("ed25519", 256))
+    serve(secondary, "new", other.txt_value())
+    run = site.rotate(T0 + 2 * HOUR)
+    assert run.code == 0, run.err
+    assert f"{endpoint(secondary)}: old value: {other.txt_value()}" in run.out
+    assert site.phases() == {"new": "pending"}
+
+    # fixed: seen everywhere from now, active after activate_delay (24h)
+    serve(secondary, "new", key.txt_value())
+    seen = T0 + 3 * HOUR
+    run = site.rotate(seen)
+    assert run.code == 0, run.err
+    assert f"next due {seen + timedelta(hours=24):%Y-%m-%d %H:%M}" in run.out
+    assert site.state().selectors[0].visible_since == seen
+    assert site.phases() == {"new": "pending"}
+    run = site.rotate(seen + timedelta(hours=24))
+    assert run.code == 0, run.err
+    assert "sign ed25519 mail with new (active)" in run.out
+    assert site.phases() == {"new": "active"}
+
+
+def test_unreachable_nameserver_means_waiting_not_switching(
+    tmp_path: Path, bind_factory: ServerFactory[BindServer]
+) -> None:
+    primary = bind_factory(zones=[ZONE])
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
+    site = Site(tmp_path, primary, [endpoint(primary), closed])
+    site.add("new", "pending", T0, changed=T0)
+    site.apply()
+    before = (site.root / "state" / f"{DOMAIN}.yaml").read_bytes()
+
+    run = site.rotate(T0 + timedelta(days=3))
+    assert run.code == 0, run.err
+    assert run.err == ""
+    assert f"waiting: new not yet served everywhere: {closed}: timeout" in run.out
+    assert site.phases() == {"new": "pending"}
+    assert (site.root / "state" / f"{DOMAIN}.yaml").read_bytes() == before
+
+
+def test_negative_ttl_longer_than_activate_delay_delays_activation(
+    tmp_path: Path, bind_factory: ServerFactory[BindServer]
+) -> None:
+    # the test servers' SOA says 300 s of negative caching; the policy asks for only 60 s and the
+    # record TTL is 60 s: resolvers may still cache "no such key" for 300 s after it appears
+    primary = bind_factory(zones=[ZONE])
+    site = Site(tmp_path, primary, [endpoint(primary)], spec_extra="  activate_delay: 1m\n")
+    spec = site.root / "zones" / f"{DOMAIN}.yaml"
+    spec.write_text(spec.read_text().replace("ttl: 300", "ttl: 60"))
+    site.add("new", "pending", T0, changed=T0)
+    site.apply()
+
+    seen = T0 + HOUR
+    run = site.rotate(seen)
+    assert run.code == 0, run.err
+    assert f"next due {seen + timedelta(seconds=300):%Y-%m-%d %H:%M}" in run.out
+    run = site.rotate(seen + timedelta(seconds=240))  # past activate_delay, inside the TTL
+    assert run.code == 0, run.err
+    assert site.phases() == {"new": "pending"}
+    run = site.rotate(seen + timedelta(seconds=300))
+    assert "sign ed25519 mail with new (active)" in run.out
+    assert site.phases() == {"new": "active"}
+
+
+def test_tombstone_key_is_deleted_only_once_gone_from_every_server(
+    tmp_path: Path, bind_factory: ServerFactory[BindServer]
+) -> None:
+    primary, secondary = bind_factory(zones=[ZONE]), bind_factory(zones=[ZONE])
+    site = Site(tmp_path, primary, [endpoint(primary), endpoint(secondary)])
+    now = T0 + timedelta(days=40)
+    active = site.add("cur", "active", T0 + timedelta(days=20), switched=T0 + timedelta(days=21))
+    old = site.add(
+        "old", "tombstone", T0, switched=T0 + timedelta(days=1), revoked=T0 + timedelta(days=31)
+    )
+    site.apply()  # the primary serves the active key only
+    serve(secondary, "cur", active.txt_value())
+    serve(secondary, "old", old.txt_value())  # the secondary still serves the forgotten one
+    assert txt_values(primary, f"old._domainkey.{ZONE}") == []
+
+    run = site.rotate(now)
+    assert run.code == 0, run.err
+    assert f"waiting: old still served: {endpoint(secondary)}: still served: " in run.out
+    assert site.store.path(DOMAIN, "old").exists()
+    assert site.phases() == {"cur": "active", "old": "tombstone"}
+
+    serve(secondary, "old", None)
+    run = site.rotate(now + HOUR)
+    assert run.code == 0, run.err
+    assert "delete the private key of old" in run.out
+    assert not site.store.path(DOMAIN, "old").exists()
+    assert site.store.path(DOMAIN, "cur").exists()
+    assert site.phases() == {"cur": "active"}
