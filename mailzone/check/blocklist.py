@@ -1,6 +1,7 @@
 """DNS blocklists: each sending address looked up in each list. Listed (127.0.0.x) fails and
 names the list; an answer that means "query refused" (127.255.255.x, e.g. Spamhaus for queries
-through public resolvers) or no answer at all is unknown, never "listed"."""
+through public resolvers) or no answer at all is unknown, never "listed"; so is every address
+for a list that does not list its RFC 5782 test entry 127.0.0.2 (a typo, a list shut down)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from mailzone.check.env import Blocklist, CheckEnv
 from mailzone.check.model import Finding
 from mailzone.dnsq import txt_values
 from mailzone.project import Domain
+
+TEST_ADDRESS = "127.0.0.2"  # RFC 5782 section 5: every DNSBL lists it
 
 
 def query_name(ip: str, blocklist: Blocklist) -> str | None:
@@ -32,8 +35,33 @@ def check_blocklists(domain: Domain, env: CheckEnv) -> list[Finding]:
             name = query_name(ip, blocklist)
             if name is None:
                 continue
+            dead = _not_working(blocklist, env)
+            if dead is not None:
+                findings.append(
+                    Finding(
+                        "blocklist",
+                        f"{ip} in {blocklist.zone}",
+                        "unknown",
+                        dead,
+                        "check the list's zone name (--blocklist) and that it still exists",
+                    )
+                )
+                continue
             findings.append(_listed(ip, blocklist, name, env))
     return findings
+
+
+def _not_working(blocklist: Blocklist, env: CheckEnv) -> str | None:
+    """Why the list cannot be trusted to say "not listed", or None. RFC 5782 section 5: every
+    DNSBL lists 127.0.0.2 for testing; a zone that does not (a typo, a list shut down) answers
+    "not listed" for every address, which must not read as a pass."""
+    answer = env.resolve(query_name(TEST_ADDRESS, Blocklist(blocklist.zone)) or "", "A")
+    if answer.error is None and not answer.records:
+        return (
+            f"{blocklist.zone} does not list its test address {TEST_ADDRESS} (RFC 5782): "
+            "not a working DNS blocklist, so 'not listed' means nothing"
+        )
+    return None  # errors and refusals show in the address's own lookup
 
 
 def _listed(ip: str, blocklist: Blocklist, name: str, env: CheckEnv) -> Finding:
