@@ -37,6 +37,7 @@ REPORTS = "reports.test."  # an external DMARC report destination
 OTHER = "other.test."  # hosts outside the mail domains
 BLOCKLIST = "bl.test."  # lists 127.0.0.2 for LISTED's address
 REFUSING = "refuse.test."  # answers 127.255.255.254 for everything, like Spamhaus to big resolvers
+EMPTY_LIST = "empty.test."  # served, lists nothing: not a DNSBL (as a typo'd list name would be)
 PROBE = "192.0.2.255"  # mailzone's SPF walk probe (never a sender)
 
 
@@ -218,12 +219,14 @@ def crafted_zones() -> dict[str, str]:
         BLOCKLIST: zone_text(
             BLOCKLIST,
             [
+                "2.0.0.127 A 127.0.0.2",  # RFC 5782 test entry
                 f"{listed} A 127.0.0.2",
                 f'{listed} TXT "listed: spam trap hits (test)"',
                 f"{listed6} A 127.0.0.3",
             ],
         ),
         REFUSING: zone_text(REFUSING, ["* A 127.255.255.254"]),
+        EMPTY_LIST: zone_text(EMPTY_LIST),
     }
 
 

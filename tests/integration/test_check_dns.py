@@ -597,8 +597,8 @@ def test_spf_record_over_450_octets_warns(world: World) -> None:
     assert size["message"].startswith(f"the SPF record is {len(record)} octets")
 
 
-def test_blocklist_refusing_or_not_answering_is_unknown_never_listed(world: World) -> None:
-    checked = check(world, REFUSED, blocklists=("refuse.test", "missing.test"))
+def test_blocklist_refusing_not_answering_or_not_working_is_unknown(world: World) -> None:
+    checked = check(world, REFUSED, blocklists=("refuse.test", "missing.test", "empty.test"))
 
     assert_exactly(
         checked,
@@ -616,6 +616,13 @@ def test_blocklist_refusing_or_not_answering_is_unknown_never_listed(world: Worl
                 "203.0.113.25 in missing.test",
                 "missing.test: no answer for 203.0.113.25 (REFUSED)",
                 "retry later",
+            ),
+            Expect(
+                "blocklist",
+                "unknown",
+                "203.0.113.25 in empty.test",
+                "empty.test does not list its test address 127.0.0.2 (RFC 5782)",
+                "check the list's zone name (--blocklist)",
             ),
         ],
     )
