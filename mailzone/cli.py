@@ -42,6 +42,7 @@ DomainsArg = Annotated[
     list[str] | None, typer.Argument(help="Mail domains (default: every spec).", show_default=False)
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="text, json or markdown.")]
+TextJsonOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, max=64, help="Zones read concurrently.")]
 
 
@@ -142,13 +143,13 @@ def init(
         raise MailzoneError(
             f"--dmarc-policy: '{dmarc_policy}' is not one of none, quarantine, reject"
         )
+    host = load_host_config(host_config, STATE.root)  # a bad host.yaml stops init before any write
     path = scaffold(
         STATE.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
     )
     console = _console()
     console.print(f"wrote {display_path(path)}", markup=False)
     name = path.name[: -len(".yaml")]
-    host = load_host_config(host_config, STATE.root)
     for entry in first_keys(
         STATE.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)
     ):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli import STATE, DomainsArg, FormatOpt, app
+from mailzone.cli import STATE, DomainsArg, TextJsonOpt, app
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def check(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per DNS query attempt.")
     ] = 2.0,
-    fmt: FormatOpt = "text",
+    fmt: TextJsonOpt = "text",
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, max=256, help="Domains checked at once per process.")
     ] = 16,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli import STATE, DomainsArg, FormatOpt, JobsOpt, _console, app
+from mailzone.cli import STATE, DomainsArg, JobsOpt, TextJsonOpt, _console, app
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def rotate(
     ] = 60,
     host_config: HostOpt = None,
     nameserver: NameserverOpt = None,
-    fmt: FormatOpt = "text",
+    fmt: TextJsonOpt = "text",
     jobs: JobsOpt = 4,
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it daily)."""
@@ -183,7 +183,7 @@ def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
 def keys_list(
     domains: DomainsArg = None,
     host_config: HostOpt = None,
-    fmt: FormatOpt = "text",
+    fmt: TextJsonOpt = "text",
 ) -> None:
     """Selectors, phases and fingerprints (and whether this host holds each private key)."""
     from mailzone import render_dkim

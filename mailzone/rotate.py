@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 from mailzone import keys, rotation
 from mailzone.dnsq import Dns
 from mailzone.errors import MailzoneError
+from mailzone.files import write_atomic
 from mailzone.hostconfig import HostConfig
 from mailzone.keystore import KeyStore
 from mailzone.lock import exclusive
@@ -37,6 +39,7 @@ from mailzone.state import DomainState, SelectorState, save_state
 from mailzone.visibility import Observer, Seen
 
 LOCK_NAME = ".rotate.lock"
+OBSERVE_THREADS = 16
 
 
 @dataclass
@@ -149,7 +152,16 @@ def rotate(
     """One rotation run over `selected` (under a lock). `apply(domains)` publishes DNS and returns
     error lines; without it, publishing is left to `mailzone apply` (e.g. in CI)."""
     with exclusive(project.root / "state" / LOCK_NAME, "mailzone rotate"):
+        _ignore_lock(project.root / "state")
         return _rotate(project, selected, host, now, dns, emergency, apply, processes)
+
+
+def _ignore_lock(folder: Path) -> None:
+    """state/ is committed: keep the lock file out of git."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(ignore, f"# written by mailzone\n{LOCK_NAME}\n")
 
 
 def _rotate(
@@ -164,7 +176,11 @@ def _rotate(
 ) -> RotateResult:
     store = KeyStore(host.key_path, host.key_group)
     observer = Observer(project.root, host, dns)
-    decisions = [_decide(d, now, observer, emergency) for d in selected]
+    if len(selected) > 1:  # observing is mostly waiting on nameservers
+        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
+            decisions = list(pool.map(lambda d: _decide(d, now, observer, emergency), selected))
+    else:
+        decisions = [_decide(d, now, observer, emergency) for d in selected]
     result = RotateResult([d.run for d in decisions])
     _generate_keys(decisions, store, processes)
     states: dict[str, DomainState] = {name: d.state for name, d in project.domains.items()}
@@ -192,7 +208,10 @@ def _rotate(
         wanted = [d.domain.name for d in decisions if d.run.dns_changed or _unpublished(d)]
         result.apply_domains = wanted
         if wanted:
-            result.errors += apply(wanted)
+            failed = apply(wanted)
+            result.errors += failed
+            for decision in decisions if not failed else []:
+                decision.run.waiting = [_published(w) for w in decision.run.waiting]
     return result
 
 
@@ -274,6 +293,18 @@ def _explain_waits(run: DomainRun, sels: list[rotation.Sel], seen: Seen, now: da
             run.waiting.append(f"{sel.selector} still served: {seen.said[sel.selector]}")
         elif sel.phase == "tombstone":
             run.waiting.append(f"{sel.selector} waits to be removed from DNS (mailzone apply)")
+
+
+def _published(line: str) -> str:
+    """A wait for `mailzone apply`, once this run's --apply did it."""
+    line = line.replace(
+        " waits to be published (mailzone apply)",
+        " published now; the next rotate checks that every nameserver serves it",
+    )
+    return line.replace(
+        " waits to be removed from DNS (mailzone apply)",
+        " removed from DNS now; its key is deleted once no nameserver serves it",
+    )
 
 
 def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int | None) -> None:
