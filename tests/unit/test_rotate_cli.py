@@ -226,6 +226,10 @@ def test_full_lifecycle_with_exim_revoke_and_apply(tmp_path: Path) -> None:
         f"publish {second} (pending)",
     ]
     assert data["errors"] == []
+    assert data["domains"][0]["waiting"] == [
+        f"{second} published now; the next rotate checks that every nameserver serves it"
+    ]
+    assert "applied" in run.err  # the apply summary, kept off stdout
     assert repo.phases() == {first: "active", second: "pending"}
     assert repo.key(second).stat().st_mode & 0o777 == 0o600
     assert f"p={public_of(repo, second)}" in (repo.served(second) or "")
@@ -256,6 +260,8 @@ def test_full_lifecycle_with_exim_revoke_and_apply(tmp_path: Path) -> None:
     # +30d: tombstone, record removed by the apply; the key waits for the next run
     out = ok(repo.rotate(switch + 30 * DAY, "--apply"))
     assert f"remove {first} from DNS" in out
+    assert f"waiting: {first} removed from DNS now; its key is deleted once" in out
+    assert "mailzone apply" not in out
     assert repo.phases()[first] == "tombstone"
     assert repo.served(first) is None
     assert repo.key(first).exists()
@@ -342,6 +348,7 @@ def test_reload_failure_exits_1_and_the_next_run_finishes_the_switch(tmp_path: P
 def test_a_second_rotate_while_one_runs_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     repo = Repo(tmp_path)
     repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
     before = repo.snapshot()
     with exclusive(repo.root / "state" / ".rotate.lock", "mailzone rotate"):
         run = repo.rotate(repo.t0 + 2 * DAY, subprocess=True)
