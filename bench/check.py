@@ -6,7 +6,8 @@ IPv4 and IPv6, roles mx + send). Each zone holds exactly what ``mailzone records
 spec (``load_project()`` → ``Domain.records`` → ``zone_lines()``), written as zone files (much
 faster than ``mailzone apply``); the state of each domain has one active RSA-2048 selector whose
 public key is its own. Around them: ``hosting.test`` (the hosts' A/AAAA), the reverse zones with
-forward-confirming PTRs, and a blocklist ``bl.test`` (empty; ``--listed`` lists host 1's IPv4).
+forward-confirming PTRs, and a blocklist ``bl.test`` (only its RFC 5782 test entry 127.0.0.2;
+``--listed`` also lists host 1's IPv4).
 
 Then, in the same run and against the same BIND, alternating who goes first:
 
@@ -15,9 +16,11 @@ Then, in the same run and against the same BIND, alternating who goes first:
   ``--processes 1``); the provider file's ``mailzone: nameservers`` names the same BIND, so the
   drift check asks it too;
 * checkdmarc 6 in a subprocess: per domain ``check_soa``, ``check_ns``, ``check_mx`` (no TLS
-  probe), ``check_spf``, ``check_dmarc`` (what ``check_domains`` runs minus DNSSEC, MTA-STS,
-  SMTP TLS reporting and BIMI), one domain after the other as ``check_domains`` does, with
-  ``nameservers=[Do53Nameserver("127.0.0.1", PORT)]``.
+  probe; its DNSSEC and TLSA lookups of the MX hosts stubbed out unless
+  ``--checkdmarc-dnssec``), ``check_spf``, ``check_dmarc`` (what ``check_domains`` runs minus
+  DNSSEC, MTA-STS, SMTP TLS reporting and BIMI), one domain after the other as
+  ``check_domains`` does, with ``nameservers=[Do53Nameserver("127.0.0.1", PORT)]`` (a
+  ``Nameserver`` object carries the port; plain strings would mean port 53).
 
 Both subprocesses run under a loopback guard (a generated ``sitecustomize.py``): any connect,
 send or name lookup that would leave 127.0.0.0/8 is refused and logged, and the run fails.
@@ -162,7 +165,12 @@ from checkdmarc.smtp import check_mx
 from checkdmarc.soa import check_soa
 from checkdmarc.spf import check_spf
 
+import checkdmarc.smtp
+
 port, names, out = int(sys.argv[1]), open(sys.argv[2]).read().split(), sys.argv[3]
+if sys.argv[4] == "no-dnssec":  # check_mx always asks DS/DNSKEY and TLSA of each MX host
+    checkdmarc.smtp.check_dnssec = lambda *args, **kwargs: False
+    checkdmarc.smtp.get_tlsa_records = lambda *args, **kwargs: []
 ns = [Do53Nameserver("127.0.0.1", port)]
 summary = {"domains": 0, "spf_valid": 0, "dmarc_valid": 0, "mx_hosts": 0, "soa_ok": 0, "ns": 0}
 for name in names:
@@ -348,10 +356,11 @@ def zone_files(root: Path, hosts: int, listed: bool) -> dict[str, str]:
         REVERSE6,
         [f"{ipaddress.ip_address(h.ipv6).reverse_pointer}. PTR {h.name}." for h in all_hosts],
     )
-    blocked = []
+    # RFC 5782 section 5: every DNSBL lists 127.0.0.2 (mailzone checks that the list works)
+    blocked = ["2.0.0.127 A 127.0.0.2", '2.0.0.127 TXT "RFC 5782 test entry"']
     if listed:
         owner = ipaddress.ip_address(MailHost(1).ipv4).reverse_pointer.rsplit(".", 2)[0]
-        blocked = [f"{owner} A 127.0.0.2", f'{owner} TXT "listed (bench)"']
+        blocked += [f"{owner} A 127.0.0.2", f'{owner} TXT "listed (bench)"']
     texts[BLOCKLIST] = zone_text(BLOCKLIST, blocked)
     return texts
 
@@ -425,7 +434,7 @@ class Bench:
         if tool == CHECKDMARC:
             result = self.work / f"{tag}.json"
             argv = [sys.executable, "-c", _CHECKDMARC_RUNNER, str(self.server.port)]
-            argv += [str(self.names), str(result)]
+            argv += [str(self.names), str(result), "dnssec" if self.args.dnssec else "no-dnssec"]
         else:
             argv = [MAILZONE, "--root", str(self.root), "check", "--skip", "smtp"]
             argv += ["--skip", "https", "--nameserver", f"{LOOPBACK}:{self.server.port}"]
@@ -519,6 +528,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="no BIND query log (then repeated questions are not counted)",
     )
     parser.add_argument("--no-checkdmarc", action="store_true", help="measure mailzone only")
+    parser.add_argument(
+        "--checkdmarc-dnssec",
+        dest="dnssec",
+        action="store_true",
+        help="let checkdmarc's MX check ask DS/DNSKEY and TLSA of each MX host (by default "
+        "they are stubbed out: mailzone checks neither)",
+    )
     parser.add_argument("--profile", type=Path, help="also cProfile one mailzone run to FILE")
     parser.add_argument("--key-cache", type=Path, help="keep the public keys here (reused)")
     parser.add_argument("--json", type=Path, help="also write all figures to this file")
@@ -630,6 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = Bench(args, work, server)
         tools = [MZ_DEFAULT, MZ_ONE] + ([] if args.no_checkdmarc else [CHECKDMARC])
         measured = {tool: Tool(tool) for tool in tools}
+        loads = [os.getloadavg()[0]]
         for r in range(args.repeat):
             order = tools if r % 2 == 0 else tools[::-1]
             for tool in order:
@@ -641,9 +658,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     + (f" ({sample.distinct} distinct)" if sample.distinct is not None else ""),
                     flush=True,
                 )
+            loads.append(os.getloadavg()[0])
         rows = [measured[tool].summary(args.domains) for tool in tools]
         results["tools"] = rows
+        results["load_average_1min"] = loads
         print_table(rows, args.domains)
+        print(
+            f"1-minute load average on {cores} cores before and after each repeat: "
+            + ", ".join(f"{x:.1f}" for x in loads)
+            + " (above the core count, other processes took CPU from the run: compare CPU s)"
+        )
         mz = rows[0]
         verdicts = []
         if args.domains == GOAL_DOMAINS:
