@@ -7,7 +7,6 @@ every zone is served by BIND on 127.0.0.1, which is also the resolver the checks
 from __future__ import annotations
 
 import ipaddress
-import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -120,6 +119,7 @@ REFUSED = Case("refused.example", 25)
 NS_DOWN = Case("ns-down.example", 26, provider="bind-down")
 SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
 LISTED6 = Case("listed6.example", 28, ipv6=True)  # its IPv6 address is listed
+NS_UNKNOWN = Case("ns-unknown.example", 31, provider="bind-plain")  # no nameservers configured
 NULL_MX = Case("null-mx.example", 30)  # its MX is replaced by hand with the null MX "0 ."
 SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
@@ -145,6 +145,7 @@ CASES = (
     LISTED6,
     SPF_BIG,
     NULL_MX,
+    NS_UNKNOWN,
 )
 
 
@@ -262,13 +263,15 @@ def state_for(domain: str, public_b64: str, ed25519_b64: str | None = None) -> D
     return DomainState(domain=domain, selectors=entries)
 
 
-def host_config(key_dir: str = "keys") -> str:
-    """host.yaml: the private keys live in `key_dir` (relative to the file)."""
-    return textwrap.dedent(
-        f"""
-        key_dir: {key_dir}
-        """
-    ).lstrip()
+def host_config(key_dir: str = "keys", nameservers: dict[str, list[str]] | None = None) -> str:
+    """host.yaml: the private keys live in `key_dir` (relative to the file); `nameservers`
+    per zone override the providers'."""
+    text = f"key_dir: {key_dir}\n"
+    if nameservers:
+        text += "nameservers:\n" + "".join(
+            f"  {zone}: [{', '.join(servers)}]\n" for zone, servers in nameservers.items()
+        )
+    return text
 
 
 # -- editing what BIND serves, as someone would by hand (RFC 2136, like nsupdate) ------------

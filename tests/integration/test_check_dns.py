@@ -50,6 +50,7 @@ from tests.check_zones import (
     LISTED6,
     MX_CNAME,
     NS_DOWN,
+    NS_UNKNOWN,
     NULL_MX,
     PROBE,
     PTR_MISSING,
@@ -127,7 +128,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         write_provider(root, "bind", _provider(server, main))
         write_provider(root, "bind-down", _provider(server, main, f"127.0.0.1:{world.closed_port}"))
         write_provider(root, "bind-split", _provider(server, main))
+        plain = server.provider_config()  # no `mailzone:` section: NS records decide
+        write_provider(root, "bind-plain", plain)
         (root / "host.yaml").write_text(host_config("keys"))
+        override = {NS_DOWN.domain: [main], NS_UNKNOWN.domain: [main]}
+        (root / "host-ns.yaml").write_text(host_config("keys", override))
         store = KeyStore(root / "keys")
         for case in CASES:
             write_spec(root, case.domain, case.spec())
@@ -191,10 +196,16 @@ class Checked:
         return list(self.report["findings"])
 
 
-def check(world: World, case: Case, *extra: str, blocklists: tuple[str, ...] = ()) -> Checked:
+def check(
+    world: World,
+    case: Case,
+    *extra: str,
+    blocklists: tuple[str, ...] = (),
+    host: str = "host.yaml",
+) -> Checked:
     """`mailzone check DOMAIN` as JSON and as `--problems` text; both exit alike."""
     args = ["check", case.domain, "--nameserver", world.resolver]
-    args += ["--host-config", str(world.root / "host.yaml")]
+    args += ["--host-config", str(world.root / host)]
     for listed in blocklists or ("bl.test+6",):
         args += ["--blocklist", listed]
     for family in OTHER_FAMILIES:
@@ -595,6 +606,35 @@ def test_spf_record_over_450_octets_warns(world: World) -> None:
     (size,) = [f for f in checked.findings if f["subject"] == f"{SPF_BIG.domain} size"]
     record = f"v=spf1 ip4:{SPF_BIG.ipv4} " + " ".join(f"ip4:{a}" for a in SPF_BIG.ip4) + " ~all"
     assert size["message"].startswith(f"the SPF record is {len(record)} octets")
+
+
+def test_without_configured_nameservers_drift_names_the_fix_and_the_rest_still_runs(
+    world: World,
+) -> None:
+    checked = check(world, NS_UNKNOWN)
+
+    assert_exactly(
+        checked,
+        [
+            Expect(
+                "drift",
+                "fail",
+                NS_UNKNOWN.domain,
+                "no authoritative nameserver to compare with: ns-unknown.example.: none of its "
+                f"nameservers (ns1.test.invalid.) resolves to an address via {world.resolver}",
+                "set `nameservers` in the provider file (mailzone: section) or the host config",
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize("case", [NS_DOWN, NS_UNKNOWN], ids=lambda c: c.domain)
+def test_host_config_nameservers_override_the_providers(world: World, case: Case) -> None:
+    checked = check(world, case, host="host-ns.yaml")
+
+    assert_exactly(checked, [])
+    drift = [f for f in checked.findings if f["check"] == "drift"]
+    assert len(drift) >= 6 and all("1 source(s)" in f["message"] for f in drift[1:])
 
 
 def test_blocklist_refusing_not_answering_or_not_working_is_unknown(world: World) -> None:
