@@ -227,6 +227,13 @@ class StatsBind(BindServer):
     def query_log(self) -> Path:
         return self.log_path
 
+    def cpu_seconds(self) -> float:
+        """named's user + system CPU so far (from /proc)."""
+        if self._process is None:
+            return 0.0
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def queries(self) -> int:
         """Queries received so far (every opcode QUERY, UDP and TCP)."""
         url = f"http://{LOOPBACK}:{self.stats_port}/json/v1/server"
@@ -372,6 +379,7 @@ def zone_files(root: Path, hosts: int, listed: bool) -> dict[str, str]:
 class Sample:
     seconds: float
     cpu_seconds: float
+    server_cpu_seconds: float
     queries: int
     distinct: int | None
     per_type: dict[str, int]
@@ -392,6 +400,7 @@ class Tool:
             "seconds": seconds,
             "domains_per_s": count / seconds,
             "cpu_seconds": statistics.median(s.cpu_seconds for s in self.samples),
+            "bind_cpu_seconds": statistics.median(s.server_cpu_seconds for s in self.samples),
             "queries": queries,
             "queries_per_domain": queries / count,
             "distinct": statistics.median(distinct) if distinct else None,
@@ -430,6 +439,7 @@ class Bench:
 
     def run(self, tool: str, tag: str) -> Sample:
         before = self.server.queries()
+        server_cpu = self.server.cpu_seconds()
         log_at = self.server.query_log.stat().st_size if self.args.querylog else 0
         if tool == CHECKDMARC:
             result = self.work / f"{tag}.json"
@@ -444,6 +454,7 @@ class Bench:
         seconds, code, cpu, out, err = self.measured(argv, tag)
         time.sleep(0.05)  # let BIND finish logging the last answers
         queries = self.server.queries() - before
+        server_cpu = self.server.cpu_seconds() - server_cpu
         distinct: int | None = None
         per_type: dict[str, int] = {}
         if self.args.querylog:
@@ -458,7 +469,7 @@ class Bench:
         blocked = self.guard_log.read_text()
         if blocked:
             raise BenchError(f"{tag}: a socket would have left 127.0.0.1:\n{blocked}")
-        return Sample(seconds, cpu, queries, distinct, per_type, code)
+        return Sample(seconds, cpu, server_cpu, queries, distinct, per_type, code)
 
     def verify_mailzone(self, code: int, out: str, err: str, tag: str) -> None:
         expected = 3 if self.args.listed else 0
@@ -571,7 +582,17 @@ def versions() -> dict[str, str]:
 
 
 def print_table(rows: list[dict[str, Any]], count: int) -> None:
-    header = ("tool", "wall s", "domains/s", "CPU s", "queries", "q/domain", "distinct", "repeated")
+    header = (
+        "tool",
+        "wall s",
+        "domains/s",
+        "CPU s",
+        "BIND CPU s",
+        "queries",
+        "q/domain",
+        "distinct",
+        "repeated",
+    )
     lines = [header]
     for r in rows:
         lines.append(
@@ -580,6 +601,7 @@ def print_table(rows: list[dict[str, Any]], count: int) -> None:
                 f"{r['seconds']:.2f}",
                 f"{r['domains_per_s']:.0f}",
                 f"{r['cpu_seconds']:.2f}",
+                f"{r['bind_cpu_seconds']:.2f}",
                 f"{r['queries']:.0f}",
                 f"{r['queries_per_domain']:.1f}",
                 "-" if r["distinct"] is None else f"{r['distinct']:.0f}",
