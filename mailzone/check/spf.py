@@ -54,7 +54,17 @@ def check_spf(domain: Domain, env: CheckEnv) -> list[Finding]:
         )
     lookup = env.spf_lookup
     walk = check_host(lookup, PROBE_V4, name, f"postmaster@{name}")
-    if walk.result in ("permerror", "temperror"):
+    if walk.result == "temperror":  # a DNS failure on the way: cannot tell, as for senders
+        findings.append(
+            Finding(
+                "spf",
+                f"{name} limits",
+                "unknown",
+                f"evaluation ends in temperror: {walk.reason}",
+                "retry; check the nameservers of the domains the record includes",
+            )
+        )
+    elif walk.result == "permerror":
         findings.append(
             Finding(
                 "spf",
