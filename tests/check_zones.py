@@ -120,6 +120,7 @@ NS_DOWN = Case("ns-down.example", 26, provider="bind-down")
 SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
 LISTED6 = Case("listed6.example", 28, ipv6=True)  # its IPv6 address is listed
 NS_UNKNOWN = Case("ns-unknown.example", 31, provider="bind-plain")  # no nameservers configured
+SPF_TEMP = Case("spf-temp.example", 32, include=("spf.not-served.test",))  # BIND: REFUSED
 NULL_MX = Case("null-mx.example", 30)  # its MX is replaced by hand with the null MX "0 ."
 SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
@@ -146,6 +147,7 @@ CASES = (
     SPF_BIG,
     NULL_MX,
     NS_UNKNOWN,
+    SPF_TEMP,
 )
 
 

@@ -61,6 +61,7 @@ from tests.check_zones import (
     SOA_SPLIT,
     SPF_BIG,
     SPF_LOOKUPS,
+    SPF_TEMP,
     SPF_TWO,
     SPF_VOIDS,
     V6_NO_PTR,
@@ -312,7 +313,7 @@ def test_every_family_is_checked_when_all_domains_run_together(world: World) -> 
     assert reports[GOOD.domain]["counts"]["fail"] == 0
     failing = {d for d, r in reports.items() if r["counts"]["fail"]}
     # without +6 the listed IPv6 address is not looked up; an oversized SPF record only warns
-    passing = {GOOD.domain, REFUSED.domain, LISTED6.domain, SPF_BIG.domain}
+    passing = {GOOD.domain, REFUSED.domain, LISTED6.domain, SPF_BIG.domain, SPF_TEMP.domain}
     assert failing == {c.domain for c in CASES} - passing
 
 
@@ -635,6 +636,25 @@ def test_host_config_nameservers_override_the_providers(world: World, case: Case
     assert_exactly(checked, [])
     drift = [f for f in checked.findings if f["check"] == "drift"]
     assert len(drift) >= 6 and all("1 source(s)" in f["message"] for f in drift[1:])
+
+
+def test_spf_include_that_cannot_be_resolved_is_unknown_not_a_limits_failure(
+    world: World,
+) -> None:
+    checked = check(world, SPF_TEMP)
+
+    assert_exactly(
+        checked,
+        [
+            Expect(
+                "spf",
+                "unknown",
+                f"{SPF_TEMP.domain} limits",
+                "evaluation ends in temperror",
+                "retry; check the nameservers",
+            )
+        ],
+    )
 
 
 def test_blocklist_refusing_not_answering_or_not_working_is_unknown(world: World) -> None:
