@@ -107,9 +107,13 @@ class Dns:
         self._key_locks: dict[tuple[Endpoint, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def fresh(self) -> Dns:
-        """A client with the same settings and an empty cache (e.g. in a forked worker)."""
-        return Dns(self.resolver, self.timeout, self.retries)
+    def fresh(self, keep_answers: bool = False) -> Dns:
+        """A client with the same settings and an empty cache (e.g. in a forked worker), or with
+        a copy of this one's answers so far (``keep_answers``), but never its locks."""
+        dns = Dns(self.resolver, self.timeout, self.retries)
+        if keep_answers:
+            dns._cache = dict(self._cache)
+        return dns
 
     # -- one question ------------------------------------------------------------------------
 
