@@ -187,7 +187,10 @@ class _Evaluator:
             terms = parse_terms(reply.records[0])
         except ValueError as err:
             return "permerror", f"{domain}: {err}"
-        ctx = MacroContext(self.sender, domain, str(self.address), self.helo)
+        for once in ("redirect", "exp"):  # RFC 7208 section 6
+            if sum(1 for t in terms if t.modifier and t.name == once) > 1:
+                return "permerror", f"{domain}: {once}= appears more than once"
+        ctx = MacroContext(self.sender, domain, str(self.address), self.helo, self._validated)
         redirect = None
         for term in terms:
             if term.modifier:
@@ -255,6 +258,29 @@ class _Evaluator:
         if (term.name == "ip4") != (network.version == 4):
             raise _Abort("permerror", f"'{term.name}:{term.value}' has the wrong address family")
         return network.version == self.address.version and self.address in network
+
+    def _validated(self, target: str) -> str:
+        """`%{p}` (RFC 7208 7.3): the forward-confirmed PTR name of the client, preferring
+        `target` itself, then a subdomain of it, then any; "unknown" if none or on a DNS error.
+        These lookups are not mechanisms: they count toward neither limit."""
+        reply = self.lookup(self.address.reverse_pointer, "PTR")
+        rdtype = "A" if self.address.version == 4 else "AAAA"
+        confirmed: list[str] = []
+        for name in () if reply.error else reply.records[:MAX_NAMES]:
+            host = name.rstrip(".").lower()
+            forward = self.lookup(host, rdtype)
+            if not forward.error and any(
+                ipaddress.ip_address(a) == self.address for a in forward.records
+            ):
+                confirmed.append(host)
+        for pick in (
+            [h for h in confirmed if h == target],
+            [h for h in confirmed if h.endswith("." + target)],
+            confirmed,
+        ):
+            if pick:
+                return pick[0]
+        return "unknown"
 
     def _ptr_matches(self, target: str) -> bool:
         names = self._ask(self.address.reverse_pointer, "PTR")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 _MACRO = re.compile(r"%(?:\{([slodiphcrtvSLODIPHCRTV])(\d*)(r?)([.\-+,/_=]*)\}|%|_|-)")
 
@@ -18,6 +19,8 @@ class MacroContext:
     domain: str
     ip: str
     helo: str = ""
+    # `%{p}`: the validated name of `ip` for a target domain (RFC 7208 7.3); None: "unknown"
+    validated: Callable[[str], str] | None = field(default=None, compare=False)
 
     def letter(self, letter: str) -> str:
         """The value of one macro letter (lower case)."""
@@ -29,7 +32,7 @@ class MacroContext:
             "o": sender_domain or self.sender,
             "d": self.domain,
             "i": _dotted(address),
-            "p": "unknown",  # RFC 7208 7.3: SHOULD NOT be used; "unknown" is allowed
+            "p": self.validated(self.domain) if self.validated else "unknown",
             "v": "in-addr" if address.version == 4 else "ip6",
             "h": self.helo or self.domain,
             "c": str(address),
