@@ -785,6 +785,19 @@ SPF_EXPECTED = [
     ("upper.inc.test", "198.51.100.7", "", "pass"),
     ("mxvoid.inc.test", "192.0.2.1", "", "pass"),  # 2 voids, then a match
     ("ptrself.inc.test", "203.0.113.10", "", "fail"),  # its PTR name is not in ptrself.inc.test
+    ("redir-all.inc.test", "192.0.2.1", "", "fail"),  # redirect= is ignored after all
+    ("two-redir.inc.test", "192.0.2.1", "", "permerror"),
+    ("unknown-mod.inc.test", "192.0.2.1", "", "pass"),  # unknown modifiers are ignored
+    ("bad-ip4.inc.test", "192.0.2.1", "", "permerror"),
+    ("inc-soft.inc.test", "192.0.2.1", "", "pass"),  # ~all inside include: no match
+    ("inc-nx.inc.test", "192.0.2.1", "", "permerror"),  # include: of a missing domain
+    ("exists-void.inc.test", "192.0.2.1", "", "permerror"),  # 3 void exists:
+    ("mx-void.inc.test", "192.0.2.1", "", "permerror"),  # 3 names without MX
+    ("macro-p.inc.test", "203.0.113.10", "", "pass"),  # %{p}: the validated PTR name
+    ("macro-p.inc.test", "203.0.113.22", "", "fail"),
+    ("cname-a.inc.test", "198.51.100.30", "", "pass"),  # a: through a CNAME
+    ("spaces.inc.test", "192.0.2.1", "", "pass"),
+    ("neutral.inc.test", "192.0.2.1", "", "neutral"),
 ]
 CHECKED_SPF = {case.domain: case for case in (GOOD, SPF_LOOKUPS, SPF_VOIDS)}
 
