@@ -24,6 +24,7 @@ VALID: dict[str, re.Pattern[str]] = {
     "ruf": re.compile(r".+"),
 }
 REMOVED = {"pct": "pct", "rf": "rf", "ri": "ri"}  # removed by DMARCbis; receivers may ignore them
+_VERSION = re.compile(r"\s*v\s*=\s*dmarc1", re.I)  # RFC 7489 ABNF: "v" *WSP "=" *WSP "DMARC1"
 _MAILTO = re.compile(r"mailto:([^@\s,!]+)@([^\s,!]+?)(?:![0-9]+[kmgt]?)?$", re.I)
 
 
@@ -49,7 +50,7 @@ def check_dmarc(domain: Domain, env: CheckEnv) -> list[Finding]:
         return [
             Finding("dmarc", name, "fail", f"TXT {name}: {answer.error}", "check the nameservers")
         ]
-    records = [v for v in txt_values(answer) if v.strip().lower().startswith("v=dmarc1")]
+    records = [v for v in txt_values(answer) if _VERSION.match(v)]
     if not records:
         others = txt_values(answer)
         hint = f" (found {others[0][:40]!r}: v=DMARC1 must come first)" if others else ""
@@ -97,7 +98,12 @@ def check_dmarc(domain: Domain, env: CheckEnv) -> list[Finding]:
         )
     seen = dict(tags)
     problems = []
+    named: set[str] = set()
     for tag, value in tags[1:]:
+        if tag in named:
+            problems.append(f"tag '{tag}' appears more than once (receivers may take either)")
+            continue
+        named.add(tag)
         if tag in REMOVED:
             findings.append(
                 Finding(
@@ -179,7 +185,7 @@ def _destination(domain: Domain, env: CheckEnv, tag: str, uri: str) -> Finding:
     answer = env.txt(auth)
     if answer.error is not None:
         return Finding("dmarc", subject, "unknown", f"TXT {auth}: {answer.error}", "retry later")
-    if any(v.strip().lower().startswith("v=dmarc1") for v in txt_values(answer)):
+    if any(_VERSION.match(v) for v in txt_values(answer)):
         return Finding(
             "dmarc", subject, "pass", f"{tag}: {dest} authorises reports for {domain.name}"
         )
