@@ -37,6 +37,7 @@ OTHER = "other.test."  # hosts outside the mail domains
 BLOCKLIST = "bl.test."  # lists 127.0.0.2 for LISTED's address
 REFUSING = "refuse.test."  # answers 127.255.255.254 for everything, like Spamhaus to big resolvers
 EMPTY_LIST = "empty.test."  # served, lists nothing: not a DNSBL (as a typo'd list name would be)
+DMARC_ZONE = "dmarc.test."  # _dmarc.<label>.dmarc.test: one DMARC record per label (DMARC_RECORDS)
 PROBE = "192.0.2.255"  # mailzone's SPF walk probe (never a sender)
 
 
@@ -246,6 +247,11 @@ def crafted_zones() -> dict[str, str]:
         ),
         REFUSING: zone_text(REFUSING, ["* A 127.255.255.254"]),
         EMPTY_LIST: zone_text(EMPTY_LIST),
+        DMARC_ZONE: zone_text(
+            DMARC_ZONE,
+            ["@ MX 10 mx.dmarc.test.", "mx A 198.51.100.1"]
+            + [f'_dmarc.{label} TXT "{record}"' for label, record in DMARC_RECORDS.items()],
+        ),
     }
 
 
@@ -270,6 +276,29 @@ def active_selector(selector: str, public_b64: str) -> SelectorState:
         changed=when,
         switched=when,
     )
+
+
+# label → DMARC record, for the checkdmarc cross-check (each at _dmarc.<label>.dmarc.test)
+DMARC_RECORDS = {
+    "full": "v=DMARC1; p=reject; sp=none; adkim=s; aspf=r; fo=1:d; rua=mailto:a@dmarc.test",
+    "nospace": "v=DMARC1;p=quarantine",
+    "trailing": "v=DMARC1; p=reject;",
+    "wsp": "v = DMARC1 ; p = reject",
+    "upper": "v=DMARC1; p=REJECT",
+    "bis": "v=DMARC1; p=reject; t=y; np=reject; psd=n",
+    "pct": "v=DMARC1; p=reject; pct=50",
+    "size": "v=DMARC1; p=reject; rua=mailto:a@dmarc.test!10m",
+    "fo2": "v=DMARC1; p=reject; fo=2",
+    "fo-bad": "v=DMARC1; p=reject; fo=1:x",
+    "empty-rua": "v=DMARC1; p=reject; rua=",
+    "dup": "v=DMARC1; p=reject; p=none",
+    "nosemi": "v=DMARC1 p=reject",
+    "lowerv": "v=dmarc1; p=reject",
+    "notfirst": "p=reject; v=DMARC1",
+    "nop": "v=DMARC1; sp=reject",
+    "adkim": "v=DMARC1; p=reject; adkim=x",
+    "https": "v=DMARC1; p=reject; rua=https://r.example/x",
+}
 
 
 def state_for(domain: str, public_b64: str, ed25519_b64: str | None = None) -> DomainState:

@@ -18,7 +18,9 @@ import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import checkdmarc.dmarc
@@ -32,7 +34,11 @@ import pytest
 import spf
 
 from mailzone import keys
-from mailzone.check.env import FAMILIES
+from mailzone.authority import Authorities
+from mailzone.check.dmarc import check_dmarc
+from mailzone.check.env import FAMILIES, CheckEnv
+from mailzone.dnsq import Dns
+from mailzone.hostconfig import HostConfig
 from mailzone.keystore import KeyStore
 from mailzone.spf_eval import Reply, check_host
 from mailzone.state import save_state
@@ -42,6 +48,7 @@ from tests.check_zones import (
     DKIM_DNS,
     DKIM_FILE,
     DKIM_REVOKED,
+    DMARC_RECORDS,
     DMARC_RUA,
     DMARC_TAG,
     DMARC_TYPO,
@@ -931,6 +938,75 @@ def test_dmarc_problems_agree_with_checkdmarc(
     else:
         assert len(unverified) == 1 and warning in unverified[0]
         assert [f["subject"] for f in ours_failed] == ["rua mailto:agg@reports.test"]
+
+
+DMARC_AGREE = {  # label → valid for both mailzone and checkdmarc
+    "full": True,
+    "nospace": True,
+    "trailing": True,
+    "wsp": True,  # RFC 7489 ABNF allows whitespace around '='
+    "upper": True,
+    "bis": True,  # DMARCbis tags t=, np=, psd=
+    "pct": True,  # removed by DMARCbis: both only warn
+    "size": True,
+    "fo2": False,
+    "fo-bad": False,
+    "empty-rua": False,
+    "dup": False,
+    "nosemi": False,
+    "lowerv": False,
+    "notfirst": False,
+}
+# Where mailzone is deliberately stricter: checkdmarc accepts with a warning.
+DMARC_STRICTER = {
+    "nop": "no p= tag",  # DMARCbis reads a missing p= as none; mailzone always writes p=
+    "adkim": "adkim=x is not valid",  # receivers fall back to r; mailzone wants it fixed
+    "https": "is not a mailto: URI",  # receivers send reports by mail only
+}
+
+
+@pytest.fixture
+def check_env(world: World) -> CheckEnv:
+    """The check's environment, in-process, asking BIND."""
+    resolver = Dns(("127.0.0.1", world.server.port), timeout=2.0)
+    host = HostConfig()
+    return CheckEnv(
+        world.root, host, resolver, Authorities(world.root, host, resolver), datetime.now(UTC)
+    )
+
+
+def _dmarc_record_verdicts(
+    label: str, env: CheckEnv, resolver: dns.resolver.Resolver
+) -> tuple[list[Any], Exception | None, list[str]]:
+    domain = SimpleNamespace(
+        name=f"{label}.dmarc.test", zone="dmarc.test", state=SimpleNamespace(dmarc=None)
+    )
+    ours = [f for f in check_dmarc(domain, env) if f.status == "fail"]  # type: ignore[arg-type]
+    try:
+        record = checkdmarc.dmarc.query_dmarc_record(domain.name, resolver=resolver)["record"]
+        parsed = checkdmarc.dmarc.parse_dmarc_record(record, domain.name, resolver=resolver)
+    except (checkdmarc.dmarc.DMARCError, checkdmarc.dmarc.DMARCSyntaxError) as err:
+        return ours, err, []
+    return ours, None, list(parsed["warnings"])
+
+
+@pytest.mark.parametrize(("label", "valid"), DMARC_AGREE.items(), ids=list(DMARC_AGREE))
+def test_dmarc_record_syntax_agrees_with_checkdmarc(
+    check_env: CheckEnv, checkdmarc_bind: dns.resolver.Resolver, label: str, valid: bool
+) -> None:
+    ours, theirs, _warnings = _dmarc_record_verdicts(label, check_env, checkdmarc_bind)
+
+    assert (ours == [], theirs is None) == (valid, valid), (DMARC_RECORDS[label], ours, theirs)
+
+
+@pytest.mark.parametrize(("label", "ours_say"), DMARC_STRICTER.items(), ids=list(DMARC_STRICTER))
+def test_dmarc_where_mailzone_is_stricter_than_checkdmarc(
+    check_env: CheckEnv, checkdmarc_bind: dns.resolver.Resolver, label: str, ours_say: str
+) -> None:
+    ours, theirs, warnings = _dmarc_record_verdicts(label, check_env, checkdmarc_bind)
+
+    assert theirs is None and warnings, DMARC_RECORDS[label]  # valid for checkdmarc, with a warning
+    assert len(ours) == 1 and ours_say in ours[0].message, ours
 
 
 def test_the_guard_blocks_a_packet_that_would_leave_loopback(
