@@ -122,6 +122,9 @@ SOA_SPLIT = Case("soa-split.example", 27, provider="bind-split")
 LISTED6 = Case("listed6.example", 28, ipv6=True)  # its IPv6 address is listed
 NS_UNKNOWN = Case("ns-unknown.example", 31, provider="bind-plain")  # no nameservers configured
 SPF_TEMP = Case("spf-temp.example", 32, include=("spf.not-served.test",))  # BIND: REFUSED
+PTR_OTHER = Case("ptr-other.example", 33, ptr="smtp33.other.test")  # confirmed, not mail.*
+SPF_GAP = Case("spf-gap.example", 34)  # its SPF and HELO records are edited by hand
+MX_ADDRESS = Case("mx-address.example", 35)  # its mail host's A is changed by hand
 NULL_MX = Case("null-mx.example", 30)  # its MX is replaced by hand with the null MX "0 ."
 SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
@@ -147,6 +150,9 @@ CASES = (
     LISTED6,
     SPF_BIG,
     NULL_MX,
+    PTR_OTHER,
+    SPF_GAP,
+    MX_ADDRESS,
     NS_UNKNOWN,
     SPF_TEMP,
 )
@@ -234,6 +240,7 @@ def crafted_zones() -> dict[str, str]:
                 "real6 A 198.51.100.31",
                 "real6 AAAA 2001:db8:1::31",
                 "stranger A 198.51.100.99",
+                f"smtp33 A {PTR_OTHER.ipv4}",
             ],
         ),
         BLOCKLIST: zone_text(

@@ -55,18 +55,21 @@ from tests.check_zones import (
     GOOD,
     LISTED,
     LISTED6,
+    MX_ADDRESS,
     MX_CNAME,
     NS_DOWN,
     NS_UNKNOWN,
     NULL_MX,
     PROBE,
     PTR_MISSING,
+    PTR_OTHER,
     PTR_UNCONFIRMED,
     REFUSED,
     SELECTOR,
     SELECTOR_ED25519,
     SOA_SPLIT,
     SPF_BIG,
+    SPF_GAP,
     SPF_LOOKUPS,
     SPF_TEMP,
     SPF_TWO,
@@ -158,6 +161,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # by hand, after mailzone: what each broken case is about
         nsupdate(server, SPF_TWO.domain, [("add", SPF_TWO.domain, "TXT", ["v=spf1 -all"])])
         nsupdate(server, NULL_MX.domain, [("replace", NULL_MX.domain, "MX", ["0 ."])])
+        nsupdate(
+            server,
+            SPF_GAP.domain,
+            [
+                ("replace", SPF_GAP.domain, "TXT", ["v=spf1 ip4:198.51.100.1 ~all"]),
+                ("delete", SPF_GAP.mail, "TXT", []),
+            ],
+        )
+        nsupdate(server, MX_ADDRESS.domain, [("replace", MX_ADDRESS.mail, "A", ["198.51.100.35"])])
         other_key = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
         for case, value in (
             (DKIM_DNS, other_key),
@@ -352,7 +364,7 @@ def test_all_domains_in_one_run_fail_exactly_the_broken_ones(world: World) -> No
     assert set(reports) == {case.domain for case in CASES}
     failing = {d for d, r in reports.items() if r.report["counts"]["fail"]}
     # a refused or dead blocklist, an oversized SPF record, an unresolvable include: no fail
-    passing = {GOOD.domain, REFUSED.domain, SPF_BIG.domain, SPF_TEMP.domain}
+    passing = {GOOD.domain, REFUSED.domain, SPF_BIG.domain, SPF_TEMP.domain, PTR_OTHER.domain}
     assert failing == {c.domain for c in CASES} - passing
 
 
@@ -486,6 +498,59 @@ BROKEN: list[tuple[Case, list[Expect]]] = [
                 "MX mx.other.test",
                 "is a CNAME (to real.other.test.); RFC 5321 forbids it",
                 "point the MX at the canonical name",
+            )
+        ],
+    ),
+    (
+        SPF_GAP,
+        [
+            Expect(
+                "spf",
+                "fail",
+                f"{SPF_GAP.domain} from 203.0.113.34",
+                f"203.0.113.34 ({SPF_GAP.mail}): softfail",
+                "list the address in the spec's hosts (role send) and apply",
+            ),
+            Expect(
+                "spf",
+                "fail",
+                f"HELO {SPF_GAP.mail} from 203.0.113.34",
+                f"HELO {SPF_GAP.mail} at 203.0.113.34: none",
+                "it publishes the HELO record",
+            ),
+            _drift(SPF_GAP.domain),
+            _drift(SPF_GAP.mail),
+        ],
+    ),
+    (
+        MX_ADDRESS,
+        [
+            Expect(
+                "mx",
+                "fail",
+                f"MX {MX_ADDRESS.mail}",
+                f"MX target {MX_ADDRESS.mail}: A lacks 203.0.113.35",
+                "run `mailzone apply`",
+            ),
+            Expect(
+                "rdns",
+                "fail",
+                "PTR 203.0.113.35",
+                "does not resolve back to 203.0.113.35 (not forward-confirmed)",
+                f"give {MX_ADDRESS.mail} an A record 203.0.113.35",
+            ),
+            Expect("drift", "fail", f"A {MX_ADDRESS.mail}", "served", "mailzone apply"),
+        ],
+    ),
+    (
+        PTR_OTHER,
+        [
+            Expect(
+                "rdns",
+                "warn",
+                "PTR 203.0.113.33",
+                f"203.0.113.33 → smtp33.other.test, not the host's name {PTR_OTHER.mail}",
+                "make the MTA say HELO smtp33.other.test",
             )
         ],
     ),
