@@ -30,6 +30,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
+from mailzone import dnswire
 from mailzone.errors import MailzoneError
 from mailzone.octo.providers import parse_endpoint
 
@@ -135,6 +136,34 @@ class Dns:
             return cached
 
     def _ask(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+        fast = self._ask_fast(endpoint, name, rdtype)
+        return fast if fast is not None else self._ask_dnspython(endpoint, name, rdtype)
+
+    def _ask_fast(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer | None:
+        """The hand-packed path (see dnswire); None when dnspython must take over."""
+        if not _is_ip(endpoint[0]):
+            return None
+        error = "timeout"
+        for _ in range(1 + self.retries):
+            try:
+                rcode, records, ttl, texts = dnswire.ask(endpoint, name, rdtype, self.timeout)
+            except dnswire.Unusual:
+                return None
+            except TimeoutError:
+                error = "timeout"
+                continue
+            except (ConnectionRefusedError, ConnectionResetError):
+                error = "connection refused"
+                continue
+            except OSError as err:
+                error = f"network error: {err.strerror or err}"
+                continue
+            if rcode not in ("NOERROR", "NXDOMAIN"):
+                return Answer(rcode, error=rcode)
+            return Answer(rcode, records, ttl, texts=texts)
+        return Answer("", error=error)
+
+    def _ask_dnspython(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
         host, port = endpoint
         try:
             request = dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)

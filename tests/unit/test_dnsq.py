@@ -1,7 +1,8 @@
 """The DNS client against a fake transport: caching, TC→TCP fallback, timeouts, answer reading.
 
 Nothing here opens a socket: ``dns.query.udp`` and ``dns.query.tcp`` are replaced by a fake
-server that answers from a dict and counts what it was asked."""
+server that answers from a dict and counts what it was asked, and the hand-packed fast path
+(tested in test_dnswire and against real servers) hands every question to them."""
 
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ import dns.rcode
 import dns.rrset
 import pytest
 
+from mailzone import dnswire
 from mailzone.dnsq import EDNS_PAYLOAD, Dns
 from mailzone.errors import MailzoneError
 
 SERVER = ("127.0.0.1", 5300)
 RESOLVER = ("127.0.0.1", 5353)
 DKIM = "v=DKIM1; k=rsa; p=" + "A" * 392
+
+
+def _hand_over(*args: object) -> None:
+    raise dnswire.Unusual("tests fake dnspython's transport")
 
 
 @dataclass
@@ -38,6 +44,7 @@ class FakeServer:
     requests: list[dns.message.Message] = field(default_factory=list)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeServer:
+        monkeypatch.setattr(dnswire, "ask", _hand_over)  # the dnspython path, faked below
         monkeypatch.setattr(dns.query, "udp", self.udp)
         monkeypatch.setattr(dns.query, "tcp", self.tcp)
         return self
@@ -236,6 +243,7 @@ def test_served_everywhere_reports_each_server(monkeypatch: pytest.MonkeyPatch) 
         fake = FakeServer(by_port[int(str(kw["port"]))])
         return fake.udp(q, where, **kw)
 
+    monkeypatch.setattr(dnswire, "ask", _hand_over)
     monkeypatch.setattr(dns.query, "udp", udp)
     client = Dns(resolver=RESOLVER)
     configured = [f"127.0.0.1:{p}" for p in (5301, 5302, 5303)]
