@@ -10,17 +10,19 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import dns.exception
 import dns.rdataclass
 import dns.rdatatype
-import dns.zone
 
 from mailzone.dnsq import Answer, Dns, Endpoint, endpoint_text
 from mailzone.errors import MailzoneError
 from mailzone.hostconfig import HostConfig
 from mailzone.octo.providers import LOCAL_CLASS, ProviderDef, load_provider_def
+
+if TYPE_CHECKING:
+    import dns.zone
 
 
 class Authority(Protocol):
@@ -68,6 +70,8 @@ class ZoneFile:
     def _load(self) -> dns.zone.Zone | None:
         with self._lock:
             if not self._loaded:
+                import dns.zone
+
                 self._loaded = True
                 try:
                     self._zone = dns.zone.from_file(

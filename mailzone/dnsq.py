@@ -23,12 +23,10 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.resolver
 
 from mailzone import dnswire
 from mailzone.errors import MailzoneError
@@ -164,6 +162,8 @@ class Dns:
         return Answer("", error=error)
 
     def _ask_dnspython(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+        import dns.query  # ~65 ms of imports (DNS over HTTPS clients) most runs never need
+
         host, port = endpoint
         try:
             request = dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
@@ -245,6 +245,8 @@ class Dns:
     def _resolver(self) -> Endpoint:
         if self.resolver is None:
             try:
+                import dns.resolver
+
                 system = dns.resolver.Resolver(configure=True).nameservers
             except dns.exception.DNSException as err:
                 raise MailzoneError(f"no system resolver: {err}") from None

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import dkim
-
 from mailzone import keys
 from mailzone.check.env import CheckEnv
 from mailzone.check.model import Finding
@@ -114,6 +112,8 @@ def _selector(
             "publish the key as one unbroken base64 string (`mailzone apply` does)",
         )
     try:
+        import dkim  # dkimpy pulls in dns.resolver and its DNS-over-HTTPS clients: load late
+
         dkim.evaluate_pk(name.encode(), value.encode())
     except dkim.DKIMException as err:
         return Finding(
