@@ -55,6 +55,7 @@ class Case:
     ptr: str | None = "self"  # "self": mail.<domain>; None: no PTR; else that name
     ptr6: bool = True
     ip4: tuple[str, ...] = ()  # spf.ip4
+    zone: str | None = None  # the zone holding the domain, when it is a parent of it
     mx_host: str | None = None  # an absolute MX-only host instead of `mail` taking MX
 
     @property
@@ -74,6 +75,7 @@ class Case:
         lines = [
             f"domain: {self.domain}",
             f"provider: {self.provider}",
+            *([f"zone: {self.zone}"] if self.zone else []),
             "ttl: 300",
             "hosts:",
             "  - name: mail",
@@ -125,6 +127,9 @@ SPF_TEMP = Case("spf-temp.example", 32, include=("spf.not-served.test",))  # BIN
 PTR_OTHER = Case("ptr-other.example", 33, ptr="smtp33.other.test")  # confirmed, not mail.*
 SPF_GAP = Case("spf-gap.example", 34)  # its SPF and HELO records are edited by hand
 MX_ADDRESS = Case("mx-address.example", 35)  # its mail host's A is changed by hand
+SUBDOMAIN = Case(  # a mail domain inside a parent zone, reports to the parent
+    "sub.parent.example", 36, zone="parent.example", rua=("mailto:dmarc@parent.example",)
+)
 NULL_MX = Case("null-mx.example", 30)  # its MX is replaced by hand with the null MX "0 ."
 SPF_BIG = Case("spf-big.example", 29, ip4=tuple(f"198.51.100.{i}" for i in range(100, 124)))
 
@@ -153,6 +158,7 @@ CASES = (
     PTR_OTHER,
     SPF_GAP,
     MX_ADDRESS,
+    SUBDOMAIN,
     NS_UNKNOWN,
     SPF_TEMP,
 )

@@ -74,6 +74,7 @@ from tests.check_zones import (
     SPF_TEMP,
     SPF_TWO,
     SPF_VOIDS,
+    SUBDOMAIN,
     V6_NO_PTR,
     Case,
     ask,
@@ -126,7 +127,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if find_binary(BindServer.binary) is None:
         pytest.skip("named is not installed (needed for the check integration tests)")
     crafted = crafted_zones()
-    zones = [absolute(case.domain) for case in CASES] + list(crafted)
+    zones = [absolute(case.zone or case.domain) for case in CASES] + list(crafted)
     server = BindServer(zone_texts=crafted).start(zones)
     second = BindServer()
     # A nameserver that never answers: a UDP port held open (so no one else takes it) and
@@ -279,7 +280,9 @@ def check(
     """`mailzone check DOMAIN` as JSON and as `--problems` text. With no options, the domain's
     part of the run over every domain (`every_domain`)."""
     if not extra and not blocklists and host == "host.yaml":
-        return every_domain(world)[1][case.domain]
+        reports = every_domain(world)[1]
+        assert case.domain in reports, " ".join(sorted(reports))
+        return reports[case.domain]
     args = ["check", case.domain, *_check_args(world, host, blocklists or ("bl.test+6",))]
     args += extra
     if tuple(args) in world.checked:  # the cross-checks look at the same runs again
@@ -362,6 +365,23 @@ def test_applied_domain_with_rdns_and_no_listing_passes_every_check(world: World
     ]
 
 
+def test_domain_inside_a_parent_zone_passes_every_check(world: World) -> None:
+    checked = check(world, SUBDOMAIN)
+
+    assert_exactly(checked, [])
+    by_subject = {f["subject"]: f["message"] for f in checked.findings}
+    assert by_subject["parent.example SOA"].startswith("serial ")
+    assert f"TXT _dmarc.{SUBDOMAIN.domain}" in by_subject
+    assert (
+        by_subject["rua mailto:dmarc@parent.example"]
+        == "rua: parent.example is inside parent.example"
+    )
+    assert (
+        by_subject[f"PTR {SUBDOMAIN.ipv4}"]
+        == f"{SUBDOMAIN.ipv4} → {SUBDOMAIN.mail} → {SUBDOMAIN.ipv4}"
+    )
+
+
 def test_all_domains_in_one_run_fail_exactly_the_broken_ones(world: World) -> None:
     code, reports = every_domain(world)
 
@@ -370,6 +390,7 @@ def test_all_domains_in_one_run_fail_exactly_the_broken_ones(world: World) -> No
     failing = {d for d, r in reports.items() if r.report["counts"]["fail"]}
     # a refused or dead blocklist, an oversized SPF record, an unresolvable include: no fail
     passing = {GOOD.domain, REFUSED.domain, SPF_BIG.domain, SPF_TEMP.domain, PTR_OTHER.domain}
+    passing.add(SUBDOMAIN.domain)
     assert failing == {c.domain for c in CASES} - passing
 
 
@@ -1133,5 +1154,6 @@ def test_the_guard_is_live_in_mailzone_processes(world: World, tmp_path: Path) -
 
     result = mailzone(world.root, *args, env={"PYTHONPATH": str(tmp_path)})
 
-    assert "sendto ('192.0.2.53', 53)" in log.read_text()
+    blocked = log.read_text().splitlines()
+    assert blocked and all(line.endswith(" ('192.0.2.53', 53)") for line in blocked), blocked
     assert "loopback guard" in result.out
