@@ -127,6 +127,8 @@ SPF_TEMP = Case("spf-temp.example", 32, include=("spf.not-served.test",))  # BIN
 PTR_OTHER = Case("ptr-other.example", 33, ptr="smtp33.other.test")  # confirmed, not mail.*
 SPF_GAP = Case("spf-gap.example", 34)  # its SPF and HELO records are edited by hand
 MX_ADDRESS = Case("mx-address.example", 35)  # its mail host's A is changed by hand
+DKIM_TWO = Case("dkim-two.example", 37)  # a second TXT record at its selector, by hand
+DKIM_BROKEN = Case("dkim-broken.example", 38)  # its key record replaced by a truncated key
 SUBDOMAIN = Case(  # a mail domain inside a parent zone, reports to the parent
     "sub.parent.example", 36, zone="parent.example", rua=("mailto:dmarc@parent.example",)
 )
@@ -159,6 +161,8 @@ CASES = (
     SPF_GAP,
     MX_ADDRESS,
     SUBDOMAIN,
+    DKIM_TWO,
+    DKIM_BROKEN,
     NS_UNKNOWN,
     SPF_TEMP,
 )

@@ -45,9 +45,11 @@ from mailzone.state import save_state
 from tests import netguard
 from tests.check_zones import (
     CASES,
+    DKIM_BROKEN,
     DKIM_DNS,
     DKIM_FILE,
     DKIM_REVOKED,
+    DKIM_TWO,
     DMARC_RECORDS,
     DMARC_RUA,
     DMARC_TAG,
@@ -166,6 +168,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # by hand, after mailzone: what each broken case is about
         nsupdate(server, SPF_TWO.domain, [("add", SPF_TWO.domain, "TXT", ["v=spf1 -all"])])
         nsupdate(server, NULL_MX.domain, [("replace", NULL_MX.domain, "MX", ["0 ."])])
+        name = f"{SELECTOR}._domainkey.{DKIM_TWO.domain}"
+        other = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
+        nsupdate(server, DKIM_TWO.domain, [("add", name, "TXT", [other])])
         nsupdate(
             server,
             SPF_GAP.domain,
@@ -179,6 +184,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for case, value in (
             (DKIM_DNS, other_key),
             (DKIM_REVOKED, "v=DKIM1; k=rsa; p="),
+            (DKIM_BROKEN, f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 0)[:200]}"),
         ):
             name = f"{SELECTOR}._domainkey.{case.domain}"
             nsupdate(server, case.domain, [("replace", name, "TXT", [value])])
@@ -450,6 +456,32 @@ BROKEN: list[tuple[Case, list[Expect]]] = [
                 "mailzone apply",
             ),
             _drift(f"{SELECTOR}._domainkey.{DKIM_DNS.domain}"),
+        ],
+    ),
+    (
+        DKIM_TWO,
+        [
+            Expect(
+                "dkim",
+                "fail",
+                f"{SELECTOR} (active)",
+                "2 TXT records (verifiers need one)",
+                "delete every TXT record there but the one mailzone publishes",
+            ),
+            _drift(f"{SELECTOR}._domainkey.{DKIM_TWO.domain}"),
+        ],
+    ),
+    (
+        DKIM_BROKEN,
+        [
+            Expect(
+                "dkim",
+                "fail",
+                f"{SELECTOR} (active)",
+                "verifiers reject the record",
+                "mailzone apply",
+            ),
+            _drift(f"{SELECTOR}._domainkey.{DKIM_BROKEN.domain}"),
         ],
     ),
     (
