@@ -130,13 +130,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         pytest.skip("named is not installed (needed for the check integration tests)")
     crafted = crafted_zones()
     zones = [absolute(case.zone or case.domain) for case in CASES] + list(crafted)
-    server = BindServer(zone_texts=crafted).start(zones)
-    second = BindServer()
     # A nameserver that never answers: a UDP port held open (so no one else takes it) and
     # never read. Its queries time out, as for a server that is down behind a firewall.
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
+    second = BindServer()  # started below, once the first one has the zone to copy
+    server = BindServer(zone_texts=crafted)
     try:
+        server.start(zones)
         root = tmp_path_factory.mktemp("check-repo")
         guard_dir = tmp_path_factory.mktemp("netguard")
         guard_log = guard_dir / "blocked.log"
@@ -166,11 +167,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert applied.code == 0, applied.out + applied.err
 
         # by hand, after mailzone: what each broken case is about
+        other_key = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
         nsupdate(server, SPF_TWO.domain, [("add", SPF_TWO.domain, "TXT", ["v=spf1 -all"])])
         nsupdate(server, NULL_MX.domain, [("replace", NULL_MX.domain, "MX", ["0 ."])])
         name = f"{SELECTOR}._domainkey.{DKIM_TWO.domain}"
-        other = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
-        nsupdate(server, DKIM_TWO.domain, [("add", name, "TXT", [other])])
+        nsupdate(server, DKIM_TWO.domain, [("add", name, "TXT", [other_key])])
         nsupdate(
             server,
             SPF_GAP.domain,
@@ -180,7 +181,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ],
         )
         nsupdate(server, MX_ADDRESS.domain, [("replace", MX_ADDRESS.mail, "A", ["198.51.100.35"])])
-        other_key = f"v=DKIM1; k=rsa; p={rsa_public_b64(2048, 1)}"
         for case, value in (
             (DKIM_DNS, other_key),
             (DKIM_REVOKED, "v=DKIM1; k=rsa; p="),
