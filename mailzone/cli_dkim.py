@@ -220,7 +220,17 @@ def keys_import(
     from mailzone.rotate import parse_now
     from mailzone.selectors import import_key
 
-    when = parse_now(created) if created else datetime.now(UTC)
+    when = datetime.now(UTC).replace(microsecond=0)
+    if created:
+        try:
+            made = parse_now(created)
+        except MailzoneError:
+            raise MailzoneError(
+                f"--created: '{created}' is not an ISO 8601 date such as 2020-08-03"
+            ) from None
+        if made > when:
+            raise MailzoneError(f"--created: {created} is in the future")
+        when = made
     project = _project([domain])
     (item,) = project.select([domain])
     host = _host(host_config)

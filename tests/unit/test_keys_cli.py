@@ -236,6 +236,8 @@ def test_spec_that_imports_another_key_for_the_selector_is_refused(tmp_path: Pat
         ("ec_key", "DKIM signs with RSA or Ed25519"),
         ("missing_file", "cannot read"),
         ("already_in_state", "example.org: selector s1 is already in the state"),
+        ("bad_created", "--created: 'last year' is not an ISO 8601 date such as 2020-08-03"),
+        ("future_created", "--created: 2999-01-01 is in the future"),
         ("second_active", "example.org: s1 is already the active rsa selector"),
     ],
 )
@@ -260,8 +262,12 @@ def test_import_refusals_are_one_line_and_change_nothing(
         selector = "s1"
     elif case == "second_active":
         source = repo.pem_file("other.pem", pem(rsa_key(2048, 3)))
+    extra = {
+        "bad_created": ["--created", "last year"],
+        "future_created": ["--created", "2999-01-01"],
+    }
     before = repo.snapshot()
-    error = refused(repo.import_(selector, source))
+    error = refused(repo.import_(selector, source, *extra.get(case, [])))
     assert expected in error, error
     assert "\n" not in error
     assert repo.snapshot() == before
