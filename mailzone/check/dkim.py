@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from mailzone import keys
-from mailzone.check.env import CheckEnv
+from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dnsq import txt_values
 from mailzone.errors import MailzoneError
@@ -69,9 +69,7 @@ def _selector(
     subject = f"{selector} ({phase})"
     answer = env.txt(name)
     if answer.error is not None:
-        return Finding(
-            "dkim", subject, "fail", f"TXT {name}: {answer.error}", "check the nameservers"
-        )
+        return lookup_failed("dkim", subject, f"TXT {name}", answer)
     values = txt_values(answer)
     if not values:
         return Finding("dkim", subject, "fail", f"{name}: no TXT record", "run `mailzone apply`")
@@ -103,14 +101,9 @@ def _selector(
         return Finding(
             "dkim", subject, "fail", f"{name}: the {phase} selector is revoked (empty p=)", fix
         )
-    if re.search(r"\S\s+\S", p_value.strip()):
-        return Finding(
-            "dkim",
-            subject,
-            "fail",
-            f"{name}: whitespace inside p= (a key pasted with line breaks)",
-            "publish the key as one unbroken base64 string (`mailzone apply` does)",
-        )
+    # RFC 6376 lets verifiers ignore whitespace in p=, but a key pasted with line breaks is a
+    # sign of a hand-made record, and not every verifier is that forgiving
+    spaced = bool(re.search(r"\S\s+\S", p_value.strip()))
     try:
         import dkim  # dkimpy pulls in dns.resolver and its DNS-over-HTTPS clients: load late
 
@@ -149,6 +142,14 @@ def _selector(
                 "restore the right key file, or `mailzone rotate --emergency` to replace it",
             )
     size = f"{served.algorithm}-{served.bits}"
+    if spaced:
+        return Finding(
+            "dkim",
+            subject,
+            "warn",
+            f"{name}: whitespace inside p= (a key pasted with line breaks)",
+            "publish the key as one unbroken base64 string (`mailzone apply` does)",
+        )
     if served.algorithm == "rsa" and served.bits < keys.GOOD_RSA_BITS:
         return Finding(
             "dkim",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mailzone.check.env import CheckEnv
+from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dnsq import txt_values
 from mailzone.project import Domain
@@ -47,9 +47,7 @@ def check_dmarc(domain: Domain, env: CheckEnv) -> list[Finding]:
     name = f"_dmarc.{domain.name}"
     answer = env.txt(name)
     if answer.error is not None:
-        return [
-            Finding("dmarc", name, "fail", f"TXT {name}: {answer.error}", "check the nameservers")
-        ]
+        return [lookup_failed("dmarc", name, f"TXT {name}", answer)]
     records = [v for v in txt_values(answer) if _VERSION.match(v)]
     if not records:
         others = txt_values(answer)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from mailzone.authority import Authorities
+from mailzone.check.model import Finding
 from mailzone.dnsq import Answer, Dns, txt_values
 from mailzone.hostconfig import HostConfig
 from mailzone.spf_eval import Lookup, Reply
@@ -76,3 +77,24 @@ class CheckEnv:
             return Reply(tuple(answer.records))
 
         return lookup
+
+
+def lookup_failed(check: str, subject: str, what: str, answer: Answer) -> Finding:
+    """A question that got no usable answer: `unknown` when nothing came back (timeout, network:
+    maybe only from here), `fail` when a server answered with an error (SERVFAIL, REFUSED:
+    receivers get the same and defer or reject the mail)."""
+    if not answer.rcode:
+        return Finding(
+            check,
+            subject,
+            "unknown",
+            f"{what}: no answer ({answer.error})",
+            "check the resolver (--nameserver) and the network, then retry",
+        )
+    return Finding(
+        check,
+        subject,
+        "fail",
+        f"{what}: {answer.error}",
+        "check that the zone's nameservers serve it (receivers get the same error)",
+    )

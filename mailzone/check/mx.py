@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from mailzone.check.env import CheckEnv
+from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.project import Domain
 from mailzone.spec.zone import host_fqdn
@@ -17,7 +17,7 @@ def check_mx(domain: Domain, env: CheckEnv) -> list[Finding]:
     name = domain.name
     answer = env.resolve(name, "MX")
     if answer.error is not None:
-        return [Finding("mx", name, "fail", f"MX {name}: {answer.error}", "check the nameservers")]
+        return [lookup_failed("mx", name, f"MX {name}", answer)]
     if not answer.records:
         return [
             Finding(
@@ -118,7 +118,7 @@ def _fcrdns(fqdn: str, ip: str, env: CheckEnv) -> Finding:
         else ""
     )
     if answer.error is not None:
-        return Finding("rdns", subject, "fail", f"PTR for {ip}: {answer.error}", advice)
+        return lookup_failed("rdns", subject, f"PTR for {ip}", answer)
     if not answer.records:
         why = "Gmail and others reject or spam-folder mail from an address without reverse DNS"
         return Finding("rdns", subject, "fail", f"{ip} has no PTR record: {why}", advice)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mailzone.check.env import CheckEnv
+from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dnsq import txt_values
 from mailzone.project import Domain
@@ -19,11 +19,7 @@ def check_spf(domain: Domain, env: CheckEnv) -> list[Finding]:
     name = domain.name
     answer = env.txt(name)
     if answer.error is not None:
-        return [
-            Finding(
-                "spf", name, "fail", f"TXT {name}: {answer.error}", "check the zone's nameservers"
-            )
-        ]
+        return [lookup_failed("spf", name, f"TXT {name}", answer)]
     records = [
         v for v in txt_values(answer) if v.lower() == "v=spf1" or v.lower().startswith("v=spf1 ")
     ]

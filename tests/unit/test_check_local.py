@@ -12,6 +12,7 @@ from mailzone.authority import Authorities, ZoneFile
 from mailzone.check.dmarc import check_dmarc
 from mailzone.check.env import CheckEnv
 from mailzone.dnsq import Answer, Dns
+from mailzone.expand.records import txt_rdata
 from mailzone.hostconfig import load_host_config
 from mailzone.project import load_project
 from tests.cli import mailzone
@@ -71,3 +72,56 @@ def test_a_new_policy_restarts_the_clock(tmp_path: Path) -> None:
     domain = load_project(tmp_path).domains["example.org"]
     found = check_dmarc(domain, _env(tmp_path, datetime.now(UTC) + timedelta(days=400)))
     assert [f.status for f in found] == ["pass", "pass"]  # the record, and rua inside the zone
+
+
+def test_a_key_with_whitespace_inside_p_is_a_warning(tmp_path: Path) -> None:
+    from mailzone.check.dkim import check_dkim
+
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
+    )
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    zone_file = tmp_path / "build" / "zones" / "example.org.zone"
+    domain = load_project(tmp_path).domains["example.org"]
+    (entry,) = domain.state.selectors
+    # the key broken in two, as a key pasted with a line break ends up
+    spaced = f"v=DKIM1; k=rsa; p={entry.public_key[:100]} {entry.public_key[100:]}"
+    lines = [
+        f"{entry.selector}._domainkey 3600 IN TXT {txt_rdata(spaced)}"
+        if line.startswith(f"{entry.selector}._domainkey")
+        else line
+        for line in zone_file.read_text().splitlines()
+    ]
+    zone_file.write_text("\n".join(lines) + "\n")
+
+    (finding,) = check_dkim(domain, _env(tmp_path, datetime.now(UTC)))[:1]
+
+    assert finding.status == "warn"
+    assert "whitespace inside p=" in finding.message
+
+
+def test_no_answer_from_the_resolver_is_unknown_an_error_answer_fails(tmp_path: Path) -> None:
+    from mailzone.check.spf import check_spf
+
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
+    )
+    domain = load_project(tmp_path).domains["example.org"]
+    env = _env(tmp_path, datetime.now(UTC))
+
+    class Silent(Dns):
+        def resolve(self, name: str, rdtype: str) -> Answer:
+            return Answer("", error="timeout")
+
+    class Failing(Dns):
+        def resolve(self, name: str, rdtype: str) -> Answer:
+            return Answer("SERVFAIL", error="SERVFAIL")
+
+    env.dns = Silent(("127.0.0.1", 9))
+    (silent,) = check_spf(domain, env)
+    env.dns = Failing(("127.0.0.1", 9))
+    (failing,) = check_spf(domain, env)
+
+    assert (silent.status, failing.status) == ("unknown", "fail")
+    assert "no answer (timeout)" in silent.message
+    assert "SERVFAIL" in failing.message
