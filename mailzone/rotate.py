@@ -221,6 +221,21 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     dkim = domain.spec.dkim
     policy = policy_of(dkim)
     sels = [to_sel(s) for s in state.selectors]
+    latest = max(
+        (
+            (when, f"{field} of {s.selector}")
+            for s in state.selectors
+            for field in ("created", "changed", "visible_since", "switched", "revoked")
+            if (when := getattr(s, field)) is not None
+        ),
+        default=None,
+    )
+    if latest is not None and now < latest[0]:  # a wrong clock or --now: decide nothing
+        run.error = (
+            f"the time {now:%Y-%m-%d %H:%M} UTC is before the {latest[1]} "
+            f"({latest[0]:%Y-%m-%d %H:%M} UTC) in state/{domain.name}.yaml; is the clock right?"
+        )
+        return _Decision(domain, run, sels, [])
     pending = {s.selector: s.key().txt_value() for s in state.selectors if s.phase == "pending"}
     tombstones = [s.selector for s in state.selectors if s.phase == "tombstone"]
     # a revoked selector's key must stay revoked in DNS: if the apply that revoked it failed,

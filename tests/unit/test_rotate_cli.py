@@ -491,3 +491,20 @@ def test_bad_dkim_policy_names_file_line_and_field(
     assert re.match(rf"zones/{DOMAIN}\.yaml:\d+: {re.escape(field)}: ", error), error
     assert expected in error, error
     assert repo.snapshot() == before
+
+
+def test_a_time_before_the_state_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    # a clock set back (or a mistyped --now) must not write impossible timestamps
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    before = repo.snapshot()
+    error = refused(repo.rotate(repo.t0 - 400 * DAY, subprocess=True))
+    seen = repo.t0 + HOUR  # visible_since, the latest time in the state
+    assert error == (
+        f"{DOMAIN}: the time {repo.t0 - 400 * DAY:%Y-%m-%d %H:%M} UTC is before the "
+        f"visible_since of {first} ({seen:%Y-%m-%d %H:%M} UTC) in state/{DOMAIN}.yaml; "
+        "is the clock right?"
+    )
+    assert repo.snapshot() == before
