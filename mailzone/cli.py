@@ -5,6 +5,8 @@ Heavy modules (octoDNS, pydantic models, rich) are imported inside the commands 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -370,6 +372,7 @@ def schema(
 
 def main() -> None:
     """Console entry point: one line per error, exit codes 0/1/2/3."""
+    _short_lived_gc()
     try:
         code = app(standalone_mode=False)
     except MailzoneError as err:
@@ -390,6 +393,19 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _short_lived_gc() -> None:
+    """Tune the cyclic garbage collector for one short run (only the console entry point).
+
+    A run builds its objects (modules, pydantic schemas, octoDNS zones) and keeps most of them
+    until it exits. With the default thresholds (a pass every 700 new containers) the collector
+    rescans them over and over, ~40 ms of a 100-zone plan, and once more at interpreter exit,
+    ~50 ms. Collect rarely (cyclic garbage is still freed, in bigger batches), and at exit
+    freeze what is alive so that the final pass skips it: atexit handlers and module teardown
+    still run; the memory goes back to the OS with the process."""
+    gc.set_threshold(50_000, 20, 100)
+    atexit.register(gc.freeze)
 
 
 # registers the rotate, keys, mta and check commands
