@@ -177,7 +177,7 @@ def _rdata(data: bytes, pos: int, end: int, rtype: int) -> tuple[str, str | None
             length = data[pos]
             strings.append(data[pos + 1 : pos + 1 + length])
             pos += length + 1
-        text = " ".join(_quoted(s) for s in strings)
+        text = " ".join(quote_txt(s) for s in strings)
         return text, b"".join(strings).decode("utf-8", errors="replace")
     if rtype == 6:
         mname = _name(data, pos)
@@ -189,7 +189,8 @@ def _rdata(data: bytes, pos: int, end: int, rtype: int) -> tuple[str, str | None
     raise ValueError(f"type {rtype}")
 
 
-def _quoted(chunk: bytes) -> str:
+def quote_txt(chunk: bytes) -> str:
+    """One TXT character-string in presentation form, as dnspython writes it."""
     out = []
     for byte in chunk:
         char = chr(byte)

@@ -15,7 +15,7 @@ from mailzone.project import Domain
 from mailzone.rotation import date_selector
 from mailzone.spec.types import idna_name
 from mailzone.spec.zone import imported_key
-from mailzone.state import DomainState, SelectorState, load_state, save_state
+from mailzone.state import DomainState, Phase, SelectorState, load_state, save_state
 
 
 @dataclass(frozen=True)
@@ -32,18 +32,9 @@ class KeyRow:
     key_file: bool | None  # whether this host holds the private key (None: not applicable)
 
 
-def _entry(selector: str, key: keys.PublicKey, phase: str, now: datetime) -> SelectorState:
-    return SelectorState(
-        selector=selector,
-        algorithm=key.algorithm,
-        bits=key.bits,
-        public_key=key.p,
-        fingerprint=key.fingerprint,
-        phase=phase,
-        created=now,
-        changed=now,
-        switched=now if phase == "active" else None,
-    )
+def _entry(selector: str, key: keys.PublicKey, phase: Phase, now: datetime) -> SelectorState:
+    switched = now if phase == "active" else None
+    return SelectorState.of_key(selector, key, phase, now, changed=now, switched=switched)
 
 
 def first_keys(

@@ -54,6 +54,22 @@ class SelectorState(BaseModel):
             return value.replace(tzinfo=UTC)  # the state is written in UTC
         return value
 
+    @classmethod
+    def of_key(
+        cls, selector: str, key: keys.PublicKey, phase: Phase, created: datetime, **times: object
+    ) -> SelectorState:
+        """A new entry for `key` (algorithm, size, value and fingerprint taken from it)."""
+        return cls(
+            selector=selector,
+            algorithm=key.algorithm,
+            bits=key.bits,
+            public_key=key.p,
+            fingerprint=key.fingerprint,
+            phase=phase,
+            created=created,
+            **times,
+        )
+
     def key(self) -> keys.PublicKey:
         """The parsed public key."""
         return keys.parse_public_key(self.public_key)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailzone.dnswire import quote_txt
+
 REGISTRY_NAME = "_mailzone"
 
 
@@ -65,17 +67,4 @@ def txt_rdata(value: str) -> str:
     """TXT presentation: quoted strings of at most 255 octets that reassemble to `value`."""
     data = value.encode("utf-8")
     chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
-    return " ".join(_quote(c) for c in chunks)
-
-
-def _quote(chunk: bytes) -> str:
-    out = []
-    for byte in chunk:
-        char = chr(byte)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03d}")
-    return '"' + "".join(out) + '"'
+    return " ".join(quote_txt(c) for c in chunks)
