@@ -282,17 +282,7 @@ def active_selector(selector: str, public_b64: str) -> SelectorState:
     """An active selector holding `public_b64` (base64 SPKI for RSA, raw for Ed25519)."""
     key = keys.parse_public_key(public_b64)
     when = datetime(2026, 1, 1, tzinfo=UTC)
-    return SelectorState(
-        selector=selector,
-        algorithm=key.algorithm,
-        bits=key.bits,
-        public_key=key.p,
-        fingerprint=key.fingerprint,
-        phase="active",
-        created=when,
-        changed=when,
-        switched=when,
-    )
+    return SelectorState.of_key(selector, key, "active", when, changed=when, switched=when)
 
 
 # label → DMARC record, for the checkdmarc cross-check (each at _dmarc.<label>.dmarc.test)

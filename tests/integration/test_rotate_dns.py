@@ -79,16 +79,7 @@ class Site:
         self.store.write(DOMAIN, selector, keys.private_key_pem(private))
         public = keys.public_key_of(private)
         state = load_state(self.root, DOMAIN)
-        entry = SelectorState(
-            selector=selector,
-            algorithm="ed25519",
-            bits=public.bits,
-            public_key=public.p,
-            fingerprint=public.fingerprint,
-            phase=phase,
-            created=created,
-            **times,
-        )
+        entry = SelectorState.of_key(selector, public, phase, created, **times)
         save_state(self.root, state.model_copy(update={"selectors": [*state.selectors, entry]}))
         return public
 

@@ -35,15 +35,7 @@ def write_provider(root: Path, text: str, name: str = "dns") -> Path:
 def selector_state(name: str, public_b64: str, phase: str) -> SelectorState:
     """A state entry for a real public key."""
     key = keys.parse_public_key(public_b64)
-    return SelectorState(
-        selector=name,
-        algorithm=key.algorithm,
-        bits=key.bits,
-        public_key=key.p,
-        fingerprint=key.fingerprint,
-        phase=phase,
-        created=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    return SelectorState.of_key(name, key, phase, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 # -- a bad spec -----------------------------------------------------------------------------
