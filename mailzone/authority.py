@@ -8,15 +8,14 @@ silent pass."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.rdataclass
 import dns.rdatatype
 
-from mailzone.dnsq import Answer, Dns, Endpoint, endpoint_text
+from mailzone.dnsq import Answer, Dns, Source
 from mailzone.errors import MailzoneError
 from mailzone.hostconfig import HostConfig
 from mailzone.octo.providers import LOCAL_CLASS, ProviderDef, load_provider_def
@@ -25,34 +24,7 @@ if TYPE_CHECKING:
     import dns.zone
 
 
-class Authority(Protocol):
-    """Something that answers for a zone: a nameserver, or a zone file."""
-
-    @property
-    def label(self) -> str:
-        """How messages name it."""
-        ...
-
-    def query(self, name: str, rdtype: str) -> Answer:
-        """The answer for `name`/`rdtype` (never raises)."""
-        ...
-
-
-@dataclass
-class Server:
-    """An authoritative nameserver, asked directly."""
-
-    dns: Dns
-    endpoint: Endpoint
-
-    @property
-    def label(self) -> str:
-        """`127.0.0.1:5300`."""
-        return endpoint_text(self.endpoint)
-
-    def query(self, name: str, rdtype: str) -> Answer:
-        """Ask the server (once per run)."""
-        return self.dns.query(self.endpoint, name, rdtype)
+Authority = Source
 
 
 class ZoneFile:
@@ -149,4 +121,4 @@ class Authorities:
             configured = defn.section.nameservers
             if not configured and defn.class_path == LOCAL_CLASS:
                 return [ZoneFile(Path(str(defn.options["directory"])) / f"{zone}.zone", zone)]
-        return [Server(self.dns, e) for e in self.dns.nameservers(zone, configured)]
+        return list(self.dns.servers(zone, configured))

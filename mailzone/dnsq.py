@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import dns.exception
 import dns.flags
@@ -266,54 +268,103 @@ class Dns:
 
     # -- what every authoritative server shows -------------------------------------------------
 
+    def servers(self, zone: str, configured: list[str]) -> list[Server]:
+        """``nameservers`` as sources to ask."""
+        return [Server(self, e) for e in self.nameservers(zone, configured)]
+
     def served_everywhere(
         self, zone: str, name: str, expected_txt: str, configured: list[str]
     ) -> Visibility:
-        """True only if every server of ``zone`` answers exactly one TXT RR at ``name``, equal to
-        ``expected_txt``."""
-        per_server: dict[str, str] = {}
-        for endpoint in self.nameservers(zone, configured):
-            answer = self.query(endpoint, name, "TXT")
-            values = txt_values(answer) if answer.error is None else []
-            if answer.error is not None:
-                status = answer.error
-            elif not values:
-                status = "missing"
-            elif values == [expected_txt]:
-                status = "ok"
-            elif expected_txt in values:
-                status = f"{len(values)} TXT records (one is expected): {' | '.join(values)}"
-            else:
-                status = f"old value: {' | '.join(values)}"
-            per_server[endpoint_text(endpoint)] = status
-        return Visibility(all(s == "ok" for s in per_server.values()), per_server)
+        """``served_by_all`` over the zone's nameservers."""
+        return served_by_all(self.servers(zone, configured), name, expected_txt)
 
     def gone_everywhere(self, zone: str, name: str, configured: list[str]) -> Visibility:
-        """True only if every server of ``zone`` answers NXDOMAIN or NODATA for TXT at ``name``."""
-        per_server: dict[str, str] = {}
-        for endpoint in self.nameservers(zone, configured):
-            answer = self.query(endpoint, name, "TXT")
-            if answer.error is not None:
-                status = answer.error
-            elif answer.negative:
-                status = "gone"
-            else:
-                status = f"still served: {' | '.join(txt_values(answer))}"
-            per_server[endpoint_text(endpoint)] = status
-        return Visibility(all(s == "gone" for s in per_server.values()), per_server)
+        """``gone_from_all`` over the zone's nameservers."""
+        return gone_from_all(self.servers(zone, configured), name)
 
     def negative_ttl(self, zone: str, configured: list[str]) -> int:
-        """How long resolvers may cache "no such record" for ``zone``: min(SOA TTL, SOA minimum)
-        (RFC 2308), from the first server that answers the SOA."""
-        zone = _absolute(zone)
-        said: list[str] = []
-        for endpoint in self.nameservers(zone, configured):
-            answer = self.query(endpoint, zone, "SOA")
-            if answer.error is None and answer.records and answer.ttl is not None:
-                soa = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, answer.records[0])
-                return min(answer.ttl, int(soa.minimum))  # type: ignore[attr-defined]
-            said.append(f"{endpoint_text(endpoint)}: {answer.error or 'no SOA'}")
-        raise MailzoneError(f"{zone}: no server answered its SOA ({'; '.join(said)})")
+        """``negative_ttl_of`` the zone's nameservers."""
+        return negative_ttl_of(self.servers(zone, configured), zone)
+
+
+class Source(Protocol):
+    """Something that answers for a zone as its nameservers do: a server, or a zone file."""
+
+    @property
+    def label(self) -> str:
+        """How messages name it (``127.0.0.1:5300``, a file path)."""
+        ...
+
+    def query(self, name: str, rdtype: str) -> Answer:
+        """The answer for ``name``/``rdtype`` (never raises)."""
+        ...
+
+
+@dataclass
+class Server:
+    """An authoritative nameserver, asked directly through a run's ``Dns``."""
+
+    dns: Dns
+    endpoint: Endpoint
+
+    @property
+    def label(self) -> str:
+        """``127.0.0.1:5300``."""
+        return endpoint_text(self.endpoint)
+
+    def query(self, name: str, rdtype: str) -> Answer:
+        """Ask the server (once per run)."""
+        return self.dns.query(self.endpoint, name, rdtype)
+
+
+def served_by_all(sources: Sequence[Source], name: str, expected_txt: str) -> Visibility:
+    """True only if every source answers exactly one TXT RR at ``name``, equal to
+    ``expected_txt``; an empty list of sources is never "served"."""
+    per_server: dict[str, str] = {}
+    for source in sources:
+        answer = source.query(name, "TXT")
+        values = txt_values(answer) if answer.error is None else []
+        if answer.error is not None:
+            status = answer.error
+        elif not values:
+            status = "missing"
+        elif values == [expected_txt]:
+            status = "ok"
+        elif expected_txt in values:
+            status = f"{len(values)} TXT records (one is expected): {' | '.join(values)}"
+        else:
+            status = f"old value: {' | '.join(values)}"
+        per_server[source.label] = status
+    return Visibility(bool(per_server) and all(s == "ok" for s in per_server.values()), per_server)
+
+
+def gone_from_all(sources: Sequence[Source], name: str) -> Visibility:
+    """True only if every source answers NXDOMAIN or NODATA for TXT at ``name``."""
+    per_server: dict[str, str] = {}
+    for source in sources:
+        answer = source.query(name, "TXT")
+        if answer.error is not None:
+            status = answer.error
+        elif answer.negative:
+            status = "gone"
+        else:
+            status = f"still served: {' | '.join(txt_values(answer))}"
+        per_server[source.label] = status
+    return Visibility(bool(per_server) and all(s == "gone" for s in per_server.values()), per_server)
+
+
+def negative_ttl_of(sources: Sequence[Source], zone: str) -> int:
+    """How long resolvers may cache "no such record" for ``zone``: min(SOA TTL, SOA minimum)
+    (RFC 2308), from the first source that answers the SOA."""
+    zone = _absolute(zone)
+    said: list[str] = []
+    for source in sources:
+        answer = source.query(zone, "SOA")
+        if answer.error is None and answer.records and answer.ttl is not None:
+            minimum = int(answer.records[0].split()[6])
+            return min(answer.ttl, minimum)
+        said.append(f"{source.label}: {answer.error or 'no SOA'}")
+    raise MailzoneError(f"{zone}: no server answered its SOA ({'; '.join(said)})")
 
 
 def _answer(response: dns.message.Message, rdtype: str) -> Answer:
