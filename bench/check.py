@@ -57,6 +57,7 @@ for _path in (REPO, REPO / "bench"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from measure import measure  # noqa: E402  (bench/measure.py)
 from reconcile import public_keys  # noqa: E402
 
 from mailzone import keys  # noqa: E402
@@ -137,22 +138,6 @@ if _LOG:
     _socket.getaddrinfo = _guarded_getaddrinfo
 """
 
-# A small fresh interpreter (-I -S) forks the command and reports its wall time and CPU.
-_WRAPPER = """
-import os, sys, time
-result, argv = sys.argv[1], sys.argv[2:]
-start = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - start
-with open(result, "w") as fh:
-    fh.write(f"{seconds} {os.waitstatus_to_exitcode(status)} {usage.ru_utime + usage.ru_stime}")
-"""
 
 # The checkdmarc side: what `check_domains` does per domain, minus DNSSEC, MTA-STS, SMTP TLS
 # reporting, BIMI and the MX TLS probe (check_mx_tls=False is checkdmarc's default).
@@ -425,17 +410,11 @@ class Bench:
         self.logs.mkdir(exist_ok=True)
 
     def measured(self, argv: list[str], tag: str) -> tuple[float, int, float, str, str]:
-        out, err, result = (self.logs / f"{tag}.{ext}" for ext in ("out", "err", "time"))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.hook), env.get("PYTHONPATH")]))
         env["MAILZONE_BENCH_GUARD"] = str(self.guard_log)
-        wrapper = [sys.executable, "-I", "-S", "-c", _WRAPPER, str(result), *argv]
-        with out.open("wb") as fo, err.open("wb") as fe:
-            subprocess.call(
-                wrapper, cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe
-            )
-        seconds, code, cpu = result.read_text().split()
-        return float(seconds), int(code), float(cpu), out.read_text(), err.read_text()
+        run = measure(argv, self.root, self.logs, tag, env)
+        return run.seconds, run.returncode, run.cpu_seconds, run.stdout, run.stderr
 
     def run(self, tool: str, tag: str) -> Sample:
         before = self.server.queries()

@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from measure import measure  # noqa: E402  (bench/measure.py)
+
 from mailzone.expand.records import DesiredRecord  # noqa: E402
 from mailzone.project import load_project  # noqa: E402
 from tests.servers import BindServer, DnsServer, PowerDnsServer, find_binary  # noqa: E402
@@ -94,50 +96,21 @@ class Sample:
     stderr: str
 
 
-# Runs inside a small, fresh interpreter (-I -S: no site, a few MB): the child is forked from
-# it, so the child's peak RSS starts from the wrapper's size and not from this big process's
-# (on Linux a forked/vforked child inherits its parent's RSS high-water mark through exec).
-_WRAPPER = """
-import os, sys, time
-result, argv = sys.argv[1], sys.argv[2:]
-start = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - start
-with open(result, "w") as fh:
-    cpu = usage.ru_utime + usage.ru_stime
-    fh.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}")
-"""
 
 
 def run_measured(argv: Sequence[str], cwd: Path, log: Path) -> Sample:
-    """Run ``argv`` as a child; wall time from fork to reap, peak RSS from its own rusage.
-
-    A stdlib wrapper forks the command and reads its rusage with ``os.wait4`` (exactly that
-    child, in KiB), and times fork to reap (interpreter start included, wrapper start not).
-    Output goes to files: a pipe that nobody reads while waiting could fill up and block."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    out_path, err_path = log.with_suffix(".out"), log.with_suffix(".err")
-    result = log.with_suffix(".rusage")
-    result.unlink(missing_ok=True)
-    wrapper = [sys.executable, "-I", "-S", "-c", _WRAPPER, str(result), *argv]
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        code = subprocess.call(wrapper, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-    if not result.exists():
-        raise BenchError(f"the measuring wrapper failed (status {code}) for {argv[0]}")
-    seconds, maxrss_kib, returncode, cpu = result.read_text().split()
+    """Run ``argv`` as a child (see bench/measure.py); output in ``log``'s .out/.err."""
+    try:
+        run = measure(argv, cwd, log.parent, log.stem)
+    except RuntimeError as err:
+        raise BenchError(str(err)) from None
     return Sample(
-        seconds=float(seconds),
-        peak_mb=int(maxrss_kib) / 1024,
-        returncode=int(returncode),
-        cpu_seconds=float(cpu),
-        stdout=out_path.read_text(errors="replace"),
-        stderr=err_path.read_text(errors="replace"),
+        seconds=run.seconds,
+        peak_mb=run.peak_kib / 1024,
+        returncode=run.returncode,
+        cpu_seconds=run.cpu_seconds,
+        stdout=run.stdout,
+        stderr=run.stderr,
     )
 
 

@@ -47,6 +47,7 @@ for _path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(_path))
 
 import keygen  # noqa: E402
+from measure import measure  # noqa: E402  (bench/measure.py)
 
 from tests.servers import BindServer, find_binary  # noqa: E402
 
@@ -79,23 +80,6 @@ if _out:
     atexit.register(_write)
 """
 
-# A small fresh interpreter (-I -S) forks the command, so the command's peak RSS does not start
-# from this big process's (Linux children inherit the RSS high-water mark through fork + exec).
-_WRAPPER = """
-import os, sys, time
-result, argv = sys.argv[1], sys.argv[2:]
-start = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execv(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-seconds = time.perf_counter() - start
-with open(result, "w") as fh:
-    fh.write(f"{seconds} {os.waitstatus_to_exitcode(status)}")
-"""
 
 
 @dataclass
@@ -113,29 +97,22 @@ class Sample:
 
 def run_measured(argv: list[str], work: Path, name: str) -> Sample:
     logs = work / "logs"
-    logs.mkdir(exist_ok=True)
-    out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
-    timing, usage = logs / f"{name}.time", logs / f"{name}.rusage"
+    usage = logs / f"{name}.rusage"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(work / "hook"), env.get("PYTHONPATH")]))
     env["MAILZONE_BENCH_RUSAGE"] = str(usage)
-    wrapper = [sys.executable, "-I", "-S", "-c", _WRAPPER, str(timing), *argv]
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        subprocess.call(
-            wrapper, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-    if not timing.exists() or not usage.exists():
-        raise BenchError(f"{name}: the measuring wrapper or hook wrote nothing ({argv})")
-    seconds, code = timing.read_text().split()
+    run = measure(argv, work, logs, name, env)
+    if not usage.exists():
+        raise BenchError(f"{name}: the rusage hook wrote nothing ({argv})")
     me, kids, cpu_me, cpu_kids = usage.read_text().split()
     return Sample(
-        seconds=float(seconds),
-        returncode=int(code),
+        seconds=run.seconds,
+        returncode=run.returncode,
         self_mb=int(me) / 1024,
         children_mb=int(kids) / 1024,
         cpu_s=float(cpu_me) + float(cpu_kids),
-        stdout=out_path.read_text(errors="replace"),
-        stderr=err_path.read_text(errors="replace"),
+        stdout=run.stdout,
+        stderr=run.stderr,
     )
 
 
