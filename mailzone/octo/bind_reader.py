@@ -109,14 +109,15 @@ class FastRfc2136Provider(Rfc2136Provider):
         for batch in self._batch_changes(plan.changes):
             update = dns.update.UpdateMessage(desired.name, **auth_params)
             for change in batch:
-                rrset = change.record.to_rrset()
-                rdatas = rdatas_of(rrset._type, rrset.rdatas)
+                # the stock provider's `rrs` (not `to_rrset`): the same TXT chunking as octodns-sync
+                name, ttl, rtype, texts = change.record.rrs
+                rdatas = rdatas_of(rtype, texts)
                 if isinstance(change, Create):
-                    update.add(rrset.name, rrset.ttl, *rdatas)
+                    update.add(name, ttl, *rdatas)
                 elif isinstance(change, Update):
-                    update.replace(rrset.name, rrset.ttl, *rdatas)
+                    update.replace(name, ttl, *rdatas)
                 else:
-                    update.delete(rrset.name, *rdatas)
+                    update.delete(name, *rdatas)
             response: dns.message.Message = dns.query.tcp(
                 update, self.host, port=self.port, timeout=self.timeout
             )
