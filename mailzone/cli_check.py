@@ -100,6 +100,12 @@ def check(
             "--dmarc-none-days", min=0, help="Warn when DMARC has been p=none longer than this."
         ),
     ] = 30,
+    smtp_timeout: Annotated[
+        float,
+        typer.Option(
+            "--smtp-timeout", min=0.1, max=300, help="Seconds each SMTP/HTTPS step may take."
+        ),
+    ] = 10.0,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per DNS query attempt.")
     ] = 2.0,
@@ -152,6 +158,7 @@ def check(
         connect=_connect_map(connect or []),
         ca_file=ca_file,
         dmarc_none_after=timedelta(days=none_days),
+        smtp_timeout=smtp_timeout,
     )
     if message is not None:
         reports = [_message(message, sender_ip, mail_from, helo, env)]

@@ -148,7 +148,7 @@ def test_a_server_that_never_answers_is_bounded(repo: Path) -> None:
             None,
             "--skip",
             "https",
-            "--timeout",
+            "--smtp-timeout",
             "1",
             "--connect",
             f"{HOST}:25=127.0.0.1:{port}",
