@@ -6,6 +6,7 @@ a no-op rotate touches nothing and reloads nothing."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -113,7 +114,8 @@ def render_files(kind: MtaKind, states: Iterable[DomainState], host: HostConfig)
 
 
 def install(files: list[MtaFile]) -> list[Path]:
-    """Write the files whose text changes (atomically, 0644); return the ones written."""
+    """Write the files whose text changes (atomically; new files 0644, existing ones keep their
+    mode); return the ones written."""
     written = []
     for item in files:
         text = item.merged()
@@ -127,7 +129,9 @@ def install(files: list[MtaFile]) -> list[Path]:
             continue
         try:
             item.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(item.path, text, mode=0o644)
+            # an existing file keeps its mode (an admin's 0640 localmacros stays 0640)
+            mode = stat.S_IMODE(item.path.stat().st_mode) if current is not None else 0o644
+            write_atomic(item.path, text, mode=mode)
         except OSError as err:
             raise MailzoneError(f"{item.path}: cannot write: {err.strerror}") from None
         written.append(item.path)

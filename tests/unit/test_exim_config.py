@@ -318,3 +318,22 @@ def test_failures_come_before_warnings(setup: Setup) -> None:
     levels = [f.level for f in setup.check()]
 
     assert levels == sorted(levels, key=lambda level: level != "fail") and "warn" in levels
+
+
+def test_install_keeps_an_existing_files_mode_and_writes_only_changes(tmp_path: Path) -> None:
+    from mailzone.mta.exim import render_macros
+    from mailzone.mta.install import MtaFile, install
+
+    macros = tmp_path / "exim4.conf.localmacros"
+    macros.write_text("MAIN_TLS_ENABLE = yes\n")
+    macros.chmod(0o640)
+    block = render_macros("/etc/exim4/dkim", "/etc/exim4/mailzone-dkim-selectors")
+    lookup = tmp_path / "selectors"
+
+    written = install([MtaFile(macros, block, block=True), MtaFile(lookup, "example.org: s1\n")])
+
+    assert written == [macros, lookup]
+    assert macros.stat().st_mode & 0o777 == 0o640
+    assert lookup.stat().st_mode & 0o777 == 0o644
+    assert macros.read_text().startswith("MAIN_TLS_ENABLE = yes\n# BEGIN mailzone")
+    assert install([MtaFile(macros, block, block=True), MtaFile(lookup, "example.org: s1\n")]) == []
