@@ -154,10 +154,11 @@ def _smtp(name: str, env: CheckEnv) -> Finding:
         cert = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
         days, date = _expiry(cert or {}, env)
         client.ehlo("mailzone-check.invalid")
+        expected = _ptr_names(env, name) or [name]
         note = (
             ""
-            if banner_name == name
-            else f"; the banner names {banner_name or 'nothing'}, not {name}"
+            if banner_name in expected
+            else f"; the banner names {banner_name or 'nothing'}, not {' or '.join(expected)}"
         )
         if days < EXPIRY_WARN_DAYS:
             return Finding(
@@ -173,7 +174,7 @@ def _smtp(name: str, env: CheckEnv) -> Finding:
                 subject,
                 "warn",
                 f"{name}: STARTTLS ok{note} (receivers compare it with the PTR)",
-                f"make the MTA announce itself as {name}",
+                f"make the MTA announce itself as {expected[0]} (Exim: primary_hostname)",
             )
         return Finding(
             "smtp", subject, "pass", f"{name}: STARTTLS with a valid certificate, {days} days left"
@@ -181,6 +182,19 @@ def _smtp(name: str, env: CheckEnv) -> Finding:
     finally:
         with contextlib.suppress(OSError, smtplib.SMTPException):
             client.close()
+
+
+def _ptr_names(env: CheckEnv, host: str) -> list[str]:
+    """The PTR names of the host's public address (what receivers see), if it has any."""
+    for rdtype in ("A", "AAAA"):
+        answer = env.resolve(host, rdtype)
+        if answer.error is None and answer.records:
+            reverse = ipaddress.ip_address(answer.records[0]).reverse_pointer
+            ptr = env.resolve(reverse, "PTR")
+            if ptr.error is None:
+                return [r.rstrip(".").lower() for r in ptr.records]
+            return []
+    return []
 
 
 def check_https(domain: Domain, env: CheckEnv) -> list[Finding]:

@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 
 from tests.cli import Run, mailzone, write_provider
 from tests.helpers import basic_spec, write_spec
-from tests.servers import LOOPBACK, BindServer, free_port
+from tests.servers import LOOPBACK, BindServer, free_port, zone_text
 
 pytestmark = pytest.mark.integration
 
@@ -215,3 +215,38 @@ def test_connect_option_errors_are_one_line(repo: Path) -> None:
     assert run.stderr.strip().splitlines() == [
         "error: --connect: 'mail.example.org=127.0.0.1': give the address and port to dial (ADDR:PORT)"
     ]
+
+
+@pytest.mark.zones("example.org.")
+def test_a_banner_that_is_not_the_ptr_name_is_a_warning(
+    tmp_path: Path, bind_server: BindServer, ca: trustme.CA
+) -> None:
+    write_provider(tmp_path, "target", bind_server.provider_config())
+    write_spec(tmp_path, "example.org", basic_spec(provider="target"))
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    # the address's PTR names another host than the one the server announces in its banner
+    bind_server.add_zone(
+        "2.0.192.in-addr.arpa.",
+        zone_text("2.0.192.in-addr.arpa.", ["25 PTR mx-out.example.net."]),
+    )
+    skips = [a for family in DNS_FAMILIES for a in ("--skip", family)]
+    for port in _smtp(_context_for(ca.issue_cert(HOST))):
+        run = mailzone(
+            tmp_path,
+            "check",
+            "--nameserver",
+            f"{LOOPBACK}:{bind_server.port}",
+            *skips,
+            "--skip",
+            "https",
+            "--ca-file",
+            str(_ca_file(ca, tmp_path)),
+            "--connect",
+            f"{HOST}:25=127.0.0.1:{port}",
+            "--format",
+            "json",
+        )
+        (smtp,) = _findings(run, "smtp")
+        assert smtp["status"] == "warn", smtp
+        assert "the banner names mail.example.org, not mx-out.example.net" in smtp["message"]
+        assert "mx-out.example.net" in smtp["fix"]
