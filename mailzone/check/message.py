@@ -2,8 +2,8 @@
 sending IP and the envelope domain, each DKIM signature verified by dkimpy against live DNS,
 and DMARC alignment and disposition, each with its fix.
 
-The organisational domain is approximated by the last two labels (no public-suffix list), so
-relaxed alignment under multi-label public suffixes such as co.uk is judged strictly."""
+The policy and the organisational domains come from the DMARCbis DNS tree walk (`_dmarc` records
+up the name, `psd=` tags), not from a public-suffix list."""
 
 from __future__ import annotations
 
@@ -35,12 +35,67 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].strip().rstrip(".").lower()
 
 
-def _org(domain: str) -> str:
-    return ".".join(domain.split(".")[-2:])
+MAX_WALK = 8  # DMARCbis: at most 8 queries up the tree
 
 
-def _aligned(a: str, b: str, mode: str) -> bool:
-    return a == b if mode == "s" else _org(a) == _org(b)
+def _walk(domain: str) -> list[str]:
+    """The names the DMARCbis tree walk asks: the domain, then its ancestors down to two labels
+    (a name of more than 8 labels skips to its last 7)."""
+    labels = domain.split(".")
+    names = [domain]
+    start = max(1, len(labels) - 7) if len(labels) > MAX_WALK else 1
+    names += [".".join(labels[i:]) for i in range(start, len(labels) - 1)]
+    return names
+
+
+class _Dmarc:
+    """DMARC records found by the tree walk (one run's answers are cached by the resolver)."""
+
+    def __init__(self, env: CheckEnv) -> None:
+        self.env = env
+
+    def record(self, name: str) -> dict[str, str] | None:
+        """The tags of the one valid DMARC record at `_dmarc.<name>`, else None."""
+        values = [
+            v
+            for v in txt_values(self.env.txt(f"_dmarc.{name}"))
+            if v.lower().startswith("v=dmarc1")
+        ]
+        if len(values) != 1:
+            return None
+        try:
+            return dict(parse_tags(values[0]))
+        except ValueError:
+            return None
+
+    def policy(self, domain: str) -> tuple[str, dict[str, str]] | None:
+        """Where the policy for `domain` is published, and its tags: the first record up the tree."""
+        for name in _walk(domain):
+            tags = self.record(name)
+            if tags is not None:
+                return name, tags
+        return None
+
+    def org(self, domain: str) -> str:
+        """The organisational domain (DMARCbis 4.10.2): the record with psd=n, one label below a
+        record with psd=y, else the topmost name with a record; the domain itself if none."""
+        names = _walk(domain)
+        found = None
+        for i, name in enumerate(names):
+            tags = self.record(name)
+            if tags is None:
+                continue
+            psd = tags.get("psd", "").lower()
+            if psd == "n":
+                return name
+            if psd == "y":
+                return names[i - 1] if i > 0 else name
+            found = name
+        return found or domain
+
+    def aligned(self, a: str, b: str, mode: str) -> bool:
+        """Strict: the same name; relaxed: the same organisational domain."""
+        return a == b if mode == "s" else a == b or self.org(a) == self.org(b)
 
 
 def message_verdict(
@@ -134,33 +189,21 @@ def _signature(raw: bytes, index: int, env: CheckEnv, passing: list[str]) -> Fin
 def _dmarc(
     from_domain: str, env: CheckEnv, spf_pass: bool, env_domain: str, passing_d: list[str]
 ) -> Finding:
-    record_domain = from_domain
-    values = [
-        v for v in txt_values(env.txt(f"_dmarc.{from_domain}")) if v.lower().startswith("v=dmarc1")
-    ]
-    if not values and _org(from_domain) != from_domain:
-        record_domain = _org(from_domain)
-        values = [
-            v
-            for v in txt_values(env.txt(f"_dmarc.{record_domain}"))
-            if v.lower().startswith("v=dmarc1")
-        ]
-    if len(values) != 1:
+    dmarc = _Dmarc(env)
+    found = dmarc.policy(from_domain)
+    if found is None:
         return Finding(
             "dmarc",
             from_domain,
             "fail",
-            f"no usable DMARC record for {from_domain}",
+            f"no usable DMARC record for {from_domain} or above it",
             "set `dmarc:` in the spec and apply",
         )
-    try:
-        tags = dict(parse_tags(values[0]))
-    except ValueError as err:
-        return Finding("dmarc", from_domain, "fail", f"DMARC record: {err}", "run `mailzone apply`")
+    record_domain, tags = found
     adkim = tags.get("adkim", "r").lower()
     aspf = tags.get("aspf", "r").lower()
-    dkim_ok = [d for d in passing_d if _aligned(d, from_domain, adkim)]
-    spf_ok = spf_pass and _aligned(env_domain, from_domain, aspf)
+    dkim_ok = [d for d in passing_d if dmarc.aligned(d, from_domain, adkim)]
+    spf_ok = spf_pass and dmarc.aligned(env_domain, from_domain, aspf)
     if dkim_ok or spf_ok:
         how = " and ".join(
             x

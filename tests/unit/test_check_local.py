@@ -125,3 +125,31 @@ def test_no_answer_from_the_resolver_is_unknown_an_error_answer_fails(tmp_path: 
     assert (silent.status, failing.status) == ("unknown", "fail")
     assert "no answer (timeout)" in silent.message
     assert "SERVFAIL" in failing.message
+
+
+def test_message_from_a_subdomain_aligns_through_the_dmarc_tree_walk(tmp_path: Path) -> None:
+    import dkim
+
+    from mailzone.check.message import message_verdict
+
+    mailzone(tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1")
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    (key,) = (tmp_path / "build" / "keys").glob("example.org.*.pem")
+    selector = key.name[len("example.org.") : -len(".pem")]
+    body = (
+        b"From: Alice <alice@shop.example.org>\r\nTo: bob@example.net\r\n"
+        b"Subject: hi\r\n\r\nHello.\r\n"
+    )
+    signed = dkim.sign(body, selector.encode(), b"example.org", key.read_bytes()) + body
+
+    report = message_verdict(signed, "198.51.100.9", _env(tmp_path, datetime.now(UTC)))
+    found = {f.check: f for f in report.findings}
+
+    assert found["dkim"].status == "pass"
+    assert found["dmarc"].status == "pass", found["dmarc"].message
+    assert "DKIM d=example.org" in found["dmarc"].message
+
+    unsigned = message_verdict(body, "198.51.100.9", _env(tmp_path, datetime.now(UTC)))
+    verdict = {f.check: f for f in unsigned.findings}["dmarc"]
+    assert verdict.status == "fail"
+    assert "p=reject" in verdict.message  # the subdomain policy (sp=reject) of example.org
