@@ -1,7 +1,10 @@
-"""Run the real `mailzone` CLI in a subprocess, and set up a temp repository for it."""
+"""Run the real `mailzone` CLI (in a subprocess, or in this process to skip interpreter
+start-up), and set up a temp repository for it."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -77,6 +80,30 @@ def refused(run: Run) -> str:
     assert run.code == 1, (run.out, run.err)
     assert len(run.errors) == 1, run.errors
     return run.errors[0]
+
+
+def inproc(root: Path, *args: str) -> Run:
+    """`mailzone --root ROOT ARGS` through the console entry point, in this process, from the
+    repository as working directory (as the subprocess runs: paths show relative to it)."""
+    from mailzone import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, cwd = sys.argv, Path.cwd()
+    sys.argv = ["mailzone", "--root", str(root), *args]
+    os.chdir(root)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+    except SystemExit as done:
+        code = int(done.code or 0)
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    run = Run(code, out.getvalue(), err.getvalue())
+    assert "Traceback" not in run.out + run.err, run.err
+    assert "PRIVATE KEY" not in run.out + run.err
+    return run
 
 
 def files(root: Path) -> dict[str, bytes]:

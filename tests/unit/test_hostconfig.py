@@ -4,40 +4,15 @@ nothing written (run through `mailzone rotate`, the command that needs it)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from mailzone import cli
 from mailzone.errors import MailzoneError
 from mailzone.hostconfig import ENV_VAR, host_config_path, load_host_config
-from tests.cli import Run, files, mailzone, refused
+from tests.cli import files, inproc, mailzone, refused
 from tests.helpers import basic_spec, write_spec
-
-
-def inproc(root: Path, *args: str) -> Run:
-    """`mailzone --root ROOT ARGS` through the console entry point, in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, cwd = sys.argv, Path.cwd()
-    sys.argv = ["mailzone", "--root", str(root), *args]
-    os.chdir(root)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-    except SystemExit as done:
-        code = int(done.code or 0)
-    finally:
-        sys.argv = argv
-        os.chdir(cwd)
-    run = Run(code, out.getvalue(), err.getvalue())
-    assert "Traceback" not in run.out + run.err, run.err
-    return run
 
 
 def write(path: Path, text: str) -> Path:

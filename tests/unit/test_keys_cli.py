@@ -6,11 +6,7 @@ one list and one import run as real subprocesses."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,33 +16,12 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mailzone import cli, keys
-from tests.cli import Run, mailzone, refused
+from mailzone import keys
+from tests.cli import Run, inproc, mailzone, refused
 from tests.helpers import basic_spec, rsa_key, rsa_public_b64, write_spec
 
 DOMAIN = "example.org"
 CREATED = datetime(2026, 1, 5, tzinfo=UTC)
-
-
-def inproc(root: Path, *args: str) -> Run:
-    """`mailzone --root ROOT ARGS` through the console entry point, in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, cwd = sys.argv, Path.cwd()
-    sys.argv = ["mailzone", "--root", str(root), *args]
-    os.chdir(root)  # as the subprocess runs: paths are shown relative to the repository
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-    except SystemExit as done:
-        code = int(done.code or 0)
-    finally:
-        sys.argv = argv
-        os.chdir(cwd)
-    run = Run(code, out.getvalue(), err.getvalue())
-    assert "Traceback" not in run.out + run.err, run.err
-    assert "PRIVATE KEY" not in run.out + run.err
-    return run
 
 
 def pem(key: Any, password: bytes | None = None) -> bytes:

@@ -6,12 +6,9 @@ is touched and no DNS server is needed: for `local`, the zone file is the live z
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,35 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from mailzone import cli
 from mailzone.lock import exclusive
-from tests.cli import Run, mailzone, refused
+from tests.cli import Run, inproc, mailzone, refused
 
 DOMAIN = "example.org"
 ZONE_FILE = Path("build/zones/example.org.zone")
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-
-def inproc(root: Path, *args: str) -> Run:
-    """`mailzone --root ROOT ARGS` through the console entry point, in this process (no
-    interpreter start-up: the slow part of a subprocess run)."""
-    out, err = io.StringIO(), io.StringIO()
-    argv, cwd = sys.argv, Path.cwd()
-    sys.argv = ["mailzone", "--root", str(root), *args]
-    os.chdir(root)  # as the subprocess runs: paths are shown relative to the repository
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-    except SystemExit as done:
-        code = int(done.code or 0)
-    finally:
-        sys.argv = argv
-        os.chdir(cwd)
-    run = Run(code, out.getvalue(), err.getvalue())
-    assert "Traceback" not in run.out + run.err, run.err
-    return run
 
 
 class Repo:
