@@ -36,7 +36,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -57,7 +56,7 @@ for _path in (REPO, REPO / "bench"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from measure import measure  # noqa: E402  (bench/measure.py)
+from measure import finish, measure  # noqa: E402  (bench/measure.py)
 from reconcile import public_keys  # noqa: E402
 
 from mailzone import keys  # noqa: E402
@@ -706,14 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if server is not None:
             server.stop()
     results["total_s"] = time.perf_counter() - began
-    print(f"total run: {results['total_s']:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.json}")
-    if args.keep:
-        print(f"work dir kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(results, args.json, args.keep, work)
     return 0
 
 

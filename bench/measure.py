@@ -71,3 +71,18 @@ def measure(
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),
     )
+
+
+def finish(results: dict[str, object], json_path: Path | None, keep: bool, work: Path) -> None:
+    """The end of every bench: the total time, the JSON figures, the work dir kept or removed."""
+    import json
+    import shutil
+
+    print(f"total run: {results['total_s']:.0f} s")
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures written to {json_path}")
+    if keep:
+        print(f"work dir kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import multiprocessing
 import os
 import re
@@ -46,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from measure import measure  # noqa: E402  (bench/measure.py)
+from measure import finish, measure  # noqa: E402  (bench/measure.py)
 
 from mailzone.expand.records import DesiredRecord  # noqa: E402
 from mailzone.project import load_project  # noqa: E402
@@ -712,14 +711,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"goal: mailzone/octoDNS time ratio <= {GOAL_RATIO} for {', '.join(GOAL_OPERATIONS)} "
         f"at {', '.join(map(str, GOAL_SIZES))} domains (measured: {', '.join(map(str, measured)) or 'none'}): {verdict}"
     )
-    print(f"total run: {results['total_s']:.0f} s")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.json}")
-    if args.keep:
-        print(f"work dir kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(results, args.json, args.keep, work)
     return 0
 
 
