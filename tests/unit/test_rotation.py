@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mailzone.keys import Algorithm
@@ -236,8 +236,14 @@ class World:
                 pass
 
     def sync(self, sels: list[Sel]) -> None:
-        """`mailzone apply` between runs: DNS is made to match the committed state (so a record
-        action done by a run that crashed before saving is undone or redone)."""
+        """What the next run and `mailzone apply` repair: DNS and the MTA are made to match the
+        committed state (a run that crashed after saving it left them behind)."""
+        for algorithm in ("rsa", "ed25519"):
+            active = [s.selector for s in sels if s.algorithm == algorithm and s.phase == "active"]
+            if active:
+                self.mta[algorithm] = active[0]
+            else:
+                self.mta.pop(algorithm, None)
         for sel in sels:
             if sel.phase in ("pending", "active", "retiring"):
                 self.dns[sel.selector] = "key"
@@ -312,6 +318,7 @@ class Checker:
                 self.visible_from.pop(s.selector, None)
 
 
+PRE_SAVE = (GenerateKey, DeleteKey)  # done by `mailzone rotate` before it saves the state
 Run = tuple[int, int | None, int, bool]  # gap in hours, crash point, observation seed, emergency
 runs = st.lists(
     st.tuples(
@@ -337,13 +344,20 @@ def _run(
 ) -> list[Sel]:
     new, actions, due = step(sels, policy, now, obs, emergency=emergency)
     checker.switches(sels, actions, now, obs, emergency)
-    done = actions if crash is None or crash >= len(actions) else actions[:crash]
-    for action in done:
+    # as `mailzone rotate` orders them: keys are made and deleted, the state is saved, then the
+    # MTA is switched and DNS applied; a crash can stop the run between any two of these
+    pre = [a for a in actions if isinstance(a, PRE_SAVE)]
+    post = [a for a in actions if not isinstance(a, PRE_SAVE)]
+    stop = len(pre) + 1 + len(post) if crash is None else crash
+    for action in pre[:stop]:
         world.apply(action, obs)
         world.check()
-    if len(done) < len(actions):  # crashed: the state is not saved, the actions done stay done
+    if stop <= len(pre):  # crashed before saving: the actions done stay done
         return sels
     checker.commit(new, now, obs)
+    for action in post[: stop - len(pre) - 1]:  # the rest is redone by the next run
+        world.apply(action, obs)
+        world.check()
     again, repeated, due_again = step(new, policy, now, obs, emergency=emergency)
     assert (again, repeated, due_again) == (new, [], due), "a second run changed something"
     if due is not None:
@@ -354,6 +368,12 @@ def _run(
 
 
 @settings(max_examples=150, deadline=None)
+@example(  # an emergency after a run that crashed between switching the MTA and saving the state
+    schedule=[(1, None, 0, False), (1, None, 1, False), (24, 1, 1, True), (1, None, 0, True)],
+    retire="revoke",
+    algorithms=("rsa",),
+    ttl=300,
+)
 @given(
     schedule=runs,
     retire=st.sampled_from(["revoke", "remove"]),
