@@ -57,6 +57,7 @@ for _path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(_path))
 
 from measure import finish, measure  # noqa: E402  (bench/measure.py)
+from measure import versions as measure_versions  # noqa: E402
 from reconcile import public_keys  # noqa: E402
 
 from mailzone import keys  # noqa: E402
@@ -540,20 +541,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str] = {}
-    for package in ("checkdmarc", "dnspython"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "missing"
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "mailzone"], capture_output=True, text=True
-    )
-    out["mailzone"] = head.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+    out = measure_versions(("checkdmarc", "dnspython"), REPO)
     named = subprocess.run([find_binary("named") or "named", "-v"], capture_output=True, text=True)
     out["bind"] = named.stdout.strip()
     return out

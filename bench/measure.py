@@ -86,3 +86,22 @@ def finish(results: dict[str, object], json_path: Path | None, keep: bool, work:
         print(f"work dir kept: {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def versions(packages: Sequence[str], repo: Path) -> dict[str, str]:
+    """Each package's installed version, and mailzone's commit (`+uncommitted` if edited)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for package in packages:
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "missing"
+    git = ["git", "-C", str(repo)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "mailzone"], capture_output=True, text=True
+    )
+    out["mailzone"] = head.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+    return out

@@ -46,6 +46,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from measure import finish, measure  # noqa: E402  (bench/measure.py)
+from measure import versions as measure_versions  # noqa: E402
 
 from mailzone.expand.records import DesiredRecord  # noqa: E402
 from mailzone.project import load_project  # noqa: E402
@@ -530,22 +531,9 @@ def print_table(
 
 
 def versions() -> dict[str, str]:
-    """What was measured: the mailzone checkout and the octoDNS packages."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str] = {}
-    for package in ("octodns", "octodns-bind", "octodns-powerdns", "dnspython", "pydantic"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "missing"
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "mailzone"], capture_output=True, text=True
+    return measure_versions(
+        ("octodns", "octodns-bind", "octodns-powerdns", "dnspython", "pydantic"), REPO
     )
-    out["mailzone"] = head.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
-    return out
 
 
 def use_pycache(prefix: Path) -> None:
