@@ -131,6 +131,7 @@ def check(
     from mailzone.check.env import DEFAULT_BLOCKLISTS, FAMILIES, Blocklist, CheckEnv
     from mailzone.cli_dkim import _host, _project, _resolver
     from mailzone.dnsq import Dns
+    from mailzone.keystore import KeyStore
 
     if fmt not in ("text", "json"):
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
@@ -154,7 +155,7 @@ def check(
         now=datetime.now(UTC),
         skip=frozenset(skip or []),
         blocklists=lists,
-        key_dir=host.key_path if host.key_path.is_dir() else None,
+        keys=KeyStore.for_host(host) if host.key_path.is_dir() else None,
         connect=_connect_map(connect or []),
         ca_file=ca_file,
         dmarc_none_after=timedelta(days=none_days),

@@ -189,14 +189,16 @@ def keys_list(
     from mailzone import render_dkim
     from mailzone.selectors import list_keys
 
+    if fmt not in ("text", "json"):
+        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
     project = _project(domains)
     rows = list_keys(project.select(domains or []), _host(host_config))
     if fmt == "json":
         print(json.dumps([render_dkim.row_json(r) for r in rows], indent=2))
-    elif fmt == "text":
-        print(render_dkim.key_table(rows))
     else:
-        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
+        print(render_dkim.key_table(rows))
+    for line in render_dkim.key_problems(rows):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 @keys_app.command("import")
@@ -295,7 +297,11 @@ def _check_mta(kind: str, host: HostConfig, states: list[DomainState], etc_dir: 
         raise MailzoneError(f"--check knows Exim's silent failures only, not {kind}'s")
     signing, _ = signing_of(states, host)
     findings = check_exim(
-        etc_dir, key_dir=host.key_path, lookup_file=host.path(host.mta.lookup_file), signing=signing
+        etc_dir,
+        key_dir=host.key_path,
+        lookup_file=host.path(host.mta.lookup_file),
+        signing=signing,
+        key_group=host.key_group,
     )
     for finding in findings:
         print(f"{finding.level}: {finding.message}")

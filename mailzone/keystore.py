@@ -24,7 +24,9 @@ import os
 import re
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -33,9 +35,23 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from .errors import MailzoneError
 from .keys import PrivateKey, public_key_of
 
+if TYPE_CHECKING:
+    from .hostconfig import HostConfig
+
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # no empty label, no '/', no leading '.'
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 SUFFIX = ".pem"
+
+
+@dataclass(frozen=True)
+class KeyProblem:
+    """What is wrong with a key file, and the command that fixes it (None: no command can)."""
+
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message}; run: {self.fix}" if self.fix else self.message
 
 
 class KeyStore:
@@ -56,6 +72,12 @@ class KeyStore:
                 raise MailzoneError(
                     f"unknown group {group!r} for DKIM keys: create it or give an existing group"
                 ) from None
+
+    @classmethod
+    def for_host(cls, host: HostConfig) -> KeyStore:
+        """The host config's key directory, with its `key_group`: every command opens the
+        store this way, so that all of them judge a key's mode and group alike."""
+        return cls(host.key_path, host.key_group)
 
     def __repr__(self) -> str:
         return f"KeyStore({str(self.directory)!r}, group={self.group!r})"
@@ -185,30 +207,69 @@ class KeyStore:
             and e.is_file(follow_symlinks=False)
         ]
 
+    def problem(self, domain: str, selector: str) -> KeyProblem | None:
+        """Why the key file cannot be used as it is: unsafe (as `read` refuses it) or, with a
+        group, not readable by that group (the signer could not load it). None when it is fine
+        or missing. Looks at the file's mode and group only, never at its content."""
+        path = self.path(domain, selector)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            return KeyProblem(f"{path}: cannot look at the DKIM key: {err.strerror}")
+        unsafe = self._unsafe(path, st)
+        if unsafe is not None or self._gid is None:
+            return unsafe
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_gid != self._gid or not mode & 0o040:
+            return KeyProblem(
+                f"{path}: group {self.group} cannot read this DKIM private key (mode {mode:04o}, "
+                f"group {_group_name(st.st_gid)}): the MTA cannot sign with it",
+                self._fix(path, st),
+            )
+        return None
+
     def _check_safe(self, path: Path, st: os.stat_result) -> None:
+        unsafe = self._unsafe(path, st)
+        if unsafe is not None:
+            raise MailzoneError(str(unsafe))
+
+    def _fix(self, path: Path, st: os.stat_result) -> str:
+        """The mode (and group) this store writes keys with: readable by the key group only."""
+        if self._gid is None:
+            return f"chmod {self.key_mode:o} {path}"
+        if st.st_gid != self._gid:
+            return f"chgrp {self.group} {path} && chmod {self.key_mode:o} {path}"
+        return f"chmod {self.key_mode:o} {path}"
+
+    def _unsafe(self, path: Path, st: os.stat_result) -> KeyProblem | None:
         mode = stat.S_IMODE(st.st_mode)
         if not stat.S_ISREG(st.st_mode):
-            raise MailzoneError(f"{path}: not a regular file; a DKIM key must be a plain file")
-        fix = f"chmod {self.key_mode:o} {path}"
+            return KeyProblem(f"{path}: not a regular file; a DKIM key must be a plain file")
+        fix = self._fix(path, st)
         if mode & 0o022:
-            raise MailzoneError(
-                f"{path}: mode {mode:04o} lets others change this DKIM private key; run: {fix}"
+            return KeyProblem(
+                f"{path}: mode {mode:04o} lets others change this DKIM private key", fix
             )
         if mode & 0o004:
-            raise MailzoneError(
-                f"{path}: mode {mode:04o} lets every user read this DKIM private key; run: {fix}"
+            return KeyProblem(
+                f"{path}: mode {mode:04o} lets every user read this DKIM private key", fix
             )
         if mode & 0o040:
             if self._gid is None:
-                raise MailzoneError(
+                return KeyProblem(
                     f"{path}: mode {mode:04o} lets its group read this DKIM private key and no "
-                    f"key group is configured; run: {fix}"
+                    "key group is configured",
+                    fix,
                 )
             if st.st_gid != self._gid:
-                raise MailzoneError(
+                return KeyProblem(
                     f"{path}: mode {mode:04o} lets group {_group_name(st.st_gid)} read this DKIM "
-                    f"private key, not {self.group}; run: chgrp {self.group} {path}"
+                    f"private key, not {self.group}",
+                    fix,
                 )
+        return None
 
     def _ensure_directory(self, directory: Path) -> None:
         if directory.is_dir():

@@ -88,17 +88,26 @@ def row_json(row: KeyRow) -> dict[str, Any]:
         "fingerprint": row.fingerprint,
         "created": row.created.isoformat() if row.created else None,
         "key_file": row.key_file,
+        "key_problem": row.key_problem,
     }
 
 
+def key_problems(rows: list[KeyRow]) -> list[str]:
+    """One line per key file that cannot be used as it is: what is wrong and the fix."""
+    return [f"{row.domain} {row.selector}: {row.key_problem}" for row in rows if row.key_problem]
+
+
 def key_table(rows: list[KeyRow]) -> str:
-    """Aligned columns: domain, selector, key, phase, created, fingerprint, key file here."""
+    """Aligned columns: domain, selector, key, phase, created, fingerprint, key file here
+    (`unusable` when its mode or group is wrong: `key_problems` says why)."""
     header = ("DOMAIN", "SELECTOR", "KEY", "PHASE", "CREATED", "FINGERPRINT", "KEY FILE")
     lines = [header]
     for row in rows:
         key_file = {True: "yes", False: "missing", None: "-"}[row.key_file]
         if row.phase in ("tombstone",) and row.key_file is False:
             key_file = "deleted"
+        if row.key_problem:
+            key_file = "unusable"
         lines.append(
             (
                 row.domain,

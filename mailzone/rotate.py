@@ -174,7 +174,7 @@ def _rotate(
     apply: Callable[[list[str]], list[str]] | None,
     processes: int | None,
 ) -> RotateResult:
-    store = KeyStore(host.key_path, host.key_group)
+    store = KeyStore.for_host(host)
     observer = Observer(project.root, host, dns)
     if len(selected) > 1:  # observing is mostly waiting on nameservers
         with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
@@ -204,6 +204,7 @@ def _rotate(
             switched.append(decision)
     if host.mta.kind != "none" and (switched or _mta_stale(host, states)):
         _switch_mta(project, host, states, switched, result)
+    result.errors += _signing_key_problems(decisions, states, host, store)
     if apply is not None:
         wanted = [d.domain.name for d in decisions if d.run.dns_changed or _unpublished(d)]
         result.apply_domains = wanted
@@ -403,12 +404,36 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
                 f"no private key for selector {action.selector} in "
                 f"{store.directory}; run rotate on the mail host that holds it"
             )
+        problem = store.problem(decision.domain.name, action.selector)
+        if problem is not None:
+            fix = f"; run: {problem.fix}" if problem.fix else ""
+            raise MailzoneError(
+                f"{problem.message}; not switching to {action.selector} until it is fixed{fix}"
+            )
         if not store.fingerprint_matches(decision.domain.name, action.selector, entry.fingerprint):
             raise MailzoneError(
                 f"{store.path(decision.domain.name, action.selector)}: its public half does not "
                 f"match the fingerprint of {action.selector} in state/{decision.domain.name}.yaml; "
                 "not switching to it"
             )
+
+
+def _signing_key_problems(
+    decisions: list[_Decision], states: dict[str, DomainState], host: HostConfig, store: KeyStore
+) -> list[str]:
+    """The keys this host signs with now whose mode or group is wrong (exposed, or unreadable
+    by the key group): one line each, with the fix. Looks at the files' modes only."""
+    lines = []
+    for decision in decisions:
+        name = decision.domain.name
+        if decision.run.error or not host.signs_for(name):
+            continue
+        for entry in states[name].selectors:
+            if entry.phase == "active":
+                problem = store.problem(name, entry.selector)
+                if problem is not None:
+                    lines.append(f"{name}: {problem}")
+    return lines
 
 
 def _mta_stale(host: HostConfig, states: dict[str, DomainState]) -> bool:

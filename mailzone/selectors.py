@@ -30,6 +30,7 @@ class KeyRow:
     fingerprint: str
     created: datetime | None
     key_file: bool | None  # whether this host holds the private key (None: not applicable)
+    key_problem: str | None = None  # why that key file cannot be used as it is (and the fix)
 
 
 def _entry(selector: str, key: keys.PublicKey, phase: Phase, now: datetime) -> SelectorState:
@@ -50,7 +51,7 @@ def first_keys(
     state = load_state(root, domain)
     if state.selectors or not algorithms:
         return []
-    store = KeyStore(host.key_path, host.key_group)
+    store = KeyStore.for_host(host)
     added = []
     for algorithm in algorithms:
         selector = date_selector(algorithm, now)
@@ -96,7 +97,7 @@ def import_key(
                 f"{domain.name}: {entry.selector} is already the active {public.algorithm} "
                 "selector; import only the selector the MTA signs with today"
             )
-    store = KeyStore(host.key_path, host.key_group)
+    store = KeyStore.for_host(host)
     path = store.path(domain.name, selector)
     if path.exists():
         if keys.public_key_of(store.read(domain.name, selector)).fingerprint != public.fingerprint:
@@ -126,9 +127,10 @@ def _load_private(path: Path, data: bytes) -> keys.PrivateKey:
 
 
 def list_keys(domains: list[Domain], host: HostConfig | None) -> list[KeyRow]:
-    """Every selector of `domains`: the state's (with whether this host has the key file, when a
-    host config is given) and the spec's imports. Reads no private key."""
-    store = KeyStore(host.key_path) if host is not None else None
+    """Every selector of `domains`: the state's (with whether this host has the key file, and
+    what is wrong with its mode or group, when a host config is given) and the spec's imports.
+    Reads no private key."""
+    store = KeyStore.for_host(host) if host is not None else None
     rows = []
     for domain in domains:
         for item in domain.spec.dkim.imports:
@@ -149,6 +151,7 @@ def list_keys(domains: list[Domain], host: HostConfig | None) -> list[KeyRow]:
             )
         for entry in domain.state.selectors:
             present = store.path(domain.name, entry.selector).exists() if store else None
+            problem = store.problem(domain.name, entry.selector) if store and present else None
             rows.append(
                 KeyRow(
                     domain.name,
@@ -159,6 +162,7 @@ def list_keys(domains: list[Domain], host: HostConfig | None) -> list[KeyRow]:
                     entry.fingerprint,
                     entry.created,
                     present,
+                    str(problem) if problem else None,
                 )
             )
     return rows

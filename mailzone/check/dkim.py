@@ -39,7 +39,7 @@ def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
                 "`mailzone rotate` on the mail host makes one (or `mailzone keys import`)",
             )
         ]
-    store = KeyStore(env.key_dir) if env.key_dir is not None else None
+    store = env.keys
     findings = [
         _selector(domain, s, key, phase, env, store) for s, (key, phase) in sorted(wanted.items())
     ]
@@ -129,6 +129,10 @@ def _selector(
             "run `mailzone apply`",
         )
     if store is not None and phase == "active" and store.path(domain.name, selector).exists():
+        problem = store.problem(domain.name, selector)
+        if problem is not None:
+            fix = f"run `{problem.fix}`" if problem.fix else "replace it with the key file itself"
+            return Finding("dkim", subject, "fail", problem.message, fix)
         try:
             matches = store.fingerprint_matches(domain.name, selector, key.fingerprint)
         except MailzoneError as err:

@@ -11,6 +11,7 @@ from mailzone.authority import Authorities
 from mailzone.check.model import Finding
 from mailzone.dnsq import Answer, Dns, txt_values
 from mailzone.hostconfig import HostConfig
+from mailzone.keystore import KeyStore
 from mailzone.spf_eval import Lookup, Reply
 
 FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist", "smtp", "https")
@@ -44,7 +45,7 @@ class CheckEnv:
     now: datetime
     skip: frozenset[str] = frozenset()
     blocklists: tuple[Blocklist, ...] = DEFAULT_BLOCKLISTS
-    key_dir: Path | None = None  # when this host holds the private keys
+    keys: KeyStore | None = None  # when this host holds the private keys (KeyStore.for_host)
     connect: dict[str, tuple[str, int]] = field(
         default_factory=dict
     )  # `host[:port]` → where to dial

@@ -13,6 +13,8 @@ Each `Finding` says what is wrong and how to fix it. Checked (see the module doc
 * the lookup file lacks a domain or selector, a key file is missing (the key expands to `0`,
   which Exim takes as "do not sign", even with DKIM_STRICT), or the Exim user cannot read a key,
   the lookup file, or traverse a directory above them;
+* the host config's `key_group` is a group the Exim user is not in (it could not read the keys
+  mailzone writes), or a key every user can read (warning: anyone on the host can sign);
 * DKIM_STRICT not set: every other failure is silent (warning).
 
 Only reads files; all paths and the Exim user/group are parameters so tests use temp dirs.
@@ -62,8 +64,12 @@ def check_exim(
     signing: list[Signing],
     exim_user: str | None = DEBIAN_EXIM,
     exim_group: str = DEBIAN_EXIM,
+    key_group: str | None = None,
 ) -> list[Finding]:
-    """Every problem found, fails first; an empty list means the setup should sign."""
+    """Every problem found, fails first; an empty list means the setup should sign.
+
+    `key_group`: the host config's group for the keys; each fix gives keys that group (else
+    the Exim user's), so no fix leaves a key Exim cannot read."""
     findings: list[Finding] = []
     settings = _debconf(etc_dir / "update-exim4.conf.conf")
     configtype = settings.get("dc_eximconfig_configtype", "")
@@ -94,7 +100,8 @@ def check_exim(
         findings += _block_findings(block, key_dir, lookup_file)
     reader = _reader(exim_user, exim_group, findings)
     if reader is not None:
-        findings += _file_findings(key_dir, lookup_file, signing, reader)
+        findings += _key_group_findings(key_group, reader)
+        findings += _file_findings(key_dir, lookup_file, signing, reader, key_group or reader.name)
     return sorted(findings, key=lambda f: f.level != "fail")
 
 
@@ -177,8 +184,28 @@ def _block_findings(block: str, key_dir: Path, lookup_file: Path) -> list[Findin
     return findings
 
 
+def _key_group_findings(key_group: str | None, reader: _Reader) -> list[Finding]:
+    if key_group is None or reader.uid == 0:
+        return []
+    try:
+        gid = grp.getgrnam(key_group).gr_gid
+    except KeyError:
+        return []  # the host config refuses an unknown group
+    if gid in reader.gids:
+        return []
+    return [
+        Finding(
+            "fail",
+            f"key_group {key_group}: {reader.name} is not in this group, so it cannot read the "
+            f"keys mailzone writes (0640, group {key_group})",
+            f"set key_group: {reader.name} in the host config, or run: adduser {reader.name} "
+            f"{key_group}",
+        )
+    ]
+
+
 def _file_findings(
-    key_dir: Path, lookup_file: Path, signing: list[Signing], reader: _Reader
+    key_dir: Path, lookup_file: Path, signing: list[Signing], reader: _Reader, key_group: str
 ) -> list[Finding]:
     findings = []
     lookup_text = _read(lookup_file)
@@ -187,7 +214,7 @@ def _file_findings(
             Finding("fail", f"{lookup_file}: missing: nothing is signed", "write the lookup file")
         )
     else:
-        findings += _readable(lookup_file, reader, "the DKIM selector lookup file")
+        findings += _readable(lookup_file, reader, "the DKIM selector lookup file", key_group)
         findings += _lookup_findings(lookup_file, lookup_text, signing)
     for entry in signing:
         domain = entry.domain.strip().rstrip(".").lower()
@@ -204,8 +231,24 @@ def _file_findings(
                     )
                 )
             else:
-                findings += _readable(key, reader, "this DKIM key")
+                findings += _readable(key, reader, "this DKIM key", key_group)
+                findings += _exposed(key, domain, key_group)
     return findings
+
+
+def _exposed(key: Path, domain: str, key_group: str) -> list[Finding]:
+    """A warning if every user may read or change the key (Exim still signs with it)."""
+    mode = stat.S_IMODE(key.stat().st_mode)
+    if not mode & 0o007:
+        return []
+    return [
+        Finding(
+            "warn",
+            f"{key}: mode {mode:04o} lets every user on this host read or change this DKIM "
+            f"private key: anyone here can sign mail as {domain}",
+            f"chgrp {key_group} {key} && chmod 0640 {key}",
+        )
+    ]
 
 
 def _lookup_findings(path: Path, text: str, signing: list[Signing]) -> list[Finding]:
@@ -229,8 +272,9 @@ def _lookup_findings(path: Path, text: str, signing: list[Signing]) -> list[Find
     return findings
 
 
-def _readable(path: Path, reader: _Reader, what: str) -> list[Finding]:
-    """Findings if `reader` cannot read `path` or traverse a directory above it."""
+def _readable(path: Path, reader: _Reader, what: str, group: str) -> list[Finding]:
+    """Findings if `reader` cannot read `path` or traverse a directory above it; the fix gives
+    `path` to `group` (one `reader` is in)."""
     findings = []
     st = path.stat()
     if not _allowed(st, reader, 4):
@@ -240,7 +284,7 @@ def _readable(path: Path, reader: _Reader, what: str) -> list[Finding]:
                 f"{path}: {reader.name} cannot read {what} (mode {stat.S_IMODE(st.st_mode):04o}, "
                 f"owner {st.st_uid}, group {_group_name(st.st_gid)}): mail leaves unsigned "
                 "or is deferred",
-                f"chgrp {reader.name} {path} && chmod 0640 {path}",
+                f"chgrp {group} {path} && chmod 0640 {path}",
             )
         )
     for parent in path.absolute().parents:

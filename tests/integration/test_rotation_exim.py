@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -456,3 +458,112 @@ def test_check_message_judges_what_exim_signed(site: Site) -> None:
     site.rotate(t0 + timedelta(hours=26), "--emergency", DOMAIN, "--apply")  # revokes the key
 
     assert _verdict(site, received) == {"spf": "pass", "dkim": "fail", "dmarc": "pass"}
+
+
+# -- the key files' mode and group, as each command on the Exim host judges them ---------------
+
+OTHER_GROUP = "nogroup"  # exists on Debian; Debian-exim is not in it
+
+
+def _check_dkim(site: Site) -> tuple[int, list[dict[str, Any]]]:
+    """`mailzone check DOMAIN` against the test BIND (DNS families only): exit code and findings."""
+    run = site.run(
+        "check",
+        DOMAIN,
+        "--nameserver",
+        f"{LOOPBACK}:{site.bind.port}",
+        "--host-config",
+        str(site.host_config),
+        *("--skip", "rdns", "--skip", "blocklist", "--skip", "smtp", "--skip", "https"),
+        "--format",
+        "json",
+    )
+    assert run.code in (0, 3), run.out + run.err
+    (report,) = json.loads(run.out)["domains"]
+    return run.code, report["findings"]
+
+
+def _suggested_modes_are_readable_by_exim(text: str) -> None:
+    """Every chmod/chgrp a command suggests leaves the key readable by Debian-exim."""
+    assert "chmod 600" not in text and "chmod 0600" not in text, text
+    for words in (line.split() for line in text.replace("`", " ").splitlines()):
+        for i, word in enumerate(words[:-1]):
+            if word == "chgrp":
+                assert words[i + 1] == EXIM_USER, text
+            if word == "chmod":
+                assert words[i + 1] in ("640", "0640"), text
+
+
+def test_exim_host_keys_pass_every_command_and_a_wrong_mode_or_group_is_named_by_each(
+    site: Site,
+) -> None:
+    # given the README's Exim host (key_group: Debian-exim), RSA and Ed25519 keys active
+    site.set_dkim(algorithms=["rsa", "ed25519"])
+    t0 = later()
+    site.rotate(t0)
+    site.apply()
+    site.rotate(t0)
+    site.rotate(t0 + timedelta(hours=25))
+    by_algorithm = {e["algorithm"]: name for name, e in site.state().items()}
+    assert sorted(site.phases().values()) == ["active", "active"]
+    rsa, ed = (site.key_file(by_algorithm[a]) for a in ("rsa", "ed25519"))
+    mta_check = ("mta", "exim", "--check", "--etc-dir", str(site.etc))
+    mta_check += ("--host-config", str(site.host_config))
+    noop = t0 + timedelta(hours=26)
+
+    # then every command is content with the keys mailzone wrote (0640 root:Debian-exim)
+    code, findings = _check_dkim(site)
+    assert code == 0, findings
+    dkim = [f for f in findings if f["check"] == "dkim"]
+    assert [f["status"] for f in dkim] == ["pass", "pass"], dkim
+    rows = site.keys_list()
+    assert [(r["key_file"], r["key_problem"]) for r in rows] == [(True, None), (True, None)]
+    assert site.run(*mta_check).code == 0
+    quiet = site.rotate(noop)
+    assert quiet.err == "", quiet.err
+
+    # when one key is 0644 and the other belongs to another group
+    rsa.chmod(0o644)
+    shutil.chown(ed, group=OTHER_GROUP)
+
+    # then each command names both files, and no fix leaves a key Exim cannot read
+    code, findings = _check_dkim(site)
+    assert code == 3
+    failed = {f["message"].split(":")[0]: f for f in findings if f["status"] == "fail"}
+    assert set(failed) == {str(rsa), str(ed)}, findings
+    assert "lets every user read" in failed[str(rsa)]["message"]
+    assert failed[str(rsa)]["fix"] == f"run `chmod 640 {rsa}`"
+    assert (
+        f"lets group {OTHER_GROUP} read this DKIM private key, not {EXIM_USER}"
+        in (failed[str(ed)]["message"])
+    )
+    assert failed[str(ed)]["fix"] == f"run `chgrp {EXIM_USER} {ed} && chmod 640 {ed}`"
+
+    listed = site.run("keys", "list", "--host-config", str(site.host_config))
+    assert listed.code == 0
+    assert listed.out.count("unusable") == 2, listed.out
+    assert str(rsa) in listed.err and str(ed) in listed.err
+
+    exim = site.run(*mta_check)
+    assert exim.code == 3, exim.out
+    assert f"fail: {ed}: {EXIM_USER} cannot read" in exim.out
+    assert f"warn: {rsa}: mode 0644 lets every user" in exim.out
+
+    rotated = site.run("rotate", "--now", noop.isoformat(), "--host-config", str(site.host_config))
+    assert rotated.code == 1
+    assert f"error: {DOMAIN}: {rsa}: mode 0644" in rotated.err
+    assert f"error: {DOMAIN}: {ed}: mode 0640 lets group {OTHER_GROUP} read" in rotated.err
+
+    every = "\n".join(
+        [json.dumps(findings), listed.out + listed.err, exim.out, rotated.out + rotated.err]
+    )
+    _suggested_modes_are_readable_by_exim(every)
+
+    # and the fixes `check` names make every command content again, and Exim signs with both
+    for finding in failed.values():
+        command = finding["fix"].removeprefix("run `").removesuffix("`")
+        subprocess.run(["sh", "-c", command], check=True)
+    assert _check_dkim(site)[0] == 0
+    assert site.run(*mta_check).code == 0
+    assert site.rotate(noop).err == ""
+    assert site.verifies(site.send("signed after the fixes")) == [True, True]

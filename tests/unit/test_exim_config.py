@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grp
 import os
+import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -337,3 +338,41 @@ def test_install_keeps_an_existing_files_mode_and_writes_only_changes(tmp_path: 
     assert lookup.stat().st_mode & 0o777 == 0o644
     assert macros.read_text().startswith("MAIN_TLS_ENABLE = yes\n# BEGIN mailzone")
     assert install([MtaFile(macros, block, block=True), MtaFile(lookup, "example.org: s1\n")]) == []
+
+
+def test_key_group_the_exim_user_is_not_in_is_a_failure(setup: Setup) -> None:
+    # Debian-exim (the user Exim's transport runs as) is not in nogroup
+    try:
+        pwd.getpwnam("Debian-exim")
+        grp.getgrnam("nogroup")
+    except KeyError:
+        pytest.skip("needs Debian's Debian-exim user and nogroup group")
+    found = check_exim(
+        setup.etc,
+        key_dir=setup.keys,
+        lookup_file=setup.lookup,
+        signing=setup.signing,
+        exim_user="Debian-exim",
+        exim_group="Debian-exim",
+        key_group="nogroup",
+    )
+
+    fails = [f for f in found if f.level == "fail" and f.message.startswith("key_group nogroup")]
+    assert len(fails) == 1, found
+    assert fails[0].fix == (
+        "set key_group: Debian-exim in the host config, or run: adduser Debian-exim nogroup"
+    )
+
+
+def test_world_readable_key_is_a_warning_whose_fix_keeps_it_readable_by_exim(
+    setup: Setup,
+) -> None:
+    key = setup.keys / "example.org.20261124r.pem"
+    key.chmod(0o644)
+
+    found = [f for f in setup.check() if str(key) in f.message]
+
+    assert [(f.level, f.fix) for f in found] == [
+        ("warn", f"chgrp {setup.group} {key} && chmod 0640 {key}")
+    ]
+    assert "anyone here can sign mail as example.org" in found[0].message

@@ -171,7 +171,11 @@ def test_keys_list_reads_no_private_key(tmp_path: Path) -> None:
     stored.chmod(0o644)  # KeyStore refuses to read it: a read would fail the command
     run = repo.cli("keys", "list")
     assert run.code == 0, run.err
-    assert "s2026" in run.out and run.out.rstrip().endswith("yes")
+    assert "s2026" in run.out and run.out.rstrip().endswith("unusable")  # judged by its mode
+    assert run.err == (
+        f"warning: {DOMAIN} s2026: {stored}: mode 0644 lets every user read this DKIM private "
+        f"key; run: chmod 600 {stored}\n"
+    )
 
 
 def test_spec_that_still_imports_the_same_key_is_allowed(tmp_path: Path) -> None:

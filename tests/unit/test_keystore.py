@@ -262,3 +262,47 @@ def _dkimpy_private(key: PrivateKey) -> bytes:
         )
         return base64.b64encode(raw)
     return private_key_pem(key)
+
+
+def test_problem_judges_a_key_by_what_the_key_group_can_read(tmp_path: Path, pem: bytes) -> None:
+    # given a store with the key group mailzone writes for (as on an Exim host)
+    group = grp.getgrgid(os.getgid()).gr_name
+    store = KeyStore(tmp_path, group=group)
+    path = store.write("example.org", "s1", pem)
+    assert store.problem("example.org", "s1") is None  # 0640, the group's: as written
+    assert store.problem("example.org", "missing") is None
+
+    # when the group may no longer read it
+    os.chmod(path, 0o600)
+    problem = store.problem("example.org", "s1")
+
+    # then the problem says so, and the fix gives the group read access back (not 0600)
+    assert problem is not None
+    assert problem.message == (
+        f"{path}: group {group} cannot read this DKIM private key (mode 0600, group {group}): "
+        "the MTA cannot sign with it"
+    )
+    assert problem.fix == f"chmod 640 {path}"
+    store.read("example.org", "s1")  # still safe to read for mailzone itself
+
+
+def test_problem_fix_of_a_key_of_another_group_gives_it_to_the_key_group(
+    tmp_path: Path, pem: bytes
+) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    store = KeyStore(tmp_path, group=group)
+    path = store.write("example.org", "s1", pem)
+    os.chmod(path, 0o644)
+    store._gid = (store._gid or 0) + 1  # as if the file's group were another one
+
+    problem = store.problem("example.org", "s1")
+
+    assert problem is not None
+    assert "lets every user read" in problem.message
+    assert problem.fix == f"chgrp {group} {path} && chmod 640 {path}"
+
+
+def test_without_a_key_group_a_private_0600_key_has_no_problem(tmp_path: Path, pem: bytes) -> None:
+    store = KeyStore(tmp_path)
+    store.write("example.org", "s1", pem)
+    assert store.problem("example.org", "s1") is None
