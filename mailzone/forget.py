@@ -1,7 +1,12 @@
-"""`mailzone forget`: stop managing a domain, optionally deleting the records mailzone created."""
+"""`mailzone forget`: stop managing a domain, optionally deleting the records mailzone created.
+
+Where the domain lives comes from its spec; once the spec is gone, from `state/<domain>.yaml`
+(apply records the zone and provider there), else from the newest backup under `build/backups/`
+whose registry lists the domain. `--zone`/`--provider` override either."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
@@ -25,6 +30,15 @@ def plan_forget(
     if spec_domain is not None:
         zone_name = zone_name or spec_domain.zone
         provider = provider or spec_domain.spec.provider
+    elif zone_name is None or provider is None:
+        found_zone, found_provider = where_published(root, name)
+        zone_name = zone_name or found_zone or name
+        provider = provider or found_provider
+        if provider is None:
+            raise MailzoneError(
+                f"{name}: zones/{name}.yaml is gone and neither state/{name}.yaml nor a backup "
+                f"in build/backups says where it was published: give --provider (and --zone)"
+            )
     zone_name = zone_name or name
     provider = provider or "local"
     members = [
@@ -40,6 +54,41 @@ def plan_forget(
     if not zp.error and name not in zp.report.live_registry:
         zp.error = f"{name} is not in mailzone's registry of zone {zone_name} at provider {provider}: nothing to forget"
     return zp, cache
+
+
+def where_published(root: Path, name: str) -> tuple[str | None, str | None]:
+    """(zone, provider) where a domain whose spec is gone was last published: its state's, else
+    the newest backup whose `_mailzone` registry lists it; (None, None) if neither knows."""
+    state = load_state(root, name)
+    if state.zone and state.provider:
+        return state.zone, state.provider
+    return _last_backup_listing(root / "build" / "backups", name)
+
+
+def _last_backup_listing(folder: Path, name: str) -> tuple[str | None, str | None]:
+    listed = re.compile(r'^_mailzone\s.*\sTXT\s.*"mailzone:1 ' + re.escape(name) + r'[ "]')
+    # `<zone>.<UTC time>.zone`: the newest first, whatever the zone
+    backups = sorted(folder.glob("*.zone"), key=lambda p: p.name.rsplit(".", 2)[-2], reverse=True)
+    for path in backups:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not any(listed.match(line) for line in lines):
+            continue
+        provider = next(
+            (
+                line[len("; provider ") :].split(";")[0].strip()
+                for line in lines
+                if line.startswith("; provider ")
+            ),
+            None,
+        )
+        zone = next(
+            (line.split()[1].rstrip(".") for line in lines if line.startswith("$ORIGIN ")), None
+        )
+        return zone, provider or None
+    return None, None
 
 
 class _NoSpec:

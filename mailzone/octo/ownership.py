@@ -148,7 +148,7 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    _write_registry(desired, want_rec, have, want, claimed)
+    _write_registry(desired, want_rec, live_rec, have, want, claimed)
     return report
 
 
@@ -194,6 +194,7 @@ def _merge_spf(
 def _write_registry(
     desired: Zone,
     want_rec: Record | None,
+    live_rec: Record | None,
     have: registry.Registry,
     want: registry.Registry,
     claimed: dict[str, set[str]],
@@ -205,7 +206,9 @@ def _write_registry(
         desired.remove_record(want_rec)
     if not values:
         return
-    ttl = want_rec.ttl if want_rec is not None else 3600
+    # no domain of this run wants the zone (only specs that are gone): keep the live TTL, or the
+    # registry would be rewritten, and `plan --exit-code` see a change, on every run
+    ttl = want_rec.ttl if want_rec is not None else live_rec.ttl if live_rec is not None else 3600
     desired.add_record(
         Record.new(
             desired, REGISTRY_NAME, {"type": "TXT", "ttl": ttl, "values": values}, lenient=True

@@ -1,0 +1,81 @@
+"""A spec removed from zones/: `plan` warns that its records are still in DNS and names the
+`forget` command, and that very command deletes them, on a real PowerDNS (provider `pdns`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli import mailzone, write_provider
+from tests.helpers import basic_spec, write_spec
+from tests.servers import PowerDnsServer, query
+
+pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.", "example.net.")]
+
+FORGET = "mailzone forget example.org --delete-records"
+
+
+def published(root: Path, server: PowerDnsServer, *domains: str) -> None:
+    """Specs for `domains` on provider `pdns`, applied."""
+    write_provider(root, "pdns", server.provider_config())
+    for domain in domains:
+        write_spec(root, domain, basic_spec(domain, provider="pdns"))
+    applied = mailzone(root, "apply", "--yes")
+    assert applied.code == 0, applied.out + applied.err
+
+
+def test_forget_finds_a_removed_spec_where_its_state_says_it_was_published(
+    tmp_path: Path, pdns_server: PowerDnsServer
+) -> None:
+    # given two domains on PowerDNS, and example.org's spec removed
+    published(tmp_path, pdns_server, "example.org", "example.net")
+    assert query(pdns_server, "example.org.", "MX") == ["10 mail.example.org."]
+    (tmp_path / "zones" / "example.org.yaml").unlink()
+    plan = mailzone(tmp_path, "plan", "--exit-code")
+    assert plan.code == 0 and FORGET in plan.out, plan.out + plan.err
+
+    # when the command the plan names is run as it is
+    forgot = mailzone(tmp_path, *FORGET.split()[1:], "--yes")
+
+    # then example.org's records are gone from PowerDNS, example.net's stay
+    assert forgot.code == 0, forgot.out + forgot.err
+    assert "provider pdns" in forgot.out
+    assert query(pdns_server, "example.org.", "MX") == []
+    assert query(pdns_server, "mail.example.org.", "A") == []
+    assert query(pdns_server, "example.net.", "MX") == ["10 mail.example.net."]
+    assert not (tmp_path / "state" / "example.org.yaml").exists()
+    assert FORGET not in mailzone(tmp_path, "plan").out
+
+
+def test_forget_without_zone_and_provider_in_the_state_uses_the_last_backup(
+    tmp_path: Path, pdns_server: PowerDnsServer
+) -> None:
+    # given example.org published on PowerDNS, applied twice (so a backup lists it), its spec
+    # removed and a state that does not say where it was published
+    published(tmp_path, pdns_server, "example.org")
+    spec = tmp_path / "zones" / "example.org.yaml"
+    spec.write_text(spec.read_text().replace("192.0.2.25", "192.0.2.26"))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    assert list((tmp_path / "build" / "backups").glob("example.org.*.zone"))
+    spec.unlink()
+    state = tmp_path / "state" / "example.org.yaml"
+    data = yaml.safe_load(state.read_text())
+    del data["zone"], data["provider"]
+    state.write_text(yaml.safe_dump(data))
+
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+
+    assert forgot.code == 0, forgot.out + forgot.err
+    assert query(pdns_server, "example.org.", "MX") == []
+
+
+def test_forget_with_nothing_saying_where_asks_for_the_provider(tmp_path: Path) -> None:
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+
+    assert forgot.code == 1
+    assert forgot.err == (
+        "error: example.org: zones/example.org.yaml is gone and neither state/example.org.yaml "
+        "nor a backup in build/backups says where it was published: give --provider (and --zone)\n"
+    )
