@@ -223,10 +223,12 @@ def _plan(
 
     project = load_project(STATE.root)
     selected = project.select(domains or [])
-    if not selected:
+    # with every spec removed, the zones their states name are still planned: the plan warns
+    # that their records are still in DNS and names the forget command
+    tasks = zone_tasks(project, selected, include_stale=not domains)
+    if not tasks:
         raise MailzoneError(f"no specs in {STATE.root / 'zones'}: start with `mailzone init`")
     cache = ProviderCache(STATE.root)
-    tasks = zone_tasks(project, selected, include_stale=not domains)
     return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
 
 

@@ -79,3 +79,30 @@ def test_forget_with_nothing_saying_where_asks_for_the_provider(tmp_path: Path) 
         "error: example.org: zones/example.org.yaml is gone and neither state/example.org.yaml "
         "nor a backup in build/backups says where it was published: give --provider (and --zone)\n"
     )
+
+
+def test_plan_after_the_last_spec_is_removed_warns_and_names_forget(
+    tmp_path: Path, pdns_server: PowerDnsServer
+) -> None:
+    # given the repository's only domain published on PowerDNS, and its spec removed
+    published(tmp_path, pdns_server, "example.org")
+    (tmp_path / "zones" / "example.org.yaml").unlink()
+
+    plan = mailzone(tmp_path, "plan", "--exit-code")
+
+    # then plan warns that its records are still in DNS, names forget, and nothing is pending
+    assert plan.code == 0, plan.out + plan.err
+    assert plan.err == ""
+    assert "example.org  provider pdns  domains -\n  no changes\n" in plan.out
+    assert (
+        "warning: example.org: mailzone created records in example.org but zones/example.org.yaml "
+        f"is gone; they stay in DNS (`{FORGET}` removes them)"
+    ) in plan.out
+    assert mailzone(tmp_path, "apply", "--yes").code == 0  # nothing to do is not an error
+
+    # and once forgotten, DNS holds none of its records and plan has nothing left to plan
+    assert mailzone(tmp_path, *FORGET.split()[1:], "--yes").code == 0
+    assert query(pdns_server, "example.org.", "MX") == []
+    empty = mailzone(tmp_path, "plan", "--exit-code")
+    assert empty.code == 1
+    assert empty.err == f"error: no specs in {tmp_path / 'zones'}: start with `mailzone init`\n"
