@@ -51,6 +51,7 @@ def plan_forget(
         task.release = [name]
     cache = ProviderCache(root)
     zp = plan_zone(task, cache, set(project.domains) | {name})
+    zp.command = "forget"
     if not zp.error and name not in zp.report.live_registry:
         zp.error = f"{name} is not in mailzone's registry of zone {zone_name} at provider {provider}: nothing to forget"
     return zp, cache

@@ -196,7 +196,8 @@ def print_plan_text(plans: Sequence[ZonePlan], output: Output) -> None:
                 "apply --adopt to take them over"
             )
         lines += [
-            f"  {output.paint('guard:', 'red')} {hit} (apply needs --force)" for hit in zp.guard
+            f"  {output.paint('guard:', 'red')} {hit} ({zp.command} needs --force)"
+            for hit in zp.guard
         ]
         lines += [
             f"  {output.paint('warning:', 'yellow')} {w}"

@@ -79,7 +79,9 @@ def scaffold(
         )
     path = root / "zones" / f"{domain}.yaml"
     if path.exists() and not overwrite:
-        raise MailzoneError(f"{display_path(path)} exists; edit it, or pass --force to replace it")
+        raise MailzoneError(
+            f"{display_path(path)} exists; edit it, or replace it with init --force"
+        )
     relative = host[: -len(domain) - 1] if host.endswith("." + domain) else None
     text = TEMPLATE.format(
         domain=domain,

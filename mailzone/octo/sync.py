@@ -54,6 +54,7 @@ class ZonePlan:
     guard: list[GuardHit] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     error: str | None = None
+    command: str = "apply"  # the command that applies this plan: refusals name its flags
 
     @property
     def zone(self) -> str:
@@ -226,9 +227,10 @@ def apply_zone(
         return outcome
     if zp.report.pending_adoptions and not adopt:
         listed = ", ".join(f"{a.type} {a.name or '@'}" for a in zp.report.pending_adoptions)
+        then = "" if zp.command == "apply" else f", then {zp.command} again"
         outcome.message = (
             f"live records not created by mailzone would be replaced ({listed}); "
-            "review them with plan, then apply --adopt"
+            f"review them with plan, then apply --adopt{then}"
         )
         return outcome
     if zp.plan is None:
@@ -237,7 +239,7 @@ def apply_zone(
         return outcome
     if zp.guard and not force:
         outcome.message = (
-            "refused: " + "; ".join(map(str, zp.guard)) + " (apply --force to do it anyway)"
+            "refused: " + "; ".join(map(str, zp.guard)) + f" ({zp.command} --force to do it anyway)"
         )
         return outcome
     if not force:
@@ -245,7 +247,8 @@ def apply_zone(
             zp.plan.raise_if_unsafe()
         except UnsafePlan as err:
             outcome.message = (
-                f"refused by octoDNS's safety check: {' '.join(str(err).split())} (--force)"
+                f"refused by octoDNS's safety check: {' '.join(str(err).split())} "
+                f"({zp.command} --force to do it anyway)"
             )
             return outcome
     try:

@@ -343,7 +343,7 @@ def test_init_refuses_to_overwrite_an_existing_spec(tmp_path: Path) -> None:
     )
 
     assert refused(run).endswith(
-        "zones/example.org.yaml exists; edit it, or pass --force to replace it"
+        "zones/example.org.yaml exists; edit it, or replace it with init --force"
     )
     assert files(tmp_path) == before
 

@@ -86,6 +86,10 @@ def test_removed_spec_keeps_records_until_forget_deletes_only_ours(tmp_path: Pat
     refused = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
     assert refused.returncode == 1  # init made a DKIM key that the state still has
     assert "deletes DKIM selector" in refused.stderr
+    # the hint names the command that does it: forget's own --force, not apply's
+    assert refused.stderr.rstrip().endswith("(forget --force to do it anyway)"), refused.stderr
+    assert "(forget needs --force)" in refused.stdout
+    assert "apply --force" not in refused.stdout + refused.stderr
 
     forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes", "--force")
 
