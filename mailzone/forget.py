@@ -40,7 +40,6 @@ def plan_forget(
                 f"in build/backups says where it was published: give --provider (and --zone)"
             )
     zone_name = zone_name or name
-    provider = provider or "local"
     members = [
         d for d in project.domains.values() if d.zone == zone_name and d.spec.provider == provider
     ]

@@ -237,11 +237,10 @@ class KeyStore:
 
     def _fix(self, path: Path, st: os.stat_result) -> str:
         """The mode (and group) this store writes keys with: readable by the key group only."""
-        if self._gid is None:
-            return f"chmod {self.key_mode:o} {path}"
-        if st.st_gid != self._gid:
-            return f"chgrp {self.group} {path} && chmod {self.key_mode:o} {path}"
-        return f"chmod {self.key_mode:o} {path}"
+        chmod = f"chmod {self.key_mode:o} {path}"
+        if self._gid is not None and st.st_gid != self._gid:
+            return f"chgrp {self.group} {path} && {chmod}"
+        return chmod
 
     def _unsafe(self, path: Path, st: os.stat_result) -> KeyProblem | None:
         mode = stat.S_IMODE(st.st_mode)
