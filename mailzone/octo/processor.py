@@ -20,6 +20,7 @@ from octodns.provider.plan import UnsafePlan
 
 from mailzone.octo.guards import GuardHit, guard_violations
 from mailzone.octo.ownership import ZoneReport, reconcile
+from mailzone.octo.thresholds import RecordPlan
 
 
 class MailGuardUnsafe(UnsafePlan):
@@ -88,10 +89,11 @@ class MailzoneProcessor(BaseProcessor):
     def process_plan(
         self, plan: Any, sources: Any = None, target: Any = None, lenient: bool = False
     ) -> Any:
-        """Stop octodns-sync on a plan that breaks mail, unless `force`."""
-        if plan is None or self.force:
+        """Stop octodns-sync on a plan that breaks mail, unless `force`; octoDNS's thresholds
+        then count record changes, not the registry (`thresholds.RecordPlan`)."""
+        if plan is None:
             return plan
-        violations = self.violations(plan)
+        violations = [] if self.force else self.violations(plan)
         if violations:
             raise MailGuardUnsafe(plan.desired.decoded_name, violations)
-        return plan
+        return RecordPlan.of(plan)

@@ -26,6 +26,7 @@ from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.octo.thresholds import RecordPlan
 from mailzone.project import Domain, Project
 from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states
 
@@ -172,7 +173,7 @@ def plan_zone(
         processor.zone_options[desired.name] = ZoneOptions(
             protected=_protected(task), release=frozenset(task.release)
         )
-        result.plan = provider.plan(desired, processors=[processor])
+        result.plan = RecordPlan.of(provider.plan(desired, processors=[processor]))
         result.report = processor.reports.get(desired.name, ZoneReport())
         if result.plan is not None:
             result.guard = processor.violations(result.plan)
