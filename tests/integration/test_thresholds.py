@@ -91,7 +91,7 @@ def test_host_rename_ipv4_and_dmarc_change_in_a_small_zone_needs_no_force(
 
 
 def large_zone(root: Path, ttl: int) -> None:
-    """Four mail domains sharing the zone example.org (about 30 record sets)."""
+    """Four mail domains sharing the zone example.org (about 25 record sets)."""
     for name in ("example.org", "lists.example.org", "news.example.org", "shop.example.org"):
         spec = basic_spec(name, provider="target").replace("ttl: 300", f"ttl: {ttl}")
         if name != "example.org":
