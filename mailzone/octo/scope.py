@@ -14,7 +14,7 @@ from octodns.zone import Zone
 from mailzone.expand.records import REGISTRY_NAME
 from mailzone.octo import registry
 from mailzone.octo.ownership import ZoneReport, _values
-from mailzone.octo.thresholds import is_registry
+from mailzone.octo.registry import is_registry
 
 
 def hold_outside(

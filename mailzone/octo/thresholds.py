@@ -19,12 +19,10 @@ The mail guards (`guards.py`) protect what matters whatever the zone's size."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from octodns.provider.plan import Plan
 from octodns.zone import Zone
 
-from mailzone.expand.records import REGISTRY_NAME
+from mailzone.octo.registry import is_registry
 
 UPDATE_PCENT_THRESHOLD = 0.5
 DELETE_PCENT_THRESHOLD = 0.5
@@ -32,11 +30,6 @@ DEFAULTS = {
     "update_pcent_threshold": UPDATE_PCENT_THRESHOLD,
     "delete_pcent_threshold": DELETE_PCENT_THRESHOLD,
 }
-
-
-def is_registry(record: Any) -> bool:
-    """Whether a record is mailzone's `_mailzone` registry."""
-    return bool(record.name == REGISTRY_NAME and record._type == "TXT")
 
 
 def _without_registry(zone: Zone) -> Zone:
