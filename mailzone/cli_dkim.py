@@ -84,7 +84,9 @@ def rotate(
     apply: Annotated[
         bool,
         typer.Option(
-            "--apply", help="Publish DNS changes right away through each domain's provider."
+            "--apply",
+            help="Publish rotation's DNS changes (its DKIM selectors) right away through each "
+            "domain's provider; other pending changes stay for `mailzone apply`.",
         ),
     ] = False,
     emergency: Annotated[
@@ -162,13 +164,18 @@ def rotate(
 
 
 def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
-    """Apply the named domains (no confirmation: rotate runs from timers); error lines.
-    `quiet` (rotate --format json): the apply summary goes to stderr, keeping stdout JSON."""
-    from mailzone import render
-    from mailzone.cli import _output, _plan
-    from mailzone.octo.sync import apply_all
+    """Publish what rotation changed in the named domains (their DKIM selectors and registry
+    entries; no confirmation: rotate runs from timers) and say which other changes are pending
+    for `mailzone apply`; error lines. `quiet` (rotate --format json): the apply summary goes
+    to stderr, keeping stdout JSON."""
+    from mailzone import render, render_dkim
+    from mailzone.cli import _output
+    from mailzone.octo.sync import ProviderCache, apply_all, plan_all, rotation_tasks
+    from mailzone.project import load_project
 
-    plans, cache = _plan(names, False, jobs)
+    project = load_project(STATE.root)
+    cache = ProviderCache(STATE.root)
+    plans = plan_all(project, rotation_tasks(project, names), cache, jobs=jobs)
     outcomes = apply_all(
         plans, cache, STATE.root / "build" / "backups", datetime.now(UTC), jobs=jobs
     )
@@ -176,6 +183,7 @@ def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
     if quiet:
         output = render.Output(sys.stderr, sys.stderr)
     render.print_outcomes(outcomes, output)
+    render_dkim.print_held(plans, output.out)
     return [f"apply {o.zone}: {o.message}" for o in outcomes if o.status == "error"]
 
 

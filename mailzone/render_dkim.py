@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mailzone.rotate import DomainRun, RotateResult
 from mailzone.selectors import KeyRow
+
+if TYPE_CHECKING:
+    from mailzone.octo.sync import ZonePlan
+
+HELD_SHOWN = 4
 
 
 def _when(value: datetime | None) -> str | None:
@@ -74,6 +80,21 @@ def print_rotation(
     if not applied and any(r.dns_changed for res in results for r in res.runs):
         out.write(
             "DNS changes are in state/: run `mailzone apply` (or push state/ for CI to apply)\n"
+        )
+
+
+def print_held(plans: Sequence[ZonePlan], out: TextIO) -> None:
+    """`rotate --apply`: per zone, the pending changes it left to `mailzone apply`."""
+    for zp in plans:
+        held = zp.report.held
+        if not held or zp.error:
+            continue
+        shown = ", ".join(held[:HELD_SHOWN])
+        more = f" and {len(held) - HELD_SHOWN} more" if len(held) > HELD_SHOWN else ""
+        label = ", ".join(d.name for d in zp.task.domains) or zp.zone
+        out.write(
+            f"{label}: {len(held)} change(s) not made by rotation are pending ({shown}{more}): "
+            "`mailzone apply` publishes them\n"
         )
 
 

@@ -36,6 +36,7 @@ class ZoneReport:
     adoptions: list[Adoption] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     live_registry: registry.Registry = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)  # what a scoped plan left out: "update A mail"
 
     @property
     def pending_adoptions(self) -> list[Adoption]:

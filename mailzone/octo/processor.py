@@ -20,6 +20,8 @@ from octodns.provider.plan import UnsafePlan
 
 from mailzone.octo.guards import GuardHit, guard_violations
 from mailzone.octo.ownership import ZoneReport, reconcile
+from mailzone.octo.scope import hold_outside
+from mailzone.octo.thresholds import RecordPlan
 
 
 class MailGuardUnsafe(UnsafePlan):
@@ -40,6 +42,7 @@ class ZoneOptions:
 
     protected: frozenset[str] = frozenset()  # DKIM selector names the state still has
     release: frozenset[str] = frozenset()  # domains to drop from the registry, records kept
+    scope: frozenset[str] | None = None  # change only these names (rotate --apply), hold the rest
 
 
 class MailzoneProcessor(BaseProcessor):
@@ -67,6 +70,8 @@ class MailzoneProcessor(BaseProcessor):
         """Carry unowned live records into the desired zone; merge the apex TXT; hold adoptions."""
         options = self.zone_options.get(desired.name, ZoneOptions())
         report = reconcile(desired, existing, self.adopt, options.release, self.keep_unowned)
+        if options.scope is not None:
+            hold_outside(desired, existing, options.scope, target, report)
         self.reports[desired.name] = report
         for adoption in report.pending_adoptions:
             self.log.warning(
@@ -88,10 +93,11 @@ class MailzoneProcessor(BaseProcessor):
     def process_plan(
         self, plan: Any, sources: Any = None, target: Any = None, lenient: bool = False
     ) -> Any:
-        """Stop octodns-sync on a plan that breaks mail, unless `force`."""
-        if plan is None or self.force:
+        """Stop octodns-sync on a plan that breaks mail, unless `force`; octoDNS's thresholds
+        then count record changes, not the registry (`thresholds.RecordPlan`)."""
+        if plan is None:
             return plan
-        violations = self.violations(plan)
+        violations = [] if self.force else self.violations(plan)
         if violations:
             raise MailGuardUnsafe(plan.desired.decoded_name, violations)
-        return plan
+        return RecordPlan.of(plan)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mailzone.errors import ProviderError, SpecError
+from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 
 LOCAL = "local"
@@ -208,6 +209,10 @@ def build_provider(defn: ProviderDef) -> Any:
     for error in unknown_options(defn, cls):
         raise error
     options = resolve_secrets(defn)
+    accepted = _accepted_options(cls)
+    for key, value in THRESHOLD_DEFAULTS.items():  # mailzone's, unless the file sets them
+        if key in accepted:
+            options.setdefault(key, value)
     try:
         return cls(defn.name, **options)
     except TypeError as err:

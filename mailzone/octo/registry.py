@@ -7,6 +7,7 @@ same change as the records. `SPF/<name>` means only the `v=spf1` value of that T
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mailzone.expand.records import REGISTRY_NAME
 
@@ -44,3 +45,8 @@ def split_key(entry: str) -> tuple[str, str]:
 def entry(kind: str, name: str) -> str:
     """The registry entry for a record set (kind SPF: only the v=spf1 value of a TXT)."""
     return f"{kind}/{name or '@'}"
+
+
+def is_registry(record: Any) -> bool:
+    """Whether an octoDNS record is the registry itself."""
+    return bool(record.name == REGISTRY_NAME and record._type == "TXT")

@@ -26,6 +26,7 @@ from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.octo.thresholds import RecordPlan
 from mailzone.project import Domain, Project
 from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states
 
@@ -42,6 +43,7 @@ class ZoneTask:
     forget: list[Domain] = field(default_factory=list)
     release: list[str] = field(default_factory=list)
     sub_zones: set[str] = field(default_factory=set)
+    scope: frozenset[str] | None = None  # names this run may change (rotate --apply); None: all
 
 
 @dataclass
@@ -148,6 +150,22 @@ def zone_tasks(
     ]
 
 
+def rotation_tasks(project: Project, names: Sequence[str]) -> list[ZoneTask]:
+    """The zones of the named domains for `rotate --apply`: each may change only the DKIM
+    selectors in those domains' states (their records and registry entries); every other
+    pending change is held for `mailzone apply` and listed in the plan's `report.held`."""
+    rotated = project.select(list(names))
+    tasks = zone_tasks(project, rotated)
+    for task in tasks:
+        task.scope = frozenset(
+            relative_name(f"{sel.selector}._domainkey.{domain.name}", task.zone)
+            for domain in rotated
+            if domain.zone == task.zone and domain.spec.provider == task.provider
+            for sel in domain.state.selectors
+        )
+    return tasks
+
+
 def _protected(task: ZoneTask) -> frozenset[str]:
     names = set()
     for domain in [*task.domains, *task.forget]:
@@ -171,9 +189,9 @@ def plan_zone(
         fill_zone(desired, per_domain, ttl=min((d.spec.ttl for d in task.domains), default=3600))
         processor = MailzoneProcessor("mailzone", adopt=adopt)
         processor.zone_options[desired.name] = ZoneOptions(
-            protected=_protected(task), release=frozenset(task.release)
+            protected=_protected(task), release=frozenset(task.release), scope=task.scope
         )
-        result.plan = provider.plan(desired, processors=[processor])
+        result.plan = RecordPlan.of(provider.plan(desired, processors=[processor]))
         result.report = processor.reports.get(desired.name, ZoneReport())
         if result.plan is not None:
             result.guard = processor.violations(result.plan)
@@ -268,10 +286,13 @@ def apply_zone(
 
 
 def _record_publications(zp: ZonePlan, cache: ProviderCache, outcome: ZoneOutcome) -> None:
-    """Note in each domain's state where it is published (DNS is already right if this fails)."""
+    """Note in each domain's state where it is published (DNS is already right if this fails),
+    and since when its DMARC policy is live (unless the plan held the spec's back)."""
     try:
         for domain in zp.task.domains:
             policy = domain.spec.dmarc.policy if domain.spec.dmarc else None
+            if zp.task.scope is not None:  # rotate --apply: DMARC is apply's to publish
+                policy = domain.state.dmarc.policy if domain.state.dmarc else None
             record_publication(cache.root, domain.state, domain.zone, domain.spec.provider, policy)
     except OSError as err:
         outcome.status = "error"

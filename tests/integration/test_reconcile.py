@@ -121,10 +121,9 @@ def test_foreign_records_survive_apply_and_removed_mail_records_go(
     assert "v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 ~all" in txt_values(dns_server, "example.org.")
 
     # rename the host and the selector: mailzone deletes what it created, nothing else. 4 of 12
-    # record sets go, so octoDNS's 30% delete threshold wants --force; ownership holds regardless.
+    # record sets go: under mailzone's 50 % delete threshold, so no --force.
     write_spec(root, "example.org", dkim_spec(key, host="mx1", selector="20261124"))
-    assert "Too many deletes" in mailzone(root, "apply", "--yes").stderr
-    result = mailzone(root, "apply", "--yes", "--force")
+    result = mailzone(root, "apply", "--yes")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert_foreign_intact(dns_server)

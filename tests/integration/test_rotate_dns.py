@@ -24,10 +24,10 @@ from octodns.zone import Zone
 from mailzone import keys
 from mailzone.keystore import KeyStore
 from mailzone.state import DomainState, SelectorState, load_state, save_state
-from tests.cli import Run, mailzone, write_provider
+from tests.cli import Run, changes, mailzone, write_provider
 from tests.conftest import ServerFactory
 from tests.helpers import basic_spec, write_spec
-from tests.servers import BindServer, DnsServer, free_port, make_provider, txt_values
+from tests.servers import BindServer, DnsServer, free_port, make_provider, query, txt_values
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ class Site:
     """A repository published to `primary`, whose provider names every server in `servers`."""
 
     def __init__(
-        self, tmp: Path, primary: BindServer, servers: list[str], spec_extra: str = ""
+        self, tmp: Path, primary: DnsServer, servers: list[str], spec_extra: str = ""
     ) -> None:
         self.root = tmp / "repo"
         self.keys = tmp / "keys"
@@ -209,3 +209,44 @@ def test_tombstone_key_is_deleted_only_once_gone_from_every_server(
     assert not site.store.path(DOMAIN, "old").exists()
     assert site.store.path(DOMAIN, "cur").exists()
     assert site.phases() == {"cur": "active"}
+
+
+def test_rotate_apply_publishes_only_its_selectors_and_leaves_spec_edits_to_apply(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    # given a published domain whose active key is due for rotation
+    site = Site(tmp_path, dns_server, [endpoint(dns_server)])
+    site.add("cur", "active", T0, switched=T0 + HOUR)
+    site.apply()
+    old_dmarc = txt_values(dns_server, f"_dmarc.{ZONE}")
+    assert old_dmarc[0].startswith("v=DMARC1; p=none")
+    # and spec edits nobody has applied yet (a new IPv4, a stricter DMARC policy)
+    spec = site.root / "zones" / f"{DOMAIN}.yaml"
+    text = spec.read_text().replace("192.0.2.25", "192.0.2.26")
+    spec.write_text(text.replace("policy: none", "policy: quarantine"))
+
+    # when rotate --apply starts a new selector
+    run = site.rotate(T0 + timedelta(days=91), "--apply")
+
+    # then the new selector is served, and nothing else changed in DNS or in the state
+    assert run.code == 0, run.out + run.err
+    new = next(s for s in site.state().selectors if s.phase == "pending")
+    assert txt_values(dns_server, f"{new.selector}._domainkey.{ZONE}") == [new.key().txt_value()]
+    assert txt_values(dns_server, f"_dmarc.{ZONE}") == old_dmarc
+    assert query(dns_server, f"mail.{ZONE}", "A") == ["192.0.2.25"]
+    assert "192.0.2.25" in txt_values(dns_server, ZONE)[0]
+    assert site.state().dmarc is not None and site.state().dmarc.policy == "none"
+    # and it says what is pending and which command publishes it
+    pending = [line for line in run.out.splitlines() if "mailzone apply" in line]
+    assert len(pending) == 1, run.out
+    assert pending[0].startswith(f"{DOMAIN}: ") and "update TXT _dmarc" in pending[0], run.out
+    assert "update A mail" in pending[0], run.out
+
+    # and `mailzone apply` publishes the rest, and owns the new selector already
+    plan = changes(site.root)
+    assert ("update", f"_dmarc.{ZONE}", "TXT") in plan
+    assert all("_domainkey" not in name and "_mailzone" not in name for _, name, _ in plan), plan
+    site.apply()
+    assert txt_values(dns_server, f"_dmarc.{ZONE}")[0].startswith("v=DMARC1; p=quarantine")
+    assert query(dns_server, f"mail.{ZONE}", "A") == ["192.0.2.26"]
+    assert site.state().dmarc is not None and site.state().dmarc.policy == "quarantine"

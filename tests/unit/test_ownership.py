@@ -13,8 +13,9 @@ from mailzone.octo import registry
 from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import guard_violations
 from mailzone.octo.ownership import ForeignCnameError, ZoneReport, reconcile
+from mailzone.octo.scope import hold_outside
 from mailzone.project import load_domain
-from tests.helpers import basic_spec, write_spec
+from tests.helpers import basic_spec, ed25519_public_b64, write_spec
 
 ZONE = "example.org."
 
@@ -244,3 +245,37 @@ def test_guard_refuses_in_place_key_replacement() -> None:
     assert "in place" in str(guard_violations([Update(old, new)], {})[0])
     revoke = old.copy(value="v=DKIM1\\; k=rsa\\; p=")
     assert guard_violations([Update(old, revoke)], {}) == []
+
+
+def test_a_scoped_plan_changes_only_its_names_and_their_registry_entries(
+    tmp_path: Path,
+) -> None:
+    # given a zone as applied, and a spec that renames the host and adds a selector
+    live = desired_zone(tmp_path / "applied")
+    key = ed25519_public_b64()
+    spec = basic_spec().replace("name: mail", "name: mx")
+    spec += f'dkim:\n  import:\n    - {{selector: "s2", public_key: "{key}"}}\n'
+    desired = desired_zone(tmp_path / "edited", spec).copy()
+
+    # when the plan may change only the selector (as rotate --apply plans it)
+    report = reconcile(desired, live, adopt=False)
+    hold_outside(desired, live, frozenset({"s2._domainkey"}), FakeTarget(), report)
+    changes = by_key(live.changes(desired, FakeTarget()))
+
+    # then it creates the selector and adds only its entry to the registry
+    assert set(changes) == {("s2._domainkey", "TXT"), ("_mailzone", "TXT")}
+    assert isinstance(changes[("s2._domainkey", "TXT")], Create)
+    entries = registry.decode(changes[("_mailzone", "TXT")].new.values)["example.org"]
+    assert entries == {"MX/@", "SPF/@", "TXT/_dmarc", "A/mail", "AAAA/mail", "SPF/mail"} | {
+        "TXT/s2._domainkey"
+    }
+    # and it lists every change it held back for apply
+    assert set(report.held) == {
+        "create A mx",
+        "create AAAA mx",
+        "create TXT mx",
+        "delete A mail",
+        "delete AAAA mail",
+        "delete TXT mail",
+        "update MX @",
+    }

@@ -78,3 +78,16 @@ def test_write_concurrency_defaults_and_override(
     )
     (tmp_path / "providers" / "pg.yaml").write_text(text)
     assert write_concurrency(load_provider_def(tmp_path, "pg")) == 8
+
+
+def test_thresholds_default_to_half_the_zone_unless_the_provider_file_sets_them(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "providers" / "strict.yaml").write_text(
+        "class: mailzone.octo.local.LocalZoneFileProvider\nupdate_pcent_threshold: 0.2\n"
+    )
+    default = build_provider(load_provider_def(tmp_path, "local"))
+    strict = build_provider(load_provider_def(tmp_path, "strict"))
+    assert (default.update_pcent_threshold, default.delete_pcent_threshold) == (0.5, 0.5)
+    assert (strict.update_pcent_threshold, strict.delete_pcent_threshold) == (0.2, 0.5)
