@@ -60,9 +60,9 @@ from measure import finish, measure  # noqa: E402  (bench/measure.py)
 from measure import versions as measure_versions  # noqa: E402
 from reconcile import public_keys  # noqa: E402
 
-from mailzone import keys  # noqa: E402
-from mailzone.project import load_project  # noqa: E402
-from mailzone.state import DomainState, SelectorState, save_state  # noqa: E402
+from mailzone.dkim import keys  # noqa: E402
+from mailzone.repo.project import load_project  # noqa: E402
+from mailzone.repo.state import DomainState, SelectorState, save_state  # noqa: E402
 from tests.servers import (  # noqa: E402
     LOOPBACK,
     SOA_MINIMUM,
@@ -86,7 +86,7 @@ GOAL_RATIO = 3.0  # checkdmarc time / mailzone time
 CHECKDMARC = "checkdmarc"
 MZ_DEFAULT = "mailzone"
 MZ_ONE = "mailzone --processes 1"
-WARM_MODULES = ("mailzone.cli", "mailzone.cli_check", "mailzone.check.runner", "checkdmarc")
+WARM_MODULES = ("mailzone.cli.app", "mailzone.cli.check", "mailzone.check.runner", "checkdmarc")
 
 
 class BenchError(RuntimeError):

@@ -1,4 +1,4 @@
-"""Benchmark: DKIM key generation speed (mailzone.keys.generate_many).
+"""Benchmark: DKIM key generation speed (mailzone.dkim.keys.generate_many).
 
 Prints keys/s for RSA-2048 and Ed25519 on one process and on every core, then the time to make
 1000 RSA-2048 keys on every core. The goal it informs: rotating 1000 domains within 60 s on two
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mailzone.keys import Algorithm, generate_many
+from mailzone.dkim.keys import Algorithm, generate_many
 
 
 def rate(algorithm: Algorithm, bits: int, count: int, processes: int) -> tuple[float, float]:

@@ -48,8 +48,8 @@ if str(REPO) not in sys.path:
 from measure import finish, measure  # noqa: E402  (bench/measure.py)
 from measure import versions as measure_versions  # noqa: E402
 
-from mailzone.expand.records import DesiredRecord  # noqa: E402
-from mailzone.project import load_project  # noqa: E402
+from mailzone.records.model import DesiredRecord  # noqa: E402
+from mailzone.repo.project import load_project  # noqa: E402
 from tests.servers import BindServer, DnsServer, PowerDnsServer, find_binary  # noqa: E402
 
 BIN = Path(sys.executable).parent  # the real entry points, not pyenv shims
@@ -64,10 +64,10 @@ SERVERS: dict[str, type[DnsServer]] = {"bind": BindServer, "powerdns": PowerDnsS
 OPERATIONS = ("first apply", "plan, no-op", "plan, 10% changed", "apply, 10% changed")
 GOAL_OPERATIONS = ("first apply", "plan, no-op", "plan, 10% changed")
 WARM_MODULES = (
-    "mailzone.cli",
-    "mailzone.project",
+    "mailzone.cli.app",
+    "mailzone.repo.project",
     "mailzone.octo.sync",
-    "mailzone.render",
+    "mailzone.cli.render.plan",
     "octodns.cmds.sync",
     "octodns.manager",
     "octodns.provider.yaml",

@@ -196,9 +196,9 @@ class Bench:
     def prepare(self) -> None:
         """Specs, states with a 91-day-old active selector and its key, the provider, the host
         config; then a first apply (not measured) so BIND serves the active selectors."""
-        from mailzone import keys
-        from mailzone.keystore import KeyStore
-        from mailzone.state import DomainState, SelectorState, save_state
+        from mailzone.dkim import keys
+        from mailzone.dkim.store import KeyStore
+        from mailzone.repo.state import DomainState, SelectorState, save_state
 
         (self.work / "hook").mkdir()
         (self.work / "hook" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
@@ -365,8 +365,8 @@ def use_pycache(prefix: Path) -> None:
     checkout would recompile every module on every run (see reconcile.py)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
-    modules = "mailzone.cli, mailzone.cli_dkim, mailzone.rotate, mailzone.render_dkim, " + (
-        "mailzone.octo.sync, mailzone.render, octodns_bind"
+    modules = "mailzone.cli.app, mailzone.cli.dkim, mailzone.dkim.rotate, mailzone.cli.render.dkim, " + (
+        "mailzone.octo.sync, mailzone.cli.render.plan, octodns_bind"
     )
     subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
 

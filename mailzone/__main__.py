@@ -1,5 +1,5 @@
 """`python -m mailzone`."""
 
-from mailzone.cli import main
+from mailzone.cli.app import main
 
 main()

@@ -23,8 +23,8 @@ import dns.update
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from mailzone import keys
-from mailzone.state import DomainState, SelectorState
+from mailzone.dkim import keys
+from mailzone.repo.state import DomainState, SelectorState
 from tests.servers import BindServer, zone_text
 
 SELECTOR = "sel1"

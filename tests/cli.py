@@ -85,7 +85,7 @@ def refused(run: Run) -> str:
 def inproc(root: Path, *args: str) -> Run:
     """`mailzone --root ROOT ARGS` through the console entry point, in this process, from the
     repository as working directory (as the subprocess runs: paths show relative to it)."""
-    from mailzone import cli
+    from mailzone.cli import app as cli
 
     out, err = io.StringIO(), io.StringIO()
     argv, cwd = sys.argv, Path.cwd()

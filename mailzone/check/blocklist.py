@@ -9,8 +9,8 @@ import ipaddress
 
 from mailzone.check.env import Blocklist, CheckEnv
 from mailzone.check.model import Finding
-from mailzone.dnsq import txt_values
-from mailzone.project import Domain
+from mailzone.dns.query import txt_values
+from mailzone.repo.project import Domain
 
 TEST_ADDRESS = "127.0.0.2"  # RFC 5782 section 5: every DNSBL lists it
 

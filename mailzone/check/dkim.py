@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 
-from mailzone import keys
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
-from mailzone.dnsq import txt_values
+from mailzone.dkim import keys
+from mailzone.dkim.store import KeyStore
+from mailzone.dns.query import txt_values
 from mailzone.errors import MailzoneError
-from mailzone.keystore import KeyStore
-from mailzone.project import Domain
+from mailzone.repo.project import Domain
+from mailzone.repo.state import PUBLISHED_PHASES
 from mailzone.spec.zone import imported_key
-from mailzone.state import PUBLISHED_PHASES
 
 _P_TAG = re.compile(r"(?:^|;)\s*p\s*=([^;]*)", re.IGNORECASE)
 

@@ -7,8 +7,8 @@ import re
 
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
-from mailzone.dnsq import txt_values
-from mailzone.project import Domain
+from mailzone.dns.query import txt_values
+from mailzone.repo.project import Domain
 
 POLICIES = ("none", "quarantine", "reject")
 VALID: dict[str, re.Pattern[str]] = {

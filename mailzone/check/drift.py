@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from mailzone.authority import Authority
 from mailzone.check.env import CheckEnv
 from mailzone.check.model import Finding
-from mailzone.dnsq import Answer, txt_values
+from mailzone.dns.query import Answer, txt_values
 from mailzone.errors import MailzoneError
-from mailzone.expand import DesiredRecord
-from mailzone.project import Domain
+from mailzone.octo.authority import Authority
+from mailzone.records.domain import DesiredRecord
+from mailzone.repo.project import Domain
 
 FIX_APPLY = "run `mailzone apply` (or find who changed the zone by hand)"
 

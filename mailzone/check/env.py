@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mailzone.authority import Authorities
+from mailzone.octo.authority import Authorities
 from mailzone.check.model import Finding
-from mailzone.dnsq import Answer, Dns, txt_values
-from mailzone.hostconfig import HostConfig
-from mailzone.keystore import KeyStore
-from mailzone.spf_eval import Lookup, Reply
+from mailzone.dns.query import Answer, Dns, txt_values
+from mailzone.spec.host import HostConfig
+from mailzone.dkim.store import KeyStore
+from mailzone.spf.evaluate import Lookup, Reply
 
 FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist", "smtp", "https")
 

@@ -16,8 +16,8 @@ import dkim
 from mailzone.check.dmarc import parse_tags
 from mailzone.check.env import CheckEnv
 from mailzone.check.model import DomainReport, Finding
-from mailzone.dnsq import txt_values
-from mailzone.spf_eval import check_host
+from mailzone.dns.query import txt_values
+from mailzone.spf.evaluate import check_host
 
 
 class _Collect(logging.Handler):

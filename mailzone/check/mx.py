@@ -8,7 +8,7 @@ import ipaddress
 
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
-from mailzone.project import Domain
+from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
 
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 from queue import Empty
 from typing import Any
 
-from mailzone.authority import Authorities
 from mailzone.check.blocklist import check_blocklists
 from mailzone.check.dkim import check_dkim
 from mailzone.check.dmarc import check_dmarc
@@ -21,7 +20,8 @@ from mailzone.check.mx import check_mx, check_rdns
 from mailzone.check.smtp import check_https, check_smtp
 from mailzone.check.spf import check_spf
 from mailzone.errors import MailzoneError
-from mailzone.project import Domain
+from mailzone.octo.authority import Authorities
+from mailzone.repo.project import Domain
 
 Check = Callable[[Domain, CheckEnv], list[Finding]]
 CHECKS: dict[str, Check] = {

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from mailzone.check.env import CheckEnv
 from mailzone.check.model import Finding
-from mailzone.project import Domain
+from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
 
 EXPIRY_WARN_DAYS = 14

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
-from mailzone.dnsq import txt_values
-from mailzone.project import Domain
+from mailzone.dns.query import txt_values
+from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
-from mailzone.spf_eval import MAX_LOOKUPS, MAX_VOID_LOOKUPS, check_host
+from mailzone.spf.evaluate import MAX_LOOKUPS, MAX_VOID_LOOKUPS, check_host
 
 MAX_OCTETS = 450  # RFC 7208 section 3.4: keep the answer within 512 octets
 PROBES = ("192.0.2.255", "2001:db8::ffff")  # documentation ranges: never a real sender

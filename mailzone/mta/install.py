@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
-from mailzone.files import write_atomic
-from mailzone.hostconfig import HostConfig
 from mailzone.mta.exim import merge_localmacros, render_exim
 from mailzone.mta.opendkim import render_opendkim
 from mailzone.mta.rspamd import render_rspamd
 from mailzone.mta.signing import Signing
-from mailzone.state import DomainState
+from mailzone.repo.state import DomainState
+from mailzone.spec.host import HostConfig
+from mailzone.util.files import write_atomic
 
 MtaKind = str
 RSPAMD_DEFAULT = "/etc/rspamd/local.d/dkim_signing.conf"

@@ -8,10 +8,10 @@ from typing import Any
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone.expand import DesiredRecord, merge_zone
-from mailzone.expand.records import REGISTRY_NAME
 from mailzone.octo import registry
 from mailzone.octo.ownership import is_spf
+from mailzone.records.domain import DesiredRecord, merge_zone
+from mailzone.records.model import REGISTRY_NAME
 
 
 def fill_zone(

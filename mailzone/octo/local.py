@@ -46,8 +46,8 @@ from octodns.record.exception import RecordException
 from octodns.record.rr import Rrset
 
 from mailzone.errors import ProviderError
-from mailzone.files import write_atomic
 from mailzone.spec.yamlfile import display_path
+from mailzone.util.files import write_atomic
 
 SERIAL_MAX = 2**32 - 1
 _APEX_ORDER = {dns.rdatatype.SOA: 0, dns.rdatatype.NS: 1}

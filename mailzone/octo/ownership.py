@@ -13,8 +13,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
-from mailzone.expand.records import REGISTRY_NAME
 from mailzone.octo import registry
+from mailzone.records.model import REGISTRY_NAME
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mailzone.expand.records import REGISTRY_NAME
+from mailzone.records.model import REGISTRY_NAME
 
 MAGIC = "mailzone:1"
 log = logging.getLogger("mailzone.registry")

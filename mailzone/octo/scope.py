@@ -11,7 +11,7 @@ from typing import Any
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone.expand.records import REGISTRY_NAME
+from mailzone.records.model import REGISTRY_NAME
 from mailzone.octo import registry
 from mailzone.octo.ownership import ZoneReport, _values
 from mailzone.octo.registry import is_registry

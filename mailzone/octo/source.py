@@ -22,7 +22,7 @@ from typing import Any
 from octodns.source.base import BaseSource
 
 from mailzone.octo.desired import fill_zone
-from mailzone.project import Project, load_project
+from mailzone.repo.project import Project, load_project
 
 
 class MailzoneSource(BaseSource):

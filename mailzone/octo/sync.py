@@ -19,16 +19,16 @@ from octodns.provider.plan import UnsafePlan
 from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
-from mailzone.expand.records import relative_name
-from mailzone.files import write_atomic
+from mailzone.records.model import relative_name
+from mailzone.util.files import write_atomic
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
 from mailzone.octo.thresholds import RecordPlan
-from mailzone.project import Domain, Project
-from mailzone.state import PUBLISHED_PHASES, record_publication, stale_states
+from mailzone.repo.project import Domain, Project
+from mailzone.repo.state import PUBLISHED_PHASES, record_publication, stale_states
 
 log = logging.getLogger("mailzone.sync")
 

@@ -46,7 +46,7 @@ def field_table(sections: list[tuple[type[BaseModel], str]] | None = None) -> st
 
 
 def host_field_table() -> str:
-    """The same table for the mail host's `host.yaml` (`mailzone.hostconfig`)."""
-    from mailzone.hostconfig import HostConfig, Mta
+    """The same table for the mail host's `host.yaml` (`mailzone.spec.host`)."""
+    from mailzone.spec.host import HostConfig, Mta
 
     return field_table([(HostConfig, ""), (Mta, "mta.")])

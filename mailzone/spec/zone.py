@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from mailzone import keys, spf_eval
+from mailzone.dkim import keys
 from mailzone.spec.duration import Duration, format_duration
 from mailzone.spec.types import (
     DomainName,
@@ -25,6 +25,7 @@ from mailzone.spec.types import (
     MailtoUri,
     Selector,
 )
+from mailzone.spf import evaluate
 
 Policy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
@@ -112,7 +113,7 @@ class Spf(Strict):
     @classmethod
     def _terms(cls, terms: list[str]) -> list[str]:
         for term in terms:
-            parsed = spf_eval.parse_term(term)
+            parsed = evaluate.parse_term(term)
             if parsed.name == "all" and not parsed.modifier:
                 raise ValueError(f"'{term}': set spf.all instead of an 'all' term")
             if parsed.modifier and parsed.name == "redirect":
@@ -303,12 +304,12 @@ class ZoneSpec(Strict):
         for host in self.hosts:
             if not host.absolute and not _inside(host_fqdn(self, host), zone):
                 raise ValueError(f"host '{host.name}' is not inside zone '{zone}'")
-        from mailzone.expand.spf import spf_value  # the record is built in one place
+        from mailzone.records.spf import spf_value  # the record is built in one place
 
-        lookups = spf_eval.count_lookups(spf_value(self))
-        if lookups > spf_eval.MAX_LOOKUPS:
+        lookups = evaluate.count_lookups(spf_value(self))
+        if lookups > evaluate.MAX_LOOKUPS:
             raise ValueError(
-                f"spf: {lookups} DNS-lookup terms, more than the {spf_eval.MAX_LOOKUPS} RFC 7208 allows "
+                f"spf: {lookups} DNS-lookup terms, more than the {evaluate.MAX_LOOKUPS} RFC 7208 allows "
                 "(receivers answer permerror); replace includes by ip4:/ip6: terms"
             )
         base = (info.context or {}).get("base_dir")

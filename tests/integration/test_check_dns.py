@@ -33,15 +33,15 @@ import dns.resolver
 import pytest
 import spf
 
-from mailzone import keys
-from mailzone.authority import Authorities
 from mailzone.check.dmarc import check_dmarc
 from mailzone.check.env import FAMILIES, CheckEnv
-from mailzone.dnsq import Dns
-from mailzone.hostconfig import HostConfig
-from mailzone.keystore import KeyStore
-from mailzone.spf_eval import Reply, check_host
-from mailzone.state import save_state
+from mailzone.dkim import keys
+from mailzone.dkim.store import KeyStore
+from mailzone.dns.query import Dns
+from mailzone.octo.authority import Authorities
+from mailzone.repo.state import save_state
+from mailzone.spec.host import HostConfig
+from mailzone.spf.evaluate import Reply, check_host
 from tests import netguard
 from tests.check_zones import (
     CASES,

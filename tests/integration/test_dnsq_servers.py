@@ -12,7 +12,7 @@ import pytest
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone.dnsq import Dns
+from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
 from tests.conftest import ServerFactory
 from tests.servers import (

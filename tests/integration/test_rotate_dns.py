@@ -21,9 +21,9 @@ import yaml
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone import keys
-from mailzone.keystore import KeyStore
-from mailzone.state import DomainState, SelectorState, load_state, save_state
+from mailzone.dkim import keys
+from mailzone.dkim.store import KeyStore
+from mailzone.repo.state import DomainState, SelectorState, load_state, save_state
 from tests.cli import Run, changes, mailzone, write_provider
 from tests.conftest import ServerFactory
 from tests.helpers import basic_spec, write_spec

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from mailzone.authority import Authorities, ZoneFile
 from mailzone.check.dmarc import check_dmarc
 from mailzone.check.env import CheckEnv
-from mailzone.dnsq import Answer, Dns
-from mailzone.expand.records import txt_rdata
-from mailzone.hostconfig import load_host_config
-from mailzone.project import load_project
+from mailzone.dns.query import Answer, Dns
+from mailzone.octo.authority import Authorities, ZoneFile
+from mailzone.records.model import txt_rdata
+from mailzone.repo.project import load_project
+from mailzone.spec.host import load_host_config
 from tests.cli import mailzone
 
 

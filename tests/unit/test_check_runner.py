@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailzone.authority import Authorities
 from mailzone.check.env import FAMILIES, CheckEnv
 from mailzone.check.runner import check_all, partition
-from mailzone.dnsq import Dns
-from mailzone.hostconfig import load_host_config
-from mailzone.project import load_project
+from mailzone.dns.query import Dns
+from mailzone.octo.authority import Authorities
+from mailzone.repo.project import load_project
+from mailzone.spec.host import load_host_config
 from tests.cli import mailzone
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mailzone import keys
-from mailzone.state import DomainState, SelectorState, save_state
+from mailzone.dkim import keys
+from mailzone.repo.state import DomainState, SelectorState, save_state
 from tests.cli import files, line_of, mailzone, refused
 from tests.helpers import basic_spec, rsa_public_b64, write_spec
 

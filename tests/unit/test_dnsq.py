@@ -18,8 +18,8 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from mailzone import dnswire
-from mailzone.dnsq import EDNS_PAYLOAD, Dns
+from mailzone.dns import wire as dnswire
+from mailzone.dns.query import EDNS_PAYLOAD, Dns
 from mailzone.errors import MailzoneError
 
 SERVER = ("127.0.0.1", 5300)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailzone import dnswire
+from mailzone.dns import wire as dnswire
 
 NAME = "sel._domainkey.example.org."
 

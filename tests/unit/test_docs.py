@@ -29,7 +29,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_shipped_example_spec_is_valid() -> None:
-    from mailzone.project import load_domain
+    from mailzone.repo.project import load_domain
 
     domain = load_domain(ROOT / "zones" / "example.org.yaml", ROOT)
     assert ("", "MX") in {(r.name, r.type) for r in domain.records}
@@ -47,7 +47,7 @@ def test_readme_host_field_table_matches_the_models() -> None:
 
 
 def test_readme_host_config_example_is_valid(tmp_path: Path) -> None:
-    from mailzone.hostconfig import load_host_config
+    from mailzone.spec.host import load_host_config
 
     readme = (ROOT / "README.md").read_text()
     example = next(

@@ -10,9 +10,9 @@ import dns.rdatatype
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailzone import spf_eval
-from mailzone.expand.records import txt_rdata
-from mailzone.project import load_domain
+from mailzone.records.model import txt_rdata
+from mailzone.repo.project import load_domain
+from mailzone.spf import evaluate as spf_eval
 from tests.helpers import basic_spec, rsa_public_b64, write_spec
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailzone.errors import MailzoneError
-from mailzone.hostconfig import ENV_VAR, host_config_path, load_host_config
+from mailzone.spec.host import ENV_VAR, host_config_path, load_host_config
 from tests.cli import files, inproc, mailzone, refused
 from tests.helpers import basic_spec, write_spec
 
@@ -25,7 +25,7 @@ def test_defaults_without_a_file_put_keys_under_the_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.setattr("mailzone.hostconfig.DEFAULT_PATH", tmp_path / "no-such" / "host.yaml")
+    monkeypatch.setattr("mailzone.spec.host.DEFAULT_PATH", tmp_path / "no-such" / "host.yaml")
     config = load_host_config(None, tmp_path)
     assert config.key_path == tmp_path / "build" / "keys"
     assert config.mta.kind == "none"
@@ -61,7 +61,7 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
 
 def test_where_the_file_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     given, env, default = tmp_path / "given.yaml", tmp_path / "env.yaml", tmp_path / "etc.yaml"
-    monkeypatch.setattr("mailzone.hostconfig.DEFAULT_PATH", default)
+    monkeypatch.setattr("mailzone.spec.host.DEFAULT_PATH", default)
     monkeypatch.delenv(ENV_VAR, raising=False)
     assert host_config_path(None) is None  # no default file: no config
     default.write_text("{}\n")

@@ -16,7 +16,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from mailzone import keys
+from mailzone.dkim import keys
 from tests.cli import Run, inproc, mailzone, refused
 from tests.helpers import basic_spec, rsa_key, rsa_public_b64, write_spec
 

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailzone import keys
+from mailzone.dkim import keys
 from tests.helpers import rsa_key
 
 
@@ -124,7 +124,7 @@ def test_der_reader_takes_only_canonical_ordinary_keys() -> None:
 def test_private_key_alias_still_works_at_runtime() -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert isinstance(private, keys.PrivateKey)
-    from mailzone.keys import PrivateKey
+    from mailzone.dkim.keys import PrivateKey
 
     assert PrivateKey is keys.PrivateKey
     with pytest.raises(AttributeError):

@@ -14,8 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from mailzone.errors import MailzoneError
-from mailzone.keys import (
+from mailzone.dkim.keys import (
     Algorithm,
     PrivateKey,
     generate_many,
@@ -24,7 +23,8 @@ from mailzone.keys import (
     private_key_pem,
     public_key_of,
 )
-from mailzone.keystore import KeyStore
+from mailzone.dkim.store import KeyStore
+from mailzone.errors import MailzoneError
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n"
 

@@ -13,8 +13,8 @@ import pytest
 from octodns.record import Create, Record, Update
 from octodns.zone import Zone
 
-from mailzone import files
 from mailzone.octo.local import LocalZoneFileError, LocalZoneFileProvider, next_serial
+from mailzone.util import files
 
 ZONE = "example.org."
 DKIM_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x" * 348  # 392 chars, as at 2048 bits

@@ -14,7 +14,7 @@ from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import guard_violations
 from mailzone.octo.ownership import ForeignCnameError, ZoneReport, reconcile
 from mailzone.octo.scope import hold_outside
-from mailzone.project import load_domain
+from mailzone.repo.project import load_domain
 from tests.helpers import basic_spec, ed25519_public_b64, write_spec
 
 ZONE = "example.org."

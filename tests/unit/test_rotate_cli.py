@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mailzone.lock import exclusive
+from mailzone.util.lock import exclusive
 from tests.cli import Run, inproc, mailzone, refused
 
 DOMAIN = "example.org"

@@ -1,4 +1,4 @@
-"""Crash convergence of `mailzone.rotate.rotate` (in-process, `local` provider, Exim files).
+"""Crash convergence of `mailzone.dkim.rotate.rotate` (in-process, `local` provider, Exim files).
 
 Hypothesis draws a schedule of run times; in each run a "crash" (an exception rotate does not
 catch) may be injected before or after one of the steps that touch the disk: writing a key,
@@ -35,15 +35,16 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-import mailzone.rotate as rotate_mod
-from mailzone import cli, keys
-from mailzone.cli_dkim import _apply_names
-from mailzone.dnsq import Dns
-from mailzone.hostconfig import HostConfig
-from mailzone.keystore import KeyStore
-from mailzone.project import load_project
-from mailzone.selectors import first_keys
-from mailzone.state import load_state
+import mailzone.dkim.rotate as rotate_mod
+from mailzone.cli import app as cli
+from mailzone.cli.dkim import _apply_names
+from mailzone.dkim import keys
+from mailzone.dkim.selectors import first_keys
+from mailzone.dkim.store import KeyStore
+from mailzone.dns.query import Dns
+from mailzone.repo.project import load_project
+from mailzone.repo.state import load_state
+from mailzone.spec.host import HostConfig
 from tests.helpers import basic_spec, write_spec
 
 DOMAIN = "example.org"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mailzone.keys import Algorithm
-from mailzone.rotation import (
+from mailzone.dkim.keys import Algorithm
+from mailzone.dkim.lifecycle import (
     PHASE_ORDER,
     Action,
     ArchiveKey,

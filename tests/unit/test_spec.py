@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailzone.errors import SpecError
-from mailzone.project import load_domain
+from mailzone.repo.project import load_domain
 from tests.helpers import basic_spec, rsa_public_b64, write_spec
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import spf
 
-from mailzone.spf_eval import Reply, check_host
-from mailzone.spf_macros import MacroContext, expand
+from mailzone.spf.evaluate import Reply, check_host
+from mailzone.spf.macros import MacroContext, expand
 
 ZONES: dict[tuple[str, str], list[str]] = {
     ("example.org", "TXT"): ["v=spf1 ip4:203.0.113.25 include:_spf.example.net -all"],

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
-from mailzone.files import write_atomic
+from mailzone.repo.state import load_state, record_publication
 from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
 from mailzone.spec.yamlfile import display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
-from mailzone.state import load_state, record_publication
+from mailzone.util.files import write_atomic
 
 TEMPLATE = """\
 # Mail DNS for {domain}, applied by mailzone (see README.md for every field).

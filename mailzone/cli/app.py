@@ -25,8 +25,8 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mailzone.cli.render.plan import Output
     from mailzone.octo.sync import ProviderCache, ZonePlan
-    from mailzone.render import Output
 
 app = typer.Typer(
     name="mailzone",
@@ -57,7 +57,7 @@ STATE = _State()
 
 
 def _output() -> Output:
-    from mailzone.render import Output
+    from mailzone.cli.render.plan import Output
 
     return Output(sys.stdout, sys.stderr, color=sys.stdout.isatty())
 
@@ -136,9 +136,9 @@ def init(
     ] = None,
 ) -> None:
     """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
-    from mailzone.hostconfig import load_host_config
-    from mailzone.scaffold import NEXT_STEPS, scaffold
-    from mailzone.selectors import first_keys
+    from mailzone.dkim.selectors import first_keys
+    from mailzone.repo.scaffold import NEXT_STEPS, scaffold
+    from mailzone.spec.host import load_host_config
     from mailzone.spec.yamlfile import display_path
 
     if dmarc_policy not in ("none", "quarantine", "reject"):
@@ -167,7 +167,7 @@ def init(
 @app.command("validate")
 def validate_cmd() -> None:
     """Check every spec, state and provider file; exit 1 on any error."""
-    from mailzone.validate import validate_repository
+    from mailzone.repo.validate import validate_repository
 
     errors, notes = validate_repository(STATE.root)
     err = _console(stderr=True)
@@ -188,7 +188,7 @@ def records(
     """Print the records a domain wants, as zone-file lines (or --format json)."""
     import json
 
-    from mailzone.project import load_project
+    from mailzone.repo.project import load_project
 
     project = load_project(STATE.root)  # all: another domain's DMARC reports may add records here
     (item,) = project.select([domain])
@@ -219,7 +219,7 @@ def _plan(
     domains: list[str] | None, adopt: bool, jobs: int
 ) -> tuple[list[ZonePlan], ProviderCache]:
     from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
-    from mailzone.project import load_project
+    from mailzone.repo.project import load_project
 
     project = load_project(STATE.root)
     selected = project.select(domains or [])
@@ -234,7 +234,7 @@ def _plan(
 
 def _print_plan(plans: list[ZonePlan], fmt: str, show: bool = True) -> None:
     """The plan on stdout in `fmt` (unless not `show`), and each zone's error on stderr."""
-    from mailzone import render
+    from mailzone.cli.render import plan as render
 
     printers = {
         "text": render.print_plan_text,
@@ -292,7 +292,7 @@ def apply(
     jobs: JobsOpt = 4,
 ) -> None:
     """Make live DNS match the specs (after showing the plan)."""
-    from mailzone import render
+    from mailzone.cli.render import plan as render
     from mailzone.octo.sync import apply_all
 
     plans, cache = _plan(domains, adopt, jobs)
@@ -331,8 +331,8 @@ def forget(
     ] = False,
 ) -> None:
     """Drop a domain from mailzone's registry; with --delete-records, delete what mailzone created."""
-    from mailzone import render
-    from mailzone.forget import forget_state, plan_forget
+    from mailzone.cli.render import plan as render
+    from mailzone.octo.forget import forget_state, plan_forget
     from mailzone.octo.sync import apply_zone
 
     zp, cache = plan_forget(STATE.root, domain, delete_records, zone, provider)
@@ -411,4 +411,4 @@ def _short_lived_gc() -> None:
 
 
 # registers the rotate, keys, mta and check commands
-from mailzone import cli_check, cli_dkim  # noqa: E402,F401
+from mailzone.cli import dkim  # noqa: E402,F401

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mailzone.rotate import DomainRun, RotateResult
-from mailzone.selectors import KeyRow
+from mailzone.dkim.rotate import DomainRun, RotateResult
+from mailzone.dkim.selectors import KeyRow
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ZonePlan

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
-from mailzone.project import Domain, load_project
+from mailzone.repo.project import Domain, load_project
+from mailzone.repo.state import load_state, save_state, state_path
 from mailzone.spec.types import idna_name
-from mailzone.state import load_state, save_state, state_path
 
 
 def plan_forget(

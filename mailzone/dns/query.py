@@ -30,7 +30,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from mailzone import dnswire
+from mailzone.dns import wire
 from mailzone.errors import MailzoneError
 from mailzone.octo.providers import parse_endpoint
 
@@ -140,14 +140,14 @@ class Dns:
         return fast if fast is not None else self._ask_dnspython(endpoint, name, rdtype)
 
     def _ask_fast(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer | None:
-        """The hand-packed path (see dnswire); None when dnspython must take over."""
+        """The hand-packed path (see wire); None when dnspython must take over."""
         if not _is_ip(endpoint[0]):
             return None
         error = "timeout"
         for _ in range(1 + self.retries):
             try:
-                rcode, records, ttl, texts = dnswire.ask(endpoint, name, rdtype, self.timeout)
-            except dnswire.Unusual:
+                rcode, records, ttl, texts = wire.ask(endpoint, name, rdtype, self.timeout)
+            except wire.Unusual:
                 return None
             except TimeoutError:
                 error = "timeout"

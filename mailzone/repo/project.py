@@ -9,12 +9,12 @@ from functools import cached_property
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
-from mailzone.expand import DesiredRecord, expand_domain
-from mailzone.expand.report_auth import authorisations, report_destinations
+from mailzone.records.domain import DesiredRecord, expand_domain
+from mailzone.records.report_auth import authorisations, report_destinations
+from mailzone.repo.state import DomainState, load_state
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec, imported_key
-from mailzone.state import DomainState, load_state
 
 
 @dataclass

@@ -32,8 +32,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from .errors import MailzoneError
-from .keys import PrivateKey, public_key_of
+from mailzone.dkim.keys import PrivateKey, public_key_of
+from mailzone.errors import MailzoneError
 
 if TYPE_CHECKING:
     from .hostconfig import HostConfig

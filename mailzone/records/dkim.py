@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailzone.expand.records import DesiredRecord, relative_name
+from mailzone.records.model import DesiredRecord, relative_name
+from mailzone.repo.state import PUBLISHED_PHASES, DomainState
 from mailzone.spec.zone import ZoneSpec, imported_key
-from mailzone.state import PUBLISHED_PHASES, DomainState
 
 
 def expand_dkim(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailzone.expand.records import DesiredRecord, relative_name
+from mailzone.records.model import DesiredRecord, relative_name
 from mailzone.spec.zone import ZoneSpec
 
 

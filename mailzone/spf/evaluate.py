@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailzone.spf_macros import MacroContext, expand_domain
+from mailzone.spf.macros import MacroContext, expand_domain
 
 MAX_LOOKUPS = 10  # RFC 7208 section 4.6.4
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailzone.expand.records import DesiredRecord, relative_name
+from mailzone.records.model import DesiredRecord, relative_name
 from mailzone.spec.zone import Dmarc, ZoneSpec
 
 _ALIGN = {"relaxed": "r", "strict": "s"}

@@ -15,10 +15,10 @@ import dns.exception
 import dns.rdataclass
 import dns.rdatatype
 
-from mailzone.dnsq import Answer, Dns, Source
+from mailzone.dns.query import Answer, Dns, Source
 from mailzone.errors import MailzoneError
-from mailzone.hostconfig import HostConfig
 from mailzone.octo.providers import LOCAL_CLASS, ProviderDef, load_provider_def
+from mailzone.spec.host import HostConfig
 
 if TYPE_CHECKING:
     import dns.zone

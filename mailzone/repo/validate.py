@@ -7,11 +7,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
-from mailzone.expand import merge_zone
 from mailzone.octo import providers as provider_files
-from mailzone.project import Domain, load_domain, spec_files
+from mailzone.records.domain import merge_zone
+from mailzone.repo.project import Domain, load_domain, spec_files
+from mailzone.repo.state import load_state
 from mailzone.spec.zone import spec_warnings
-from mailzone.state import load_state
 
 
 def _lines(err: MailzoneError) -> list[str]:

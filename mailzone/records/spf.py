@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailzone.expand.records import DesiredRecord, relative_name
+from mailzone.records.model import DesiredRecord, relative_name
 
 if TYPE_CHECKING:
     from mailzone.spec.zone import Host, ZoneSpec

@@ -12,10 +12,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mailzone import keys
-from mailzone.files import write_atomic
+from mailzone.dkim import keys
 from mailzone.spec.types import DomainName, Selector
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
+from mailzone.util.files import write_atomic
 
 Phase = Literal["pending", "active", "retiring", "revoked", "tombstone"]
 PUBLISHED_PHASES = ("pending", "active", "retiring")

@@ -1,4 +1,4 @@
-"""`mailzone check`: registered on the main app by `mailzone.cli`."""
+"""`mailzone check`: registered on the main app by `mailzone.cli.app`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli import STATE, DomainsArg, TextJsonOpt, app
+from mailzone.cli.app import STATE, DomainsArg, TextJsonOpt, app
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
     from mailzone.check.env import CheckEnv
     from mailzone.check.model import DomainReport
-    from mailzone.project import Domain
+    from mailzone.repo.project import Domain
 
 
 @app.command()
@@ -126,12 +126,12 @@ def check(
     """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
     from datetime import UTC, datetime, timedelta
 
-    from mailzone.authority import Authorities
-    from mailzone.check import report as check_report
+    from mailzone.octo.authority import Authorities
+    from mailzone.cli.render import check as check_report
     from mailzone.check.env import DEFAULT_BLOCKLISTS, FAMILIES, Blocklist, CheckEnv
-    from mailzone.cli_dkim import _host, _project, _resolver
-    from mailzone.dnsq import Dns
-    from mailzone.keystore import KeyStore
+    from mailzone.cli.dkim import _host, _project, _resolver
+    from mailzone.dns.query import Dns
+    from mailzone.dkim.store import KeyStore
 
     if fmt not in ("text", "json"):
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json")

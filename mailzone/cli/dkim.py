@@ -1,6 +1,6 @@
 """The DKIM commands: `rotate`, `keys list|import`, `mta exim|opendkim|rspamd`.
 
-Registered on the main app by `mailzone.cli`; heavy modules are imported inside the commands."""
+Registered on the main app by `mailzone.cli.app`; heavy modules are imported inside the commands."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli import STATE, DomainsArg, JobsOpt, TextJsonOpt, _console, app
+from mailzone.cli.app import STATE, DomainsArg, JobsOpt, TextJsonOpt, _console, app
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
-    from mailzone.hostconfig import HostConfig
-    from mailzone.project import Project
-    from mailzone.state import DomainState
+    from mailzone.spec.host import HostConfig
+    from mailzone.repo.project import Project
+    from mailzone.repo.state import DomainState
 
 HostOpt = Annotated[
     Path | None,
@@ -44,13 +44,13 @@ app.add_typer(keys_app, name="keys")
 
 
 def _host(path: Path | None) -> HostConfig:
-    from mailzone.hostconfig import load_host_config
+    from mailzone.spec.host import load_host_config
 
     return load_host_config(path, STATE.root)
 
 
 def _project(domains: list[str] | None) -> Project:
-    from mailzone.project import load_project
+    from mailzone.repo.project import load_project
 
     project = load_project(STATE.root)
     if not project.domains:
@@ -112,10 +112,10 @@ def rotate(
     jobs: JobsOpt = 4,
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it daily)."""
-    from mailzone import render_dkim
-    from mailzone.dnsq import Dns
-    from mailzone.rotate import parse_now
-    from mailzone.rotate import rotate as run_rotation
+    from mailzone.cli.render import dkim as render_dkim
+    from mailzone.dns.query import Dns
+    from mailzone.dkim.rotate import parse_now
+    from mailzone.dkim.rotate import rotate as run_rotation
 
     if emergency and not domains:
         raise MailzoneError("--emergency: name the domain(s) whose key is compromised")
@@ -168,10 +168,11 @@ def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
     entries; no confirmation: rotate runs from timers) and say which other changes are pending
     for `mailzone apply`; error lines. `quiet` (rotate --format json): the apply summary goes
     to stderr, keeping stdout JSON."""
-    from mailzone import render, render_dkim
-    from mailzone.cli import _output
+    from mailzone.cli.render import plan as render
+    from mailzone.cli.render import dkim as render_dkim
+    from mailzone.cli.app import _output
     from mailzone.octo.sync import ProviderCache, apply_all, plan_all, rotation_tasks
-    from mailzone.project import load_project
+    from mailzone.repo.project import load_project
 
     project = load_project(STATE.root)
     cache = ProviderCache(STATE.root)
@@ -194,8 +195,8 @@ def keys_list(
     fmt: TextJsonOpt = "text",
 ) -> None:
     """Selectors, phases and fingerprints (and whether this host holds each private key)."""
-    from mailzone import render_dkim
-    from mailzone.selectors import list_keys
+    from mailzone.cli.render import dkim as render_dkim
+    from mailzone.dkim.selectors import list_keys
 
     if fmt not in ("text", "json"):
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
@@ -227,8 +228,8 @@ def keys_import(
     host_config: HostOpt = None,
 ) -> None:
     """Bring an existing selector and its private key under mailzone's rotation."""
-    from mailzone.rotate import parse_now
-    from mailzone.selectors import import_key
+    from mailzone.dkim.rotate import parse_now
+    from mailzone.dkim.selectors import import_key
 
     when = datetime.now(UTC).replace(microsecond=0)
     if created:

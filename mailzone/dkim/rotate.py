@@ -4,7 +4,7 @@ A run, in this order, so that a crash anywhere converges on the next run without
 
 1. observe DNS, only for selectors waiting on it (pending ones, tombstones) and for revoked
    ones (a revocation whose apply failed is published again);
-2. decide (`rotation.step`, a pure function of the state, the policy, the time and DNS);
+2. decide (`lifecycle.step`, a pure function of the state, the policy, the time and DNS);
 3. generate the new keys (all cores) and write them, before any state names them;
 4. delete (or archive) the keys of selectors that no nameserver serves any more, then save the
    states (atomically): a key is never left behind by a state that forgot it;
@@ -24,19 +24,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailzone import keys, rotation
-from mailzone.dnsq import Dns
+from mailzone.dkim import keys, lifecycle
+from mailzone.dkim.store import KeyStore
+from mailzone.dkim.visibility import Observer, Seen
+from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
-from mailzone.files import write_atomic
-from mailzone.hostconfig import HostConfig
-from mailzone.keystore import KeyStore
-from mailzone.lock import exclusive
 from mailzone.mta.install import install, render_files, run_reload
-from mailzone.project import Domain, Project
+from mailzone.repo.project import Domain, Project
+from mailzone.repo.state import DomainState, SelectorState, save_state
 from mailzone.spec.duration import format_duration
+from mailzone.spec.host import HostConfig
 from mailzone.spec.zone import Dkim
-from mailzone.state import DomainState, SelectorState, save_state
-from mailzone.visibility import Observer, Seen
+from mailzone.util.files import write_atomic
+from mailzone.util.lock import exclusive
 
 LOCK_NAME = ".rotate.lock"
 OBSERVE_THREADS = 16
@@ -74,15 +74,15 @@ class RotateResult:
 class _Decision:
     domain: Domain
     run: DomainRun
-    sels: list[rotation.Sel]
-    actions: list[rotation.Action]
+    sels: list[lifecycle.Sel]
+    actions: list[lifecycle.Action]
     new_keys: dict[str, keys.PublicKey] = field(default_factory=dict)
     unrevoked: list[str] = field(default_factory=list)  # revoked, but DNS still says otherwise
 
 
-def policy_of(dkim: Dkim) -> rotation.Policy:
+def policy_of(dkim: Dkim) -> lifecycle.Policy:
     """The spec's DKIM settings as the lifecycle's policy."""
-    return rotation.Policy(
+    return lifecycle.Policy(
         rotate_every=dkim.rotate_every,
         max_age=dkim.max_age,
         activate_delay=dkim.activate_delay,
@@ -93,9 +93,9 @@ def policy_of(dkim: Dkim) -> rotation.Policy:
     )
 
 
-def to_sel(s: SelectorState) -> rotation.Sel:
+def to_sel(s: SelectorState) -> lifecycle.Sel:
     """A state entry as the lifecycle sees it."""
-    return rotation.Sel(
+    return lifecycle.Sel(
         selector=s.selector,
         algorithm=s.algorithm,
         phase=s.phase,
@@ -109,7 +109,7 @@ def to_sel(s: SelectorState) -> rotation.Sel:
 
 
 def _to_state(
-    sel: rotation.Sel, old: SelectorState | None, key: keys.PublicKey | None, now: datetime
+    sel: lifecycle.Sel, old: SelectorState | None, key: keys.PublicKey | None, now: datetime
 ) -> SelectorState:
     if old is None:
         assert key is not None, f"no key for new selector {sel.selector}"
@@ -189,7 +189,7 @@ def _rotate(
         if decision.run.error:
             continue
         try:
-            if any(isinstance(a, rotation.SwitchMta) for a in decision.actions):
+            if any(isinstance(a, lifecycle.SwitchMta) for a in decision.actions):
                 _check_switch_keys(decision, store)
             _delete_keys(decision, store, host, result)  # while the state still names them
             state = _new_state(decision, now, mta_ready=host.mta.kind == "none")
@@ -243,17 +243,17 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     # nothing else would publish the revocation before the selector is forgotten
     revoked = {s.selector: revoked_value(s) for s in state.selectors if s.phase == "revoked"}
     seen = observer.observe(domain, {**pending, **revoked}, tombstones)
-    observed = rotation.Observed(
+    observed = lifecycle.Observed(
         visible=seen.visible,
         gone=seen.gone,
         negative_ttl=seen.negative_ttl,
         record_ttl=domain.spec.ttl,
     )
-    new, actions, due = rotation.step(sels, policy, now, observed, emergency=emergency)
+    new, actions, due = lifecycle.step(sels, policy, now, observed, emergency=emergency)
     run.next_due = due
     run.done = [_describe(a, new, dkim) for a in actions]
     run.dns_changed = any(
-        isinstance(a, rotation.PublishRecord | rotation.RevokeRecord | rotation.RemoveRecord)
+        isinstance(a, lifecycle.PublishRecord | lifecycle.RevokeRecord | lifecycle.RemoveRecord)
         for a in actions
     )
     _explain_waits(run, new, seen, now)
@@ -278,26 +278,26 @@ def revoked_value(sel: SelectorState) -> str:
     return f"v=DKIM1; k={sel.algorithm}; p="
 
 
-def _describe(action: rotation.Action, sels: list[rotation.Sel], dkim: Dkim) -> str:
-    if isinstance(action, rotation.GenerateKey):
+def _describe(action: lifecycle.Action, sels: list[lifecycle.Sel], dkim: Dkim) -> str:
+    if isinstance(action, lifecycle.GenerateKey):
         size = f"rsa-{dkim.rsa_bits}" if action.algorithm == "rsa" else "ed25519"
         return f"new {size} key for selector {action.selector}"
-    if isinstance(action, rotation.PublishRecord):
+    if isinstance(action, lifecycle.PublishRecord):
         return f"publish {action.selector} (pending)"
-    if isinstance(action, rotation.SwitchMta):
+    if isinstance(action, lifecycle.SwitchMta):
         return f"sign {action.algorithm} mail with {action.selector} (active)"
-    if isinstance(action, rotation.ArchiveKey):
+    if isinstance(action, lifecycle.ArchiveKey):
         return f"stop signing with {action.selector} (retiring)"
-    if isinstance(action, rotation.RevokeRecord):
+    if isinstance(action, lifecycle.RevokeRecord):
         return f"revoke {action.selector} (publish an empty key)"
-    if isinstance(action, rotation.RemoveRecord):
+    if isinstance(action, lifecycle.RemoveRecord):
         return (
             f"remove {action.selector} from DNS (its key is deleted once no nameserver serves it)"
         )
     return f"delete the private key of {action.selector}"
 
 
-def _explain_waits(run: DomainRun, sels: list[rotation.Sel], seen: Seen, now: datetime) -> None:
+def _explain_waits(run: DomainRun, sels: list[lifecycle.Sel], seen: Seen, now: datetime) -> None:
     for sel in sels:
         if sel.phase == "pending" and sel.selector in seen.said:
             run.waiting.append(
@@ -325,10 +325,10 @@ def _published(line: str) -> str:
 
 def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int | None) -> None:
     """Create every new key (in parallel), write it, and remember its public half."""
-    wanted: list[tuple[_Decision, rotation.GenerateKey]] = []
+    wanted: list[tuple[_Decision, lifecycle.GenerateKey]] = []
     for decision in decisions:
         for action in decision.actions:
-            if isinstance(action, rotation.GenerateKey):
+            if isinstance(action, lifecycle.GenerateKey):
                 existing = store.path(decision.domain.name, action.selector)
                 if existing.exists():  # written by a run that crashed before saving its state
                     try:
@@ -378,7 +378,7 @@ def _new_key(spec: tuple[keys.Algorithm, int]) -> tuple[bytes, keys.PublicKey]:
 
 def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainState:
     old = {s.selector: s for s in decision.domain.state.selectors}
-    switching = {a.selector for a in decision.actions if isinstance(a, rotation.SwitchMta)}
+    switching = {a.selector for a in decision.actions if isinstance(a, lifecycle.SwitchMta)}
     entries = []
     for sel in decision.sels:
         if sel.selector in switching and not mta_ready:
@@ -394,7 +394,7 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
     """The MTA is about to sign with these keys: they must be here and match the state."""
     by_name = {s.selector: s for s in decision.domain.state.selectors}
     for action in decision.actions:
-        if not isinstance(action, rotation.SwitchMta):
+        if not isinstance(action, lifecycle.SwitchMta):
             continue
         entry = by_name.get(action.selector)
         if entry is None:
@@ -473,7 +473,7 @@ def _switch_mta(
         return
     for decision in switched:
         state = decision.domain.state
-        if not any(isinstance(a, rotation.SwitchMta) for a in decision.actions):
+        if not any(isinstance(a, lifecycle.SwitchMta) for a in decision.actions):
             decision.run.done += [  # an earlier run's switch, finished now: say so
                 f"the MTA now signs {s.algorithm} mail with {s.selector} (earlier switch completed)"
                 for s in state.selectors
@@ -505,7 +505,7 @@ def _delete_keys(
     domain = decision.domain.name
     old = {s.selector: s for s in decision.domain.state.selectors}
     for action in decision.actions:
-        if not isinstance(action, rotation.DeleteKey):
+        if not isinstance(action, lifecycle.DeleteKey):
             continue
         path = store.path(domain, action.selector)
         if not path.exists():

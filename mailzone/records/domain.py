@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mailzone.errors import SpecError
-from mailzone.expand.dkim import expand_dkim
-from mailzone.expand.dmarc import expand_dmarc
-from mailzone.expand.mx import expand_addresses, expand_mx
-from mailzone.expand.records import DesiredRecord
-from mailzone.expand.spf import expand_spf
+from mailzone.records.dkim import expand_dkim
+from mailzone.records.dmarc import expand_dmarc
+from mailzone.records.model import DesiredRecord
+from mailzone.records.mx import expand_addresses, expand_mx
+from mailzone.records.spf import expand_spf
+from mailzone.repo.state import DomainState
 from mailzone.spec.zone import ZoneSpec
-from mailzone.state import DomainState
 
 __all__ = ["DesiredRecord", "expand_domain", "merge_zone"]
 

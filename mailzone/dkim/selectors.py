@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from mailzone import keys
+from mailzone.dkim import keys
+from mailzone.dkim.lifecycle import date_selector
+from mailzone.dkim.store import KeyStore
 from mailzone.errors import MailzoneError
-from mailzone.hostconfig import HostConfig
-from mailzone.keystore import KeyStore
-from mailzone.project import Domain
-from mailzone.rotation import date_selector
+from mailzone.repo.project import Domain
+from mailzone.repo.state import DomainState, Phase, SelectorState, load_state, save_state
+from mailzone.spec.host import HostConfig
 from mailzone.spec.types import idna_name
 from mailzone.spec.zone import imported_key
-from mailzone.state import DomainState, Phase, SelectorState, load_state, save_state
 
 
 @dataclass(frozen=True)

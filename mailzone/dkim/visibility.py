@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailzone.authority import Authorities
-from mailzone.dnsq import Dns, gone_from_all, negative_ttl_of, served_by_all
+from mailzone.dns.query import Dns, gone_from_all, negative_ttl_of, served_by_all
 from mailzone.errors import MailzoneError
-from mailzone.hostconfig import HostConfig
-from mailzone.project import Domain
+from mailzone.octo.authority import Authorities
+from mailzone.repo.project import Domain
+from mailzone.spec.host import HostConfig
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Turning results into text, JSON and Markdown; every command formats the same way."""

@@ -1,0 +1,1 @@
+"""Asking DNS: the query client (with its wire fast path) and reading answers."""

@@ -1,0 +1,1 @@
+"""Pure: spec + state + resolved keys -> the records a domain wants; one module per record family."""

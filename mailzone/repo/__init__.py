@@ -1,0 +1,1 @@
+"""A mailzone repository on disk: project loading, state files, scaffold (init), validate."""
