@@ -62,7 +62,8 @@ from reconcile import public_keys  # noqa: E402
 
 from mailzone.dkim import keys  # noqa: E402
 from mailzone.repo.project import load_project  # noqa: E402
-from mailzone.repo.state import DomainState, SelectorState, save_state  # noqa: E402
+from mailzone.repo.state import save_state  # noqa: E402
+from mailzone.spec.state import DomainState, SelectorState  # noqa: E402
 from tests.servers import (  # noqa: E402
     LOOPBACK,
     SOA_MINIMUM,

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mailzone.dkim.keys import Algorithm, generate_many
+from mailzone.dkim.keys import generate_many
+from mailzone.spec.dkim_key import Algorithm
 
 
 def rate(algorithm: Algorithm, bits: int, count: int, processes: int) -> tuple[float, float]:

@@ -96,8 +96,6 @@ class Sample:
     stderr: str
 
 
-
-
 def run_measured(argv: Sequence[str], cwd: Path, log: Path) -> Sample:
     """Run ``argv`` as a child (see bench/measure.py); output in ``log``'s .out/.err."""
     try:

@@ -81,7 +81,6 @@ if _out:
 """
 
 
-
 @dataclass
 class Sample:
     """One run of one command."""
@@ -198,7 +197,8 @@ class Bench:
         config; then a first apply (not measured) so BIND serves the active selectors."""
         from mailzone.dkim import keys
         from mailzone.dkim.store import KeyStore
-        from mailzone.repo.state import DomainState, SelectorState, save_state
+        from mailzone.repo.state import save_state
+        from mailzone.spec.state import DomainState, SelectorState
 
         (self.work / "hook").mkdir()
         (self.work / "hook" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
@@ -365,8 +365,9 @@ def use_pycache(prefix: Path) -> None:
     checkout would recompile every module on every run (see reconcile.py)."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = str(prefix)
-    modules = "mailzone.cli.app, mailzone.cli.dkim, mailzone.dkim.rotate, mailzone.cli.render.dkim, " + (
-        "mailzone.octo.sync, mailzone.cli.render.plan, octodns_bind"
+    modules = (
+        "mailzone.cli.app, mailzone.cli.dkim, mailzone.dkim.rotate, mailzone.cli.render.dkim, "
+        + ("mailzone.octo.sync, mailzone.cli.render.plan, octodns_bind")
     )
     subprocess.run([sys.executable, "-c", f"import {modules}"], check=True)
 

@@ -23,8 +23,8 @@ import dns.update
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from mailzone.dkim import keys
-from mailzone.repo.state import DomainState, SelectorState
+from mailzone.spec import dkim_key
+from mailzone.spec.state import DomainState, SelectorState
 from tests.servers import BindServer, zone_text
 
 SELECTOR = "sel1"
@@ -280,7 +280,7 @@ def ed25519_private() -> ed25519.Ed25519PrivateKey:
 
 def active_selector(selector: str, public_b64: str) -> SelectorState:
     """An active selector holding `public_b64` (base64 SPKI for RSA, raw for Ed25519)."""
-    key = keys.parse_public_key(public_b64)
+    key = dkim_key.parse_public_key(public_b64)
     when = datetime(2026, 1, 1, tzinfo=UTC)
     return SelectorState.of_key(selector, key, "active", when, changed=when, switched=when)
 

@@ -8,22 +8,21 @@ import re
 
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
-from mailzone.dkim import keys
 from mailzone.dkim.store import KeyStore
 from mailzone.dns.query import txt_values
 from mailzone.errors import MailzoneError
 from mailzone.repo.project import Domain
-from mailzone.repo.state import PUBLISHED_PHASES
-from mailzone.spec.zone import imported_key
+from mailzone.spec import dkim_key
+from mailzone.spec.state import PUBLISHED_PHASES
 
 _P_TAG = re.compile(r"(?:^|;)\s*p\s*=([^;]*)", re.IGNORECASE)
 
 
 def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
     """One finding per selector the spec imports or the state publishes or revoked."""
-    wanted: dict[str, tuple[keys.PublicKey | None, str]] = {}  # selector → (key, phase)
+    wanted: dict[str, tuple[dkim_key.PublicKey | None, str]] = {}  # selector → (key, phase)
     for item in domain.spec.dkim.imports:
-        wanted[item.selector] = (imported_key(item, domain.doc.path.parent), "imported")
+        wanted[item.selector] = (domain.imported[item.selector], "imported")
     for entry in domain.state.selectors:
         if entry.phase in PUBLISHED_PHASES:
             wanted[entry.selector] = (entry.key(), entry.phase)
@@ -60,7 +59,7 @@ def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
 def _selector(
     domain: Domain,
     selector: str,
-    key: keys.PublicKey | None,
+    key: dkim_key.PublicKey | None,
     phase: str,
     env: CheckEnv,
     store: KeyStore | None,
@@ -117,7 +116,7 @@ def _selector(
             "run `mailzone apply`",
         )
     try:
-        served = keys.parse_public_key(value)
+        served = dkim_key.parse_public_key(value)
     except ValueError as err:
         return Finding("dkim", subject, "fail", f"{name}: {err}", "run `mailzone apply`")
     if served.fingerprint != key.fingerprint:
@@ -154,12 +153,12 @@ def _selector(
             f"{name}: whitespace inside p= (a key pasted with line breaks)",
             "publish the key as one unbroken base64 string (`mailzone apply` does)",
         )
-    if served.algorithm == "rsa" and served.bits < keys.GOOD_RSA_BITS:
+    if served.algorithm == "rsa" and served.bits < dkim_key.GOOD_RSA_BITS:
         return Finding(
             "dkim",
             subject,
             "warn",
-            f"{name}: {size}, weaker than {keys.GOOD_RSA_BITS} bits",
+            f"{name}: {size}, weaker than {dkim_key.GOOD_RSA_BITS} bits",
             "rotate to a 2048-bit key",
         )
     return Finding("dkim", subject, "pass", f"{name}: {size} as declared")

@@ -167,9 +167,10 @@ def init(
 @app.command("validate")
 def validate_cmd() -> None:
     """Check every spec, state and provider file; exit 1 on any error."""
+    from mailzone.octo.providers import check_provider_file
     from mailzone.repo.validate import validate_repository
 
-    errors, notes = validate_repository(STATE.root)
+    errors, notes = validate_repository(STATE.root, check_provider_file)
     err = _console(stderr=True)
     for line in notes:
         err.print(f"warning: {line}", markup=False)
@@ -411,4 +412,4 @@ def _short_lived_gc() -> None:
 
 
 # registers the rotate, keys, mta and check commands
-from mailzone.cli import dkim  # noqa: E402,F401
+from mailzone.cli import check, dkim  # noqa: E402,F401

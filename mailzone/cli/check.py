@@ -183,7 +183,7 @@ def check(
 
 def _connect_map(values: list[str]) -> dict[str, tuple[str, int]]:
     """`--connect host[:port]=addr:port` options as a lookup table."""
-    from mailzone.octo.providers import parse_endpoint
+    from mailzone.util.endpoint import parse_endpoint
 
     out = {}
     for value in values:

@@ -17,9 +17,9 @@ from mailzone.cli.app import STATE, DomainsArg, JobsOpt, TextJsonOpt, _console, 
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
-    from mailzone.spec.host import HostConfig
     from mailzone.repo.project import Project
-    from mailzone.repo.state import DomainState
+    from mailzone.spec.host import HostConfig
+    from mailzone.spec.state import DomainState
 
 HostOpt = Annotated[
     Path | None,
@@ -60,7 +60,7 @@ def _project(domains: list[str] | None) -> Project:
 
 
 def _resolver(text: str | None) -> tuple[str, int] | None:
-    from mailzone.octo.providers import parse_endpoint
+    from mailzone.util.endpoint import parse_endpoint
 
     if text is None:
         return None
@@ -113,9 +113,9 @@ def rotate(
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it daily)."""
     from mailzone.cli.render import dkim as render_dkim
-    from mailzone.dns.query import Dns
     from mailzone.dkim.rotate import parse_now
     from mailzone.dkim.rotate import rotate as run_rotation
+    from mailzone.dns.query import Dns
 
     if emergency and not domains:
         raise MailzoneError("--emergency: name the domain(s) whose key is compromised")
@@ -168,9 +168,9 @@ def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
     entries; no confirmation: rotate runs from timers) and say which other changes are pending
     for `mailzone apply`; error lines. `quiet` (rotate --format json): the apply summary goes
     to stderr, keeping stdout JSON."""
-    from mailzone.cli.render import plan as render
-    from mailzone.cli.render import dkim as render_dkim
     from mailzone.cli.app import _output
+    from mailzone.cli.render import dkim as render_dkim
+    from mailzone.cli.render import plan as render
     from mailzone.octo.sync import ProviderCache, apply_all, plan_all, rotation_tasks
     from mailzone.repo.project import load_project
 

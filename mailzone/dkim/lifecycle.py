@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from mailzone.dkim.keys import Algorithm
-from mailzone.repo.state import Phase
+from mailzone.spec.dkim_key import Algorithm
+from mailzone.spec.state import Phase
 
 PHASE_ORDER: dict[Phase, int] = {
     "pending": 0,

@@ -31,9 +31,10 @@ from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
 from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
-from mailzone.repo.state import DomainState, SelectorState, save_state
+from mailzone.repo.state import save_state
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
+from mailzone.spec.state import DomainState, SelectorState
 from mailzone.spec.zone import Dkim
 from mailzone.util.files import write_atomic
 from mailzone.util.lock import exclusive

@@ -12,10 +12,11 @@ from mailzone.dkim.lifecycle import date_selector
 from mailzone.dkim.store import KeyStore
 from mailzone.errors import MailzoneError
 from mailzone.repo.project import Domain
-from mailzone.repo.state import DomainState, Phase, SelectorState, load_state, save_state
+from mailzone.repo.state import load_state, save_state
+from mailzone.spec import dkim_key
 from mailzone.spec.host import HostConfig
+from mailzone.spec.state import DomainState, Phase, SelectorState
 from mailzone.spec.types import idna_name
-from mailzone.spec.zone import imported_key
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class KeyRow:
     key_problem: str | None = None  # why that key file cannot be used as it is (and the fix)
 
 
-def _entry(selector: str, key: keys.PublicKey, phase: Phase, now: datetime) -> SelectorState:
+def _entry(selector: str, key: dkim_key.PublicKey, phase: Phase, now: datetime) -> SelectorState:
     switched = now if phase == "active" else None
     return SelectorState.of_key(selector, key, phase, now, changed=now, switched=switched)
 
@@ -41,7 +42,7 @@ def _entry(selector: str, key: keys.PublicKey, phase: Phase, now: datetime) -> S
 def first_keys(
     root: Path,
     domain: str,
-    algorithms: list[keys.Algorithm],
+    algorithms: list[dkim_key.Algorithm],
     rsa_bits: int,
     host: HostConfig,
     now: datetime,
@@ -78,12 +79,12 @@ def import_key(
         raise MailzoneError(f"{pem_path}: cannot read: {err.strerror}") from None
     private = _load_private(pem_path, data)
     public = keys.public_key_of(private)
-    if public.algorithm == "rsa" and public.bits < keys.MIN_RSA_BITS:
+    if public.algorithm == "rsa" and public.bits < dkim_key.MIN_RSA_BITS:
         raise MailzoneError(f"{pem_path}: RSA-{public.bits} is too weak to sign with (RFC 8301)")
     state = domain.state
     for item in domain.spec.dkim.imports:
         if item.selector == selector:
-            published = imported_key(item, domain.doc.path.parent)
+            published = domain.imported[item.selector]
             if published.fingerprint != public.fingerprint:
                 raise MailzoneError(
                     f"{pem_path}: its public half differs from the key that "
@@ -136,7 +137,7 @@ def list_keys(domains: list[Domain], host: HostConfig | None) -> list[KeyRow]:
         for item in domain.spec.dkim.imports:
             if any(s.selector == item.selector for s in domain.state.selectors):
                 continue
-            key = imported_key(item, domain.doc.path.parent)
+            key = domain.imported[item.selector]
             rows.append(
                 KeyRow(
                     domain.name,

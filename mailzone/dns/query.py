@@ -32,7 +32,7 @@ import dns.rdatatype
 
 from mailzone.dns import wire
 from mailzone.errors import MailzoneError
-from mailzone.octo.providers import parse_endpoint
+from mailzone.util.endpoint import parse_endpoint
 
 Endpoint = tuple[str, int]
 
@@ -350,7 +350,9 @@ def gone_from_all(sources: Sequence[Source], name: str) -> Visibility:
         else:
             status = f"still served: {' | '.join(txt_values(answer))}"
         per_server[source.label] = status
-    return Visibility(bool(per_server) and all(s == "gone" for s in per_server.values()), per_server)
+    return Visibility(
+        bool(per_server) and all(s == "gone" for s in per_server.values()), per_server
+    )
 
 
 def negative_ttl_of(sources: Sequence[Source], zone: str) -> int:

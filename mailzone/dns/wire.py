@@ -16,6 +16,8 @@ import struct
 import threading
 import time
 
+from mailzone.util.txt import quote_txt
+
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 _HEADER = struct.Struct(">HHHHHH")
@@ -187,17 +189,3 @@ def _rdata(data: bytes, pos: int, end: int, rtype: int) -> tuple[str, str | None
         numbers = struct.unpack_from(">IIIII", data, pos)
         return f"{mname} {rname} " + " ".join(str(n) for n in numbers), None
     raise ValueError(f"type {rtype}")
-
-
-def quote_txt(chunk: bytes) -> str:
-    """One TXT character-string in presentation form, as dnspython writes it."""
-    out = []
-    for byte in chunk:
-        char = chr(byte)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03d}")
-    return '"' + "".join(out) + '"'

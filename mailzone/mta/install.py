@@ -17,8 +17,8 @@ from mailzone.mta.exim import merge_localmacros, render_exim
 from mailzone.mta.opendkim import render_opendkim
 from mailzone.mta.rspamd import render_rspamd
 from mailzone.mta.signing import Signing
-from mailzone.repo.state import DomainState
 from mailzone.spec.host import HostConfig
+from mailzone.spec.state import DomainState
 from mailzone.util.files import write_atomic
 
 MtaKind = str

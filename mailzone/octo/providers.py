@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mailzone.errors import ProviderError, SpecError
 from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
+from mailzone.util.endpoint import parse_endpoint
 
 LOCAL = "local"
 LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
@@ -55,20 +56,6 @@ class MailzoneSection(BaseModel):
         for value in values:
             parse_endpoint(str(value))
         return values
-
-
-def parse_endpoint(value: str, default_port: int = 53) -> tuple[str, int]:
-    """`127.0.0.1:5300`, `[::1]:5300`, `ns1.example.net` → (host, port)."""
-    match = re.fullmatch(
-        r"\[([0-9a-fA-F:.]+)\](?::(\d+))?|([^:\s]+)(?::(\d+))?|([0-9a-fA-F:]+)", value.strip()
-    )
-    if not match:
-        raise ValueError(f"'{value}' is not HOST or HOST:PORT")
-    host = match.group(1) or match.group(3) or match.group(5)
-    port = int(match.group(2) or match.group(4) or default_port)
-    if not 0 < port < 65536:
-        raise ValueError(f"'{value}': port {port} is out of range")
-    return host, port
 
 
 @dataclass
@@ -201,6 +188,22 @@ def unknown_options(defn: ProviderDef, cls: type) -> list[ProviderError]:
                 )
             )
     return out
+
+
+def check_provider_file(root: Path, name: str) -> tuple[list[str], list[str]]:
+    """Load the file and import the class; missing secrets are only noted (CI may lack them)."""
+    defn = load_provider_def(root, name)
+    cls = provider_class(defn)
+    errors = [str(e) for e in unknown_options(defn, cls)]
+    notes: list[str] = []
+    for key, value in defn.options.items():
+        if isinstance(value, str) and value.startswith("env/"):
+            var = value[4:].partition("/")[0]
+            if var not in os.environ and "/" not in value[4:]:
+                notes.append(
+                    f"{defn.where(key)}: {key}: environment variable {var} is not set here"
+                )
+    return errors, notes
 
 
 def build_provider(defn: ProviderDef) -> Any:

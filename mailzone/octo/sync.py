@@ -19,16 +19,17 @@ from octodns.provider.plan import UnsafePlan
 from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
-from mailzone.records.model import relative_name
-from mailzone.util.files import write_atomic
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
 from mailzone.octo.thresholds import RecordPlan
+from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, Project
-from mailzone.repo.state import PUBLISHED_PHASES, record_publication, stale_states
+from mailzone.repo.state import record_publication, stale_states
+from mailzone.spec.state import PUBLISHED_PHASES
+from mailzone.util.files import write_atomic
 
 log = logging.getLogger("mailzone.sync")
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 
 from mailzone.records.model import DesiredRecord, relative_name
-from mailzone.repo.state import PUBLISHED_PHASES, DomainState
-from mailzone.spec.zone import ZoneSpec, imported_key
+from mailzone.spec.dkim_key import PublicKey
+from mailzone.spec.state import PUBLISHED_PHASES, DomainState
+from mailzone.spec.zone import ZoneSpec
 
 
 def expand_dkim(
-    spec: ZoneSpec, state: DomainState, base_dir: Path | None = None
+    spec: ZoneSpec, state: DomainState, imported: Mapping[str, PublicKey]
 ) -> list[DesiredRecord]:
     """Imported selectors as given; state selectors by phase (revoked: an empty `p=`)."""
     values: dict[str, str] = {}
     for item in spec.dkim.imports:
-        values[item.selector] = imported_key(item, base_dir).txt_value()
+        values[item.selector] = imported[item.selector].txt_value()
     for sel in state.selectors:
         if sel.phase in PUBLISHED_PHASES:
             values[sel.selector] = sel.key().txt_value()

@@ -4,8 +4,7 @@ One module per record family: mx (MX and addresses), spf, dkim, dmarc."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 
 from mailzone.errors import SpecError
 from mailzone.records.dkim import expand_dkim
@@ -13,21 +12,22 @@ from mailzone.records.dmarc import expand_dmarc
 from mailzone.records.model import DesiredRecord
 from mailzone.records.mx import expand_addresses, expand_mx
 from mailzone.records.spf import expand_spf
-from mailzone.repo.state import DomainState
+from mailzone.spec.dkim_key import PublicKey
+from mailzone.spec.state import DomainState
 from mailzone.spec.zone import ZoneSpec
 
 __all__ = ["DesiredRecord", "expand_domain", "merge_zone"]
 
 
 def expand_domain(
-    spec: ZoneSpec, state: DomainState, base_dir: Path | None = None
+    spec: ZoneSpec, state: DomainState, imported: Mapping[str, PublicKey]
 ) -> list[DesiredRecord]:
     """Every record one domain wants, sorted by name and type."""
     records = [
         *expand_mx(spec),
         *expand_addresses(spec),
         *expand_spf(spec),
-        *expand_dkim(spec, state, base_dir),
+        *expand_dkim(spec, state, imported),
         *expand_dmarc(spec),
     ]
     seen: dict[tuple[str, str], DesiredRecord] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailzone.dns.wire import quote_txt
+from mailzone.util.txt import quote_txt
 
 REGISTRY_NAME = "_mailzone"
 

@@ -11,10 +11,13 @@ from pathlib import Path
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.records.domain import DesiredRecord, expand_domain
 from mailzone.records.report_auth import authorisations, report_destinations
-from mailzone.repo.state import DomainState, load_state
+from mailzone.repo.spec_checks import check_spec
+from mailzone.repo.state import load_state
+from mailzone.spec.dkim_key import PublicKey
+from mailzone.spec.state import DomainState
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
-from mailzone.spec.zone import ZoneSpec, imported_key
+from mailzone.spec.zone import ZoneSpec
 
 
 @dataclass
@@ -35,6 +38,8 @@ class Domain:
         """The zone holding it, without trailing dot."""
         return self.spec.zone_name
 
+    # the spec's imported DKIM keys by selector, read once when the spec is loaded
+    imported: dict[str, PublicKey] = field(default_factory=dict)
     # (sender domain, destination) of DMARC reports this domain receives (set by load_project)
     report_senders: list[tuple[str, str]] = field(default_factory=list)
 
@@ -42,7 +47,7 @@ class Domain:
     def records(self) -> list[DesiredRecord]:
         """The records it wants (expanded once)."""
         try:
-            own = expand_domain(self.spec, self.state, self.doc.path.parent)
+            own = expand_domain(self.spec, self.state, self.imported)
         except ValueError as err:
             raise SpecError(str(err), self.doc.where()) from None
         if not self.report_senders:
@@ -83,7 +88,8 @@ def spec_files(root: Path) -> list[Path]:
 def load_domain(path: Path, root: Path) -> Domain:
     """Load and check one spec file and the domain's state."""
     doc = load_yaml(path)
-    spec = validate(ZoneSpec, doc, context={"base_dir": path.parent})
+    spec = validate(ZoneSpec, doc)
+    imported = check_spec(spec, doc)
     stem = path.name.rsplit(".", 1)[0].rstrip(".")
     with contextlib.suppress(ValueError):
         stem = idna_name(stem)
@@ -93,17 +99,19 @@ def load_domain(path: Path, root: Path) -> Domain:
             doc.where(("domain",)),
         )
     state = load_state(root, spec.domain)
-    _check_state_against_spec(spec, state, doc)
-    return Domain(spec, state, doc)
+    _check_state_against_spec(spec, state, doc, imported)
+    return Domain(spec, state, doc, imported)
 
 
-def _check_state_against_spec(spec: ZoneSpec, state: DomainState, doc: YamlDoc) -> None:
+def _check_state_against_spec(
+    spec: ZoneSpec, state: DomainState, doc: YamlDoc, imported: dict[str, PublicKey]
+) -> None:
     generated = {s.selector: s.fingerprint for s in state.selectors}
     for i, item in enumerate(spec.dkim.imports):
         if item.selector not in generated:
             continue
         # `keys import` took it over: the same key in both places is fine (the state wins)
-        if imported_key(item, doc.path.parent).fingerprint != generated[item.selector]:
+        if imported[item.selector].fingerprint != generated[item.selector]:
             raise SpecError(
                 f"dkim.import[{i}].selector: '{item.selector}' is also in state/{spec.domain}.yaml "
                 "with another key; a selector is either imported or managed by mailzone",

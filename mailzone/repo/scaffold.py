@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
+from mailzone.repo.spec_checks import check_spec
 from mailzone.repo.state import load_state, record_publication
 from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
 from mailzone.spec.yamlfile import display_path, load_yaml, validate
@@ -96,7 +97,8 @@ def scaffold(
         else "",
     )
     try:
-        validate(ZoneSpec, load_yaml(path, text), context={"base_dir": path.parent})
+        doc = load_yaml(path, text)
+        check_spec(validate(ZoneSpec, doc), doc)
     except SpecError as err:
         raise MailzoneError(f"init: {err.message}") from None
     path.parent.mkdir(parents=True, exist_ok=True)

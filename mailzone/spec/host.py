@@ -16,13 +16,12 @@ from pydantic import AfterValidator, Field, PrivateAttr, field_validator
 from mailzone.spec.types import DomainName
 from mailzone.spec.yamlfile import load_yaml, validate
 from mailzone.spec.zone import Strict
+from mailzone.util.endpoint import parse_endpoint
 
 DEFAULT_PATH = Path("/etc/mailzone/host.yaml")
 
 
 def _endpoint(value: str) -> str:
-    from mailzone.octo.providers import parse_endpoint
-
     parse_endpoint(value)  # ValueError names it
     return value
 

@@ -20,9 +20,10 @@ import pytest
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone.dkim.keys import Algorithm, generate_private_key, private_key_pem, public_key_of
+from mailzone.dkim.keys import generate_private_key, private_key_pem, public_key_of
 from mailzone.dkim.store import KeyStore
 from mailzone.mta.exim import Signing, merge_localmacros, render_exim
+from mailzone.spec.dkim_key import Algorithm
 from mailzone.util.files import write_atomic
 from tests.exim_rig import (
     EXIM_USER,

@@ -23,7 +23,9 @@ from octodns.zone import Zone
 
 from mailzone.dkim import keys
 from mailzone.dkim.store import KeyStore
-from mailzone.repo.state import DomainState, SelectorState, load_state, save_state
+from mailzone.repo.state import load_state, save_state
+from mailzone.spec import dkim_key
+from mailzone.spec.state import DomainState, SelectorState
 from tests.cli import Run, changes, mailzone, write_provider
 from tests.conftest import ServerFactory
 from tests.helpers import basic_spec, write_spec
@@ -73,7 +75,7 @@ class Site:
         write_spec(self.root, DOMAIN, spec + "dkim:\n  algorithms: [ed25519]\n" + spec_extra)
         self.store = KeyStore(self.keys)
 
-    def add(self, selector: str, phase: str, created: datetime, **times: Any) -> keys.PublicKey:
+    def add(self, selector: str, phase: str, created: datetime, **times: Any) -> dkim_key.PublicKey:
         """A selector with a fresh Ed25519 key on disk and in the state."""
         private = keys.generate_private_key("ed25519", 256)
         self.store.write(DOMAIN, selector, keys.private_key_pem(private))

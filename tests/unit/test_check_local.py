@@ -132,7 +132,9 @@ def test_message_from_a_subdomain_aligns_through_the_dmarc_tree_walk(tmp_path: P
 
     from mailzone.check.message import message_verdict
 
-    mailzone(tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1")
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
+    )
     assert mailzone(tmp_path, "apply", "--yes").returncode == 0
     (key,) = (tmp_path / "build" / "keys").glob("example.org.*.pem")
     selector = key.name[len("example.org.") : -len(".pem")]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mailzone.dkim import keys
-from mailzone.repo.state import DomainState, SelectorState, save_state
+from mailzone.repo.state import save_state
+from mailzone.spec import dkim_key
+from mailzone.spec.state import DomainState, SelectorState
 from tests.cli import files, line_of, mailzone, refused
 from tests.helpers import basic_spec, rsa_public_b64, write_spec
 
@@ -34,7 +35,7 @@ def write_provider(root: Path, text: str, name: str = "dns") -> Path:
 
 def selector_state(name: str, public_b64: str, phase: str) -> SelectorState:
     """A state entry for a real public key."""
-    key = keys.parse_public_key(public_b64)
+    key = dkim_key.parse_public_key(public_b64)
     return SelectorState.of_key(name, key, phase, datetime(2026, 1, 1, tzinfo=UTC))
 
 

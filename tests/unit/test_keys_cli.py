@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from mailzone.dkim import keys
+from mailzone.spec import dkim_key
 from tests.cli import Run, inproc, mailzone, refused
 from tests.helpers import basic_spec, rsa_key, rsa_public_b64, write_spec
 
@@ -155,7 +156,7 @@ def test_keys_list_text_and_json(tmp_path: Path) -> None:
     by_name = {row["selector"]: row for row in data}
     assert by_name["legacy"]["phase"] == "imported"
     assert by_name["legacy"]["key_file"] is None
-    assert by_name["legacy"]["fingerprint"] == keys.parse_public_key(imported).fingerprint
+    assert by_name["legacy"]["fingerprint"] == dkim_key.parse_public_key(imported).fingerprint
     assert by_name["s2026"]["key_file"] is True
     assert by_name["s2026"]["created"] == "2026-01-05T00:00:00+00:00"
     assert by_name["e2026"]["key_file"] is False

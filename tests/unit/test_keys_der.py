@@ -1,4 +1,4 @@
-"""keys.parse_public_key reads plain RSA SubjectPublicKeyInfo without cryptography: it must
+"""dkim_key.parse_public_key reads plain RSA SubjectPublicKeyInfo without cryptography: it must
 give exactly what cryptography gives, and leave every other input to cryptography."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailzone.dkim import keys
+from mailzone.spec import dkim_key
 from tests.helpers import rsa_key
 
 
@@ -33,13 +34,13 @@ def _int(value: int) -> bytes:
 
 def _spki(n: int, e: int) -> bytes:
     rsa_pub = _tlv(0x30, _int(n) + _int(e))
-    return _tlv(0x30, keys._RSA_ALGORITHM + _tlv(0x03, b"\0" + rsa_pub))
+    return _tlv(0x30, dkim_key._RSA_ALGORITHM + _tlv(0x03, b"\0" + rsa_pub))
 
 
-def _by_cryptography(der: bytes) -> keys.PublicKey | str:
+def _by_cryptography(der: bytes) -> dkim_key.PublicKey | str:
     """What parse_public_key gave before the DER reader: cryptography's reading, or the error."""
     if len(der) == 32:
-        return keys.PublicKey("ed25519", 256, base64.b64encode(der).decode())
+        return dkim_key.PublicKey("ed25519", 256, base64.b64encode(der).decode())
     try:
         key = serialization.load_der_public_key(der)
     except ValueError:
@@ -47,15 +48,15 @@ def _by_cryptography(der: bytes) -> keys.PublicKey | str:
     except Exception as err:  # e.g. UnsupportedAlgorithm, raised through parse_public_key too
         return type(err).__name__
     try:
-        return keys._from_key(key)
+        return dkim_key.from_cryptography(key)
     except ValueError:
         return "ValueError"
 
 
-def _parsed(der: bytes) -> keys.PublicKey | str:
-    keys.parse_public_key.cache_clear()
+def _parsed(der: bytes) -> dkim_key.PublicKey | str:
+    dkim_key.parse_public_key.cache_clear()
     try:
-        return keys.parse_public_key(base64.b64encode(der).decode())
+        return dkim_key.parse_public_key(base64.b64encode(der).decode())
     except Exception as err:
         return type(err).__name__
 
@@ -67,7 +68,7 @@ def test_real_keys_take_the_der_reader_and_match_cryptography(bits: int) -> None
         .public_key()
         .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    assert keys._rsa_spki_bits(der) == bits
+    assert dkim_key._rsa_spki_bits(der) == bits
     assert _parsed(der) == _by_cryptography(der)
 
 
@@ -90,7 +91,7 @@ def _variants() -> list[bytes]:
     # non-minimal lengths and integers
     out.append(b"\x30\x82\x00" + good[1:2] + good[2:] if good[1] < 0x80 else good)
     rsa_pub = _tlv(0x30, b"\x02" + _len(len(n.to_bytes(257, "big")) + 1) + b"\0" + _int(n)[2:])
-    out.append(_tlv(0x30, keys._RSA_ALGORITHM + _tlv(0x03, b"\0" + rsa_pub + _int(65537))))
+    out.append(_tlv(0x30, dkim_key._RSA_ALGORITHM + _tlv(0x03, b"\0" + rsa_pub + _int(65537))))
     # every single-byte corruption of the header and around the exponent
     for i in [*range(0, 40), *range(len(good) - 8, len(good))]:
         for delta in (1, 0x80):
@@ -114,11 +115,11 @@ def test_every_variant_reads_as_cryptography_reads_it() -> None:
 def test_der_reader_takes_only_canonical_ordinary_keys() -> None:
     rng = random.Random(3)
     n = (1 << 2047) | rng.getrandbits(2047) | 1
-    assert keys._rsa_spki_bits(_spki(n, 65537)) == 2048
-    assert keys._rsa_spki_bits(_spki(n - 1, 65537)) is None
-    assert keys._rsa_spki_bits(_spki(n, 65536)) is None
-    assert keys._rsa_spki_bits(_spki((1 << 511) | 1, 3)) is None
-    assert keys._rsa_spki_bits(_spki(n, 65537) + b"\0") is None
+    assert dkim_key._rsa_spki_bits(_spki(n, 65537)) == 2048
+    assert dkim_key._rsa_spki_bits(_spki(n - 1, 65537)) is None
+    assert dkim_key._rsa_spki_bits(_spki(n, 65536)) is None
+    assert dkim_key._rsa_spki_bits(_spki((1 << 511) | 1, 3)) is None
+    assert dkim_key._rsa_spki_bits(_spki(n, 65537) + b"\0") is None
 
 
 def test_private_key_alias_still_works_at_runtime() -> None:
@@ -139,8 +140,8 @@ def test_plain_import_and_parse_do_not_import_cryptography() -> None:
     )
     code = (
         "import sys\n"
-        "from mailzone import keys\n"
-        f"key = keys.parse_public_key({base64.b64encode(der).decode()!r})\n"
+        "from mailzone.spec import dkim_key\n"
+        f"key = dkim_key.parse_public_key({base64.b64encode(der).decode()!r})\n"
         "assert key.algorithm == 'rsa' and key.bits == 2048, key\n"
         "print(any(m.startswith('cryptography') for m in sys.modules))\n"
     )

@@ -15,16 +15,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from mailzone.dkim.keys import (
-    Algorithm,
     PrivateKey,
     generate_many,
     generate_private_key,
-    parse_public_key,
     private_key_pem,
     public_key_of,
 )
 from mailzone.dkim.store import KeyStore
 from mailzone.errors import MailzoneError
+from mailzone.spec.dkim_key import Algorithm, parse_public_key
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n"
 

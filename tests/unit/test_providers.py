@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mailzone.errors import ProviderError
-from mailzone.octo.providers import build_provider, load_provider_def, parse_endpoint
+from mailzone.octo.providers import build_provider, load_provider_def
+from mailzone.util.endpoint import parse_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mailzone.dkim.keys import Algorithm
 from mailzone.dkim.lifecycle import (
     PHASE_ORDER,
     Action,
@@ -26,6 +25,7 @@ from mailzone.dkim.lifecycle import (
     activation_delay,
     step,
 )
+from mailzone.spec.dkim_key import Algorithm
 
 T0 = datetime(2026, 11, 24, 4, 26, tzinfo=UTC)
 DAY = timedelta(days=1)
