@@ -22,6 +22,7 @@ from typing import Any
 from octodns.source.base import BaseSource
 
 from mailzone.octo.desired import fill_zone
+from mailzone.records.families import RECORD_TYPES
 from mailzone.repo.project import Project, load_project
 
 
@@ -30,7 +31,7 @@ class MailzoneSource(BaseSource):
 
     SUPPORTS_GEO = False
     SUPPORTS_DYNAMIC = False
-    SUPPORTS = frozenset({"A", "AAAA", "MX", "TXT"})
+    SUPPORTS = RECORD_TYPES
 
     def __init__(self, id: str, root: str = ".", *args: Any, **kwargs: Any) -> None:
         self.log = logging.getLogger(f"MailzoneSource[{id}]")

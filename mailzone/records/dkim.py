@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from mailzone.records.model import DesiredRecord, relative_name
-from mailzone.spec.dkim_key import PublicKey
-from mailzone.spec.state import PUBLISHED_PHASES, DomainState
-from mailzone.spec.zone import ZoneSpec
+from mailzone.records.model import DesiredRecord, DomainInput, relative_name
+from mailzone.spec.state import PUBLISHED_PHASES
 
 
-def expand_dkim(
-    spec: ZoneSpec, state: DomainState, imported: Mapping[str, PublicKey]
-) -> list[DesiredRecord]:
+def expand_dkim(given: DomainInput) -> list[DesiredRecord]:
     """Imported selectors as given; state selectors by phase (revoked: an empty `p=`)."""
+    spec, state, imported = given.spec, given.state, given.imported
     values: dict[str, str] = {}
     for item in spec.dkim.imports:
         values[item.selector] = imported[item.selector].txt_value()

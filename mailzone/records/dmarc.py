@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mailzone.records.model import DesiredRecord, relative_name
-from mailzone.spec.zone import Dmarc, ZoneSpec
+from mailzone.records.model import DesiredRecord, DomainInput, relative_name
+from mailzone.spec.zone import Dmarc
 
 _ALIGN = {"relaxed": "r", "strict": "s"}
 
@@ -36,8 +36,9 @@ def dmarc_value(dmarc: Dmarc) -> str:
     return "; ".join(f"{k}={v}" for k, v in tags)
 
 
-def expand_dmarc(spec: ZoneSpec) -> list[DesiredRecord]:
+def expand_dmarc(given: DomainInput) -> list[DesiredRecord]:
     """The `_dmarc` TXT, when the spec has a policy."""
+    spec = given.spec
     if spec.dmarc is None:
         return []
     name = relative_name(f"_dmarc.{spec.domain}", spec.zone_name)

@@ -1,17 +1,13 @@
-"""Spec + state → the records a domain needs. Pure: no network, no clock.
-
-One module per record family: mx (MX and addresses), spf, dkim, dmarc."""
+"""Spec + state + imported keys → the records a domain needs. Pure: no network, no clock, no
+files. The families are listed in `records.families`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from mailzone.errors import SpecError
-from mailzone.records.dkim import expand_dkim
-from mailzone.records.dmarc import expand_dmarc
-from mailzone.records.model import DesiredRecord
-from mailzone.records.mx import expand_addresses, expand_mx
-from mailzone.records.spf import expand_spf
+from mailzone.records.families import FAMILIES
+from mailzone.records.model import DesiredRecord, DomainInput
 from mailzone.spec.dkim_key import PublicKey
 from mailzone.spec.state import DomainState
 from mailzone.spec.zone import ZoneSpec
@@ -23,13 +19,8 @@ def expand_domain(
     spec: ZoneSpec, state: DomainState, imported: Mapping[str, PublicKey]
 ) -> list[DesiredRecord]:
     """Every record one domain wants, sorted by name and type."""
-    records = [
-        *expand_mx(spec),
-        *expand_addresses(spec),
-        *expand_spf(spec),
-        *expand_dkim(spec, state, imported),
-        *expand_dmarc(spec),
-    ]
+    given = DomainInput(spec, state, imported)
+    records = [record for family in FAMILIES for record in family.expand(given)]
     seen: dict[tuple[str, str], DesiredRecord] = {}
     for record in records:
         key = (record.name, record.type)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mailzone.spec.dkim_key import PublicKey
+from mailzone.spec.state import DomainState
+from mailzone.spec.zone import ZoneSpec
 from mailzone.util.txt import quote_txt
 
 REGISTRY_NAME = "_mailzone"
+
+
+@dataclass(frozen=True)
+class DomainInput:
+    """What a record family expands: the spec, the state, and the spec's imported DKIM keys
+    (read once by `repo`; expansion never touches the disk)."""
+
+    spec: ZoneSpec
+    state: DomainState
+    imported: Mapping[str, PublicKey]
 
 
 @dataclass(frozen=True, order=True)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from mailzone.records.model import DesiredRecord, relative_name
-from mailzone.spec.zone import ZoneSpec, host_fqdn
+from mailzone.records.model import DesiredRecord, DomainInput, relative_name
+from mailzone.spec.zone import host_fqdn
 
 
-def expand_mx(spec: ZoneSpec) -> list[DesiredRecord]:
+def expand_mx(given: DomainInput) -> list[DesiredRecord]:
     """One MX RRset at the domain, one value per host with the mx role."""
+    spec = given.spec
     values = sorted((h.mx_priority, host_fqdn(spec, h)) for h in spec.hosts if "mx" in h.roles)
     name = relative_name(spec.domain, spec.zone_name)
     return [DesiredRecord(name, "MX", spec.ttl, tuple(f"{p} {target}." for p, target in values))]
 
 
-def expand_addresses(spec: ZoneSpec) -> list[DesiredRecord]:
+def expand_addresses(given: DomainInput) -> list[DesiredRecord]:
     """A/AAAA for every host named relative to the domain, and for the apex if given."""
+    spec = given.spec
     out: list[DesiredRecord] = []
     zone = spec.zone_name
     targets = [(host_fqdn(spec, h), h.ipv4, h.ipv6) for h in spec.hosts if not h.absolute]

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from mailzone.records.model import DesiredRecord, relative_name
-
-if TYPE_CHECKING:
-    from mailzone.spec.zone import Host, ZoneSpec
+from mailzone.records.model import DesiredRecord, DomainInput, relative_name
+from mailzone.spec.zone import Host, ZoneSpec, host_fqdn
 
 _ALL = {"fail": "-all", "softfail": "~all", "neutral": "?all"}
 
@@ -37,10 +33,9 @@ def helo_spf_value(host: Host) -> str:
     return " ".join(terms)
 
 
-def expand_spf(spec: ZoneSpec) -> list[DesiredRecord]:
+def expand_spf(given: DomainInput) -> list[DesiredRecord]:
     """The domain's SPF value and a HELO SPF value per sending host inside the zone."""
-    from mailzone.spec.zone import host_fqdn
-
+    spec = given.spec
     zone = spec.zone_name
     out = [
         DesiredRecord(relative_name(spec.domain, zone), "TXT", spec.ttl, (spf_value(spec),), True)
