@@ -14,8 +14,6 @@ from mailzone.spec.host import HostConfig
 from mailzone.dkim.store import KeyStore
 from mailzone.spf.evaluate import Lookup, Reply
 
-FAMILIES = ("drift", "spf", "dkim", "dmarc", "mx", "rdns", "blocklist", "smtp", "https")
-
 
 @dataclass(frozen=True)
 class Blocklist:

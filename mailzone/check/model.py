@@ -14,7 +14,7 @@ STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "unknown")
 class Finding:
     """One check's verdict on one thing (`spf`, `dkim 20261125r`, `rdns 203.0.113.25`)."""
 
-    check: str  # the family, as --skip names it: drift, spf, dkim, dmarc, mx, rdns, blocklist
+    check: str  # the family (mailzone.check.families), as --skip names it
     subject: str  # what was looked at
     status: Status
     message: str

@@ -10,43 +10,24 @@ from dataclasses import replace
 from queue import Empty
 from typing import Any
 
-from mailzone.check.blocklist import check_blocklists
-from mailzone.check.dkim import check_dkim
-from mailzone.check.dmarc import check_dmarc
-from mailzone.check.drift import check_drift
 from mailzone.check.env import CheckEnv
+from mailzone.check.families import FAMILIES
 from mailzone.check.model import DomainReport, Finding
-from mailzone.check.mx import check_mx, check_rdns
-from mailzone.check.smtp import check_https, check_smtp
-from mailzone.check.spf import check_spf
 from mailzone.errors import MailzoneError
 from mailzone.octo.authority import Authorities
 from mailzone.repo.project import Domain
-
-Check = Callable[[Domain, CheckEnv], list[Finding]]
-CHECKS: dict[str, Check] = {
-    "drift": check_drift,
-    "spf": check_spf,
-    "dkim": check_dkim,
-    "dmarc": check_dmarc,
-    "mx": check_mx,
-    "rdns": check_rdns,
-    "blocklist": check_blocklists,
-    "smtp": check_smtp,
-    "https": check_https,
-}
 
 
 def check_domain(domain: Domain, env: CheckEnv) -> DomainReport:
     """Every wanted family for one domain; a family that cannot run is one failing finding."""
     report = DomainReport(domain.name)
-    for family, check in CHECKS.items():
-        if not env.wants(family):
+    for family in FAMILIES:
+        if not env.wants(family.name):
             continue
         try:
-            report.findings += check(domain, env)
+            report.findings += family.load()(domain, env)
         except MailzoneError as err:
-            report.findings.append(Finding(family, domain.name, "fail", str(err)))
+            report.findings.append(Finding(family.name, domain.name, "fail", str(err)))
     return report
 
 
@@ -62,6 +43,9 @@ def check_all(
     Answering DNS costs Python time per query, so one process tops out at a few thousand
     queries a second: `processes` > 1 splits the domains into that many groups, keeping domains
     that share a sending host together so each shared question is still asked once."""
+    for family in FAMILIES:  # import the checks once, before threads or forked workers need them
+        if env.wants(family.name):
+            family.load()
     if processes > 1 and len(domains) >= 2 * processes:
         return _in_processes(domains, env, jobs, progress, processes)
     return _in_threads(domains, env, jobs, progress)

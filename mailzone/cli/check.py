@@ -126,12 +126,13 @@ def check(
     """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
     from datetime import UTC, datetime, timedelta
 
-    from mailzone.octo.authority import Authorities
-    from mailzone.cli.render import check as check_report
-    from mailzone.check.env import DEFAULT_BLOCKLISTS, FAMILIES, Blocklist, CheckEnv
+    from mailzone.check.env import DEFAULT_BLOCKLISTS, Blocklist, CheckEnv
+    from mailzone.check.families import NAMES as FAMILIES
     from mailzone.cli.dkim import _host, _project, _resolver
-    from mailzone.dns.query import Dns
+    from mailzone.cli.render import check as check_report
     from mailzone.dkim.store import KeyStore
+    from mailzone.dns.query import Dns
+    from mailzone.octo.authority import Authorities
 
     if fmt not in ("text", "json"):
         raise MailzoneError(f"--format: '{fmt}' is not one of text, json")

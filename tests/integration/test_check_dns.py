@@ -34,7 +34,8 @@ import pytest
 import spf
 
 from mailzone.check.dmarc import check_dmarc
-from mailzone.check.env import FAMILIES, CheckEnv
+from mailzone.check.env import CheckEnv
+from mailzone.check.families import NAMES as FAMILIES
 from mailzone.dkim import keys
 from mailzone.dkim.store import KeyStore
 from mailzone.dns.query import Dns

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailzone.check.env import FAMILIES, CheckEnv
+from mailzone.check.env import CheckEnv
+from mailzone.check.families import NAMES as FAMILIES
 from mailzone.check.runner import check_all, partition
 from mailzone.dns.query import Dns
 from mailzone.octo.authority import Authorities

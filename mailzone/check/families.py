@@ -1,0 +1,59 @@
+"""The check families, registered once: what `mailzone check` runs, in this order, and what
+`--skip`, its help and the docs list. Adding a family = a module in this package with a
+`check_<name>(domain, env) -> list[Finding]` function and one `Family` line below.
+
+Each entry names its function as `module:function` and is imported on first use: this module
+stays light, so the CLI can build its choices without importing DNS and TLS code."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailzone.check.env import CheckEnv
+    from mailzone.check.model import Finding
+    from mailzone.repo.project import Domain
+
+    Check = Callable[[Domain, CheckEnv], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of checks (`Finding.check` carries its name)."""
+
+    name: str
+    target: str  # `module:function` inside mailzone.check
+    about: str  # one line: what it verifies
+
+    def load(self) -> Check:
+        """The check function."""
+        module, _, function = self.target.partition(":")
+        check: Check = getattr(importlib.import_module(f"mailzone.check.{module}"), function)
+        return check
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        "drift", "drift:check_drift", "every authoritative nameserver serves what the specs want"
+    ),
+    Family("spf", "spf:check_spf", "SPF passes for each sending address, within the lookup limits"),
+    Family("dkim", "dkim:check_dkim", "each selector's key is served, valid and the expected one"),
+    Family(
+        "dmarc",
+        "dmarc:check_dmarc",
+        "the DMARC record is valid and its report addresses accept reports",
+    ),
+    Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
+    Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
+    Family("blocklist", "blocklist:check_blocklists", "no sending address is on a DNS blocklist"),
+    Family(
+        "smtp", "smtp:check_smtp", "each MX offers STARTTLS with a valid certificate for its name"
+    ),
+    Family(
+        "https", "smtp:check_https", "the mail host's HTTPS certificate is valid (MTA-STS, webmail)"
+    ),
+)
+NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES)
