@@ -9,17 +9,38 @@ EXIT_CHECK_FAILED = 3
 
 
 class MailzoneError(Exception):
-    """A user-facing error: one line naming where (file:line: field) and what is wrong."""
+    """A user-facing error: one line naming where (file:line: field) and what is wrong.
 
-    def __init__(self, message: str, location: str | None = None) -> None:
+    `location` is `file:line`, `file` or a description (`built-in provider 'local'`); `file`
+    and `line` are its parts. `details`: every line to show when one error stands for several
+    (validation lists each problem); by default the one line."""
+
+    def __init__(
+        self, message: str, location: str | None = None, details: list[str] | None = None
+    ) -> None:
         self.message = message
         self.location = location
         super().__init__(str(self))
+        self.details: list[str] = list(details) if details else [str(self)]
 
     def __str__(self) -> str:
         if self.location:
             return f"{self.location}: {self.message}"
         return self.message
+
+    @property
+    def file(self) -> str | None:
+        """The file named by `location`, if any."""
+        if not self.location:
+            return None
+        head, sep, tail = self.location.rpartition(":")
+        return head if sep and tail.isdigit() else self.location
+
+    @property
+    def line(self) -> int | None:
+        """The line named by `location`, if any."""
+        _, sep, tail = (self.location or "").rpartition(":")
+        return int(tail) if sep and tail.isdigit() else None
 
 
 class SpecError(MailzoneError):

@@ -379,8 +379,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except MailzoneError as err:
-        lines = getattr(err, "details", None) or [str(err)]
-        for line in lines:
+        for line in err.details:
             print(f"error: {line}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except typer.Abort:

@@ -14,7 +14,7 @@ from mailzone.repo.state import load_state
 
 
 def _lines(err: MailzoneError) -> list[str]:
-    return list(getattr(err, "details", None) or [str(err)])
+    return err.details
 
 
 # checks one provider file by name: (errors, warnings); raises MailzoneError if it cannot be read

@@ -140,9 +140,7 @@ def spec_error(lines: list[str]) -> SpecError:
     """One SpecError whose message is the first line, with all lines kept in `.details`."""
     first = lines[0]
     more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-    error = SpecError(first + more)
-    error.details = lines  # type: ignore[attr-defined]
-    return error
+    return SpecError(first + more, details=lines)
 
 
 def format_error(model: type[BaseModel], doc: YamlDoc, e: Any, at: Loc = ()) -> str:
