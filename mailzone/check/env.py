@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mailzone.octo.authority import Authorities
 from mailzone.check.model import Finding
-from mailzone.dns.query import Answer, Dns, txt_values
-from mailzone.spec.host import HostConfig
 from mailzone.dkim.store import KeyStore
+from mailzone.dns.query import Answer, Dns, txt_values
+from mailzone.octo.authority import Authorities
+from mailzone.spec.host import HostConfig
 from mailzone.spf.evaluate import Lookup, Reply
 
 

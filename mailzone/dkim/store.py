@@ -36,7 +36,7 @@ from mailzone.dkim.keys import PrivateKey, public_key_of
 from mailzone.errors import MailzoneError
 
 if TYPE_CHECKING:
-    from .hostconfig import HostConfig
+    from mailzone.spec.host import HostConfig
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # no empty label, no '/', no leading '.'
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")

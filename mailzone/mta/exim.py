@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import MailzoneError
-from .signing import Signing, checked
+from mailzone.errors import MailzoneError
+from mailzone.mta.signing import Signing, checked
 
 BEGIN_MARKER = "# BEGIN mailzone"
 END_MARKER = "# END mailzone"

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import MailzoneError
-from .signing import Signing, checked
+from mailzone.errors import MailzoneError
+from mailzone.mta.signing import Signing, checked
 
 __all__ = [
     "ALGORITHMS",

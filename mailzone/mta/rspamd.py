@@ -34,8 +34,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .opendkim import resolve_keys
-from .signing import Signing
+from mailzone.mta.opendkim import resolve_keys
+from mailzone.mta.signing import Signing
 
 __all__ = ["Signing", "render_rspamd"]
 

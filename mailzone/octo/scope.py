@@ -11,10 +11,10 @@ from typing import Any
 from octodns.record import Record
 from octodns.zone import Zone
 
-from mailzone.records.model import REGISTRY_NAME
 from mailzone.octo import registry
 from mailzone.octo.ownership import ZoneReport, _values
 from mailzone.octo.registry import is_registry
+from mailzone.records.model import REGISTRY_NAME
 
 
 def hold_outside(

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from octodns.provider.plan import UnsafePlan
 
+from mailzone.cli.render.plan import Output, print_plan_text
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import Adoption, ZoneReport
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, apply_zone
-from mailzone.cli.render.plan import Output, print_plan_text
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 GUARD = GuardHit("dkim-delete", "deletes DKIM selector s1._domainkey.example.org")
