@@ -9,8 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli.app import STATE, DomainsArg, TextJsonOpt, app
+from mailzone.check.families import FAMILIES
+from mailzone.cli.context import CheckFamily, Context, DomainsArg, TextJsonOpt, resolver
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+
+HELP = "Verify from live DNS what receivers test, family by family (--skip leaves one out): " + (
+    "; ".join(f"{f.name}: {f.about}" for f in FAMILIES)
+)
 
 if TYPE_CHECKING:
     from mailzone.check.env import CheckEnv
@@ -18,8 +23,8 @@ if TYPE_CHECKING:
     from mailzone.repo.project import Domain
 
 
-@app.command()
 def check(
+    ctx: typer.Context,
     domains: DomainsArg = None,
     nameserver: Annotated[
         str | None,
@@ -31,9 +36,9 @@ def check(
         ),
     ] = None,
     skip: Annotated[
-        list[str] | None,
+        list[CheckFamily] | None,
         typer.Option(
-            "--skip", help="Leave out a check: drift, spf, dkim, dmarc, mx, rdns, blocklist."
+            "--skip", help="Leave out a family of checks (repeatable).", show_default=False
         ),
     ] = None,
     blocklist: Annotated[
@@ -127,18 +132,12 @@ def check(
     from datetime import UTC, datetime, timedelta
 
     from mailzone.check.env import DEFAULT_BLOCKLISTS, Blocklist, CheckEnv
-    from mailzone.check.families import NAMES as FAMILIES
-    from mailzone.cli.dkim import _host, _project, _resolver
     from mailzone.cli.render import check as check_report
     from mailzone.dkim.store import KeyStore
     from mailzone.dns.query import Dns
     from mailzone.octo.authority import Authorities
 
-    if fmt not in ("text", "json"):
-        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
-    unknown = [s for s in skip or [] if s not in FAMILIES]
-    if unknown:
-        raise MailzoneError(f"--skip: '{unknown[0]}' is not one of {', '.join(FAMILIES)}")
+    run = Context.of(ctx)
     lists: tuple[Blocklist, ...] = DEFAULT_BLOCKLISTS
     if blocklist:
         lists = tuple(
@@ -146,15 +145,15 @@ def check(
             for b in blocklist
             if b != "none"
         )
-    host = _host(host_config)
-    dns = Dns(_resolver(nameserver), timeout=timeout)
+    host = run.host(host_config)
+    dns = Dns(resolver(nameserver), timeout=timeout)
     env = CheckEnv(
-        root=STATE.root,
+        root=run.root,
         host=host,
         dns=dns,
-        authorities=Authorities(STATE.root, host, dns),
+        authorities=Authorities(run.root, host, dns),
         now=datetime.now(UTC),
-        skip=frozenset(skip or []),
+        skip=frozenset(s.value for s in skip or []),
         blocklists=lists,
         keys=KeyStore.for_host(host) if host.key_path.is_dir() else None,
         connect=_connect_map(connect or []),
@@ -167,7 +166,7 @@ def check(
     else:
         if sender_ip or mail_from or helo:
             raise MailzoneError("--sender-ip, --mail-from and --helo go with --message")
-        project = _project(domains)
+        project = run.project(domains)
         selected = project.select(domains or [])
         if processes == 0:
             processes = min(os.cpu_count() or 1, 8) if len(selected) >= 100 else 1
@@ -236,4 +235,4 @@ def _run(selected: list[Domain], env: CheckEnv, jobs: int, processes: int) -> li
         )
 
 
-__all__ = ["EXIT_ERROR", "check"]
+__all__ = ["HELP", "check"]

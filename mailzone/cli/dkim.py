@@ -13,65 +13,29 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.cli.app import STATE, DomainsArg, JobsOpt, TextJsonOpt, _console, app
+from mailzone.cli.context import (
+    Context,
+    DomainsArg,
+    HostOpt,
+    JobsOpt,
+    MtaKind,
+    NameserverOpt,
+    TextJsonOpt,
+    console,
+    output,
+    resolver,
+)
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
-    from mailzone.repo.project import Project
     from mailzone.spec.host import HostConfig
     from mailzone.spec.state import DomainState
 
-HostOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--host-config",
-        help="The mail host's settings (default: $MAILZONE_HOST_CONFIG, else "
-        "/etc/mailzone/host.yaml if it exists).",
-        show_default=False,
-    ),
-]
-NameserverOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--nameserver",
-        help="Resolver (IP[:PORT]) for NS lookups when no nameservers are configured.",
-        show_default=False,
-    ),
-]
-
 keys_app = typer.Typer(help="DKIM selectors and their keys.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
 
 
-def _host(path: Path | None) -> HostConfig:
-    from mailzone.spec.host import load_host_config
-
-    return load_host_config(path, STATE.root)
-
-
-def _project(domains: list[str] | None) -> Project:
-    from mailzone.repo.project import load_project
-
-    project = load_project(STATE.root)
-    if not project.domains:
-        raise MailzoneError(f"no specs in {STATE.root / 'zones'}: start with `mailzone init`")
-    project.select(domains or [])  # unknown names are an error
-    return project
-
-
-def _resolver(text: str | None) -> tuple[str, int] | None:
-    from mailzone.util.endpoint import parse_endpoint
-
-    if text is None:
-        return None
-    try:
-        return parse_endpoint(text)
-    except ValueError as err:
-        raise MailzoneError(f"--nameserver: {err}") from None
-
-
-@app.command()
 def rotate(
+    ctx: typer.Context,
     domains: DomainsArg = None,
     now: Annotated[
         str | None,
@@ -119,35 +83,37 @@ def rotate(
 
     if emergency and not domains:
         raise MailzoneError("--emergency: name the domain(s) whose key is compromised")
-    if fmt not in ("text", "json"):
-        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
+    run = Context.of(ctx)
     when = parse_now(now)
-    host = _host(host_config)
-    resolver = _resolver(nameserver)
-    publish = (lambda names: _apply_names(names, jobs, quiet=fmt == "json")) if apply else None
-    project = _project(domains)
+    host = run.host(host_config)
+    server = resolver(nameserver)
+
+    def publish(names: list[str]) -> list[str]:
+        return publish_rotation(run.root, names, jobs, quiet=fmt == "json")
+
+    project = run.project(domains)
     result = run_rotation(
         project,
         project.select(domains or []),
         host,
         when,
-        dns=Dns(resolver),
+        dns=Dns(server),
         emergency=emergency,
-        apply=publish,
+        apply=publish if apply else None,
     )
     results = [result]
     if emergency and apply and not result.failed:
         # the new selector is published: finish the emergency as soon as every server serves it
         deadline = time.monotonic() + wait
         while True:
-            project = _project(domains)
+            project = run.project(domains)
             step_now = when if now else datetime.now(UTC)
             again = run_rotation(
                 project,
                 project.select(domains or []),
                 host,
                 step_now,
-                dns=Dns(resolver),
+                dns=Dns(server),
                 apply=publish,
             )
             if (
@@ -163,33 +129,29 @@ def rotate(
         raise typer.Exit(EXIT_ERROR)
 
 
-def _apply_names(names: list[str], jobs: int, quiet: bool = False) -> list[str]:
+def publish_rotation(root: Path, names: list[str], jobs: int, quiet: bool = False) -> list[str]:
     """Publish what rotation changed in the named domains (their DKIM selectors and registry
     entries; no confirmation: rotate runs from timers) and say which other changes are pending
     for `mailzone apply`; error lines. `quiet` (rotate --format json): the apply summary goes
     to stderr, keeping stdout JSON."""
-    from mailzone.cli.app import _output
     from mailzone.cli.render import dkim as render_dkim
     from mailzone.cli.render import plan as render
     from mailzone.octo.sync import ProviderCache, apply_all, plan_all, rotation_tasks
     from mailzone.repo.project import load_project
 
-    project = load_project(STATE.root)
-    cache = ProviderCache(STATE.root)
+    project = load_project(root)
+    cache = ProviderCache(root)
     plans = plan_all(project, rotation_tasks(project, names), cache, jobs=jobs)
-    outcomes = apply_all(
-        plans, cache, STATE.root / "build" / "backups", datetime.now(UTC), jobs=jobs
-    )
-    output = _output()
-    if quiet:
-        output = render.Output(sys.stderr, sys.stderr)
-    render.print_outcomes(outcomes, output)
-    render_dkim.print_held(plans, output.out)
+    outcomes = apply_all(plans, cache, root / "build" / "backups", datetime.now(UTC), jobs=jobs)
+    out = render.Output(sys.stderr, sys.stderr) if quiet else output()
+    render.print_outcomes(outcomes, out)
+    render_dkim.print_held(plans, out.out)
     return [f"apply {o.zone}: {o.message}" for o in outcomes if o.status == "error"]
 
 
 @keys_app.command("list")
 def keys_list(
+    ctx: typer.Context,
     domains: DomainsArg = None,
     host_config: HostOpt = None,
     fmt: TextJsonOpt = "text",
@@ -198,10 +160,9 @@ def keys_list(
     from mailzone.cli.render import dkim as render_dkim
     from mailzone.dkim.selectors import list_keys
 
-    if fmt not in ("text", "json"):
-        raise MailzoneError(f"--format: '{fmt}' is not one of text, json")
-    project = _project(domains)
-    rows = list_keys(project.select(domains or []), _host(host_config))
+    run = Context.of(ctx)
+    project = run.project(domains)
+    rows = list_keys(project.select(domains or []), run.host(host_config))
     if fmt == "json":
         print(json.dumps([render_dkim.row_json(r) for r in rows], indent=2))
     else:
@@ -212,6 +173,7 @@ def keys_list(
 
 @keys_app.command("import")
 def keys_import(
+    ctx: typer.Context,
     domain: Annotated[str, typer.Argument(help="The mail domain.")],
     selector: Annotated[
         str, typer.Argument(help="The selector the MTA signs with today, e.g. 20200803.")
@@ -242,11 +204,12 @@ def keys_import(
         if made > when:
             raise MailzoneError(f"--created: {created} is in the future")
         when = made
-    project = _project([domain])
+    run = Context.of(ctx)
+    project = run.project([domain])
     (item,) = project.select([domain])
-    host = _host(host_config)
-    entry = import_key(STATE.root, item, selector, pem, host, when)
-    out = _console()
+    host = run.host(host_config)
+    entry = import_key(run.root, item, selector, pem, host, when)
+    out = console()
     out.print(
         f"imported {entry.selector} ({entry.algorithm}-{entry.bits}, {entry.fingerprint[:19]}…) as "
         f"the active selector of {item.name}; key in {host.key_path}",
@@ -264,9 +227,9 @@ def keys_import(
     )
 
 
-@app.command()
 def mta(
-    kind: Annotated[str, typer.Argument(help="exim, opendkim or rspamd.")],
+    ctx: typer.Context,
+    kind: Annotated[MtaKind, typer.Argument(help="The MTA.")],
     domains: DomainsArg = None,
     check: Annotated[
         bool, typer.Option("--check", help="exim: find the ways Exim silently sends unsigned mail.")
@@ -279,16 +242,15 @@ def mta(
     """Print the DKIM signing configuration for the active selectors (or --check it)."""
     from mailzone.mta.install import render_files
 
-    if kind not in ("exim", "opendkim", "rspamd"):
-        raise MailzoneError(f"MTA '{kind}' is not one of exim, opendkim, rspamd")
-    host = _host(host_config)
-    project = _project(domains)
+    run = Context.of(ctx)
+    host = run.host(host_config)
+    project = run.project(domains)
     names = {d.name for d in project.select(domains or [])}
     states = [d.state for d in project.domains.values() if d.name in names]
     if check:
-        _check_mta(kind, host, states, etc_dir)
+        _check_mta(kind.value, host, states, etc_dir)
         return
-    for item in render_files(kind, states, host):
+    for item in render_files(kind.value, states, host):
         where = (
             f"merge into {item.path} (mailzone keeps the rest of the file)"
             if item.block
@@ -321,4 +283,4 @@ def _check_mta(kind: str, host: HostConfig, states: list[DomainState], etc_dir: 
     print("exim: DKIM signing is set up for every active selector")
 
 
-__all__ = ["keys_app", "mta", "rotate"]
+__all__ = ["keys_app", "mta", "publish_rotation", "rotate"]

@@ -36,8 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import mailzone.dkim.rotate as rotate_mod
-from mailzone.cli import app as cli
-from mailzone.cli.dkim import _apply_names
+from mailzone.cli.dkim import publish_rotation
 from mailzone.dkim import keys
 from mailzone.dkim.selectors import first_keys
 from mailzone.dkim.store import KeyStore
@@ -125,9 +124,8 @@ class World:
         self.publish([DOMAIN])
 
     def publish(self, names: list[str]) -> list[str]:
-        cli.STATE.root = self.root
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return _apply_names(names, 1)
+            return publish_rotation(self.root, names, 1)
 
     def run(self, now: datetime, fault: Fault | None) -> rotate_mod.RotateResult | None:
         apply = self.publish

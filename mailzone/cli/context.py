@@ -1,0 +1,121 @@
+"""What every command shares: the run's typed context (set by the app's callback, passed in
+typer's `ctx.obj`), the common options and choices, and the consoles.
+
+Choices are Enums so that typer validates them and lists them in `--help`; the app turns a
+wrong choice into one `error:` line. Nothing here imports the core: `mailzone --help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from mailzone.check.families import NAMES as CHECK_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mailzone.cli.render.plan import Output
+    from mailzone.repo.project import Project
+    from mailzone.spec.host import HostConfig
+
+
+@dataclass(frozen=True)
+class Context:
+    """One run of the `mailzone` command: global options."""
+
+    root: Path
+    verbose: int = 0
+
+    @classmethod
+    def of(cls, ctx: typer.Context) -> Context:
+        """The context the app's callback stored for this run."""
+        obj = ctx.find_root().obj
+        assert isinstance(obj, Context), "the app callback sets the context"
+        return obj
+
+    def host(self, path: Path | None) -> HostConfig:
+        """The mail host's config (`--host-config`, `$MAILZONE_HOST_CONFIG`, /etc, or none)."""
+        from mailzone.spec.host import load_host_config
+
+        return load_host_config(path, self.root)
+
+    def project(self, domains: list[str] | None) -> Project:
+        """Every spec of the repository; unknown `domains` and an empty repository are errors."""
+        from mailzone.errors import MailzoneError
+        from mailzone.repo.project import load_project
+
+        project = load_project(self.root)
+        if not project.domains:
+            raise MailzoneError(f"no specs in {self.root / 'zones'}: start with `mailzone init`")
+        project.select(domains or [])  # unknown names are an error
+        return project
+
+
+TextJson = Literal["text", "json"]
+PlanFormat = Literal["text", "json", "markdown"]
+RecordsFormat = Literal["zone", "json"]
+SchemaFormat = Literal["json", "markdown"]
+DmarcPolicy = Literal["none", "quarantine", "reject"]
+
+# the check families and MTA kinds come from their registries
+CheckFamily = Enum("CheckFamily", {name: name for name in CHECK_NAMES}, type=str)  # type: ignore[misc]
+MtaKind = Enum("MtaKind", {name: name for name in ("exim", "opendkim", "rspamd")}, type=str)  # type: ignore[misc]
+
+DomainsArg = Annotated[
+    list[str] | None, typer.Argument(help="Mail domains (default: every spec).", show_default=False)
+]
+JobsOpt = Annotated[int, typer.Option("--jobs", min=1, max=64, help="Zones read concurrently.")]
+TextJsonOpt = Annotated[TextJson, typer.Option("--format", help="Output format.")]
+PlanFormatOpt = Annotated[PlanFormat, typer.Option("--format", help="Output format.")]
+HostOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--host-config",
+        help="The mail host's settings (default: $MAILZONE_HOST_CONFIG, else "
+        "/etc/mailzone/host.yaml if it exists).",
+        show_default=False,
+    ),
+]
+NameserverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--nameserver",
+        help="Resolver (IP[:PORT]) for NS lookups when no nameservers are configured.",
+        show_default=False,
+    ),
+]
+
+
+def resolver(text: str | None, option: str = "--nameserver") -> tuple[str, int] | None:
+    """A `--nameserver` value as (host, port)."""
+    from mailzone.errors import MailzoneError
+    from mailzone.util.endpoint import parse_endpoint
+
+    if text is None:
+        return None
+    try:
+        return parse_endpoint(text)
+    except ValueError as err:
+        raise MailzoneError(f"{option}: {err}") from None
+
+
+def output() -> Output:
+    """Where plans and outcomes are printed (stdout, errors on stderr)."""
+    from mailzone.cli.render.plan import Output
+
+    return Output(sys.stdout, sys.stderr, color=sys.stdout.isatty())
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr) that prints text as it is."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # piped output (CI logs) gets wide lines instead of rich's 80-column default
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)

@@ -1,0 +1,291 @@
+"""The commands on specs and live zones: init, validate, records, plan, apply, forget, schema.
+
+Thin: parse options, call the core (repo, octo), hand results to `render`. Registered by
+`mailzone.cli.app`; heavy modules are imported inside the commands."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mailzone.cli.context import (
+    Context,
+    DmarcPolicy,
+    DomainsArg,
+    JobsOpt,
+    PlanFormat,
+    PlanFormatOpt,
+    RecordsFormat,
+    SchemaFormat,
+    console,
+    output,
+)
+from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, MailzoneError
+
+if TYPE_CHECKING:
+    from mailzone.octo.sync import ProviderCache, ZonePlan
+
+
+def init(
+    ctx: typer.Context,
+    domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.org.")],
+    mail_host: Annotated[
+        str,
+        typer.Option("--mail-host", help="Full name of the mail server, e.g. mail.example.org."),
+    ],
+    ipv4: Annotated[
+        list[str] | None, typer.Option("--ipv4", help="Its IPv4 address (repeatable).")
+    ] = None,
+    ipv6: Annotated[
+        list[str] | None, typer.Option("--ipv6", help="Its IPv6 address (repeatable).")
+    ] = None,
+    provider: Annotated[
+        str, typer.Option("--provider", help="providers/<name>.yaml, or local.")
+    ] = "local",
+    dmarc_policy: Annotated[
+        DmarcPolicy, typer.Option("--dmarc-policy", help="The DMARC policy to start with.")
+    ] = "none",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing spec.")] = False,
+    host_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-config",
+            help="Where the first DKIM key goes (default: $MAILZONE_HOST_CONFIG, else "
+            "/etc/mailzone/host.yaml if it exists, else build/keys/).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
+    from mailzone.dkim.selectors import first_keys
+    from mailzone.repo.scaffold import NEXT_STEPS, scaffold
+    from mailzone.spec.host import load_host_config
+    from mailzone.spec.yamlfile import display_path
+
+    run = Context.of(ctx)
+    host = load_host_config(host_config, run.root)  # a bad host.yaml stops init before any write
+    path = scaffold(
+        run.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
+    )
+    out = console()
+    out.print(f"wrote {display_path(path)}", markup=False)
+    name = path.name[: -len(".yaml")]
+    for entry in first_keys(
+        run.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)
+    ):
+        out.print(
+            f"new DKIM key {entry.selector} ({entry.algorithm}-{entry.bits}) in "
+            f"{display_path(host.key_path)}; apply publishes it, and `mailzone rotate` makes "
+            "it the signing key once every nameserver serves it",
+            markup=False,
+        )
+    out.print(NEXT_STEPS.format(domain=name, policy=dmarc_policy), markup=False)
+
+
+def validate(ctx: typer.Context) -> None:
+    """Check every spec, state and provider file; exit 1 on any error."""
+    from mailzone.octo.providers import check_provider_file
+    from mailzone.repo.validate import validate_repository
+
+    errors, notes = validate_repository(Context.of(ctx).root, check_provider_file)
+    err = console(stderr=True)
+    for line in notes:
+        err.print(f"warning: {line}", markup=False)
+    for line in errors:
+        err.print(f"error: {line}", markup=False)
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+    console().print("all specs, states and provider files are valid")
+
+
+def records(
+    ctx: typer.Context,
+    domain: Annotated[str, typer.Argument(help="The mail domain.")],
+    fmt: Annotated[RecordsFormat, typer.Option("--format", help="Output format.")] = "zone",
+) -> None:
+    """Print the records a domain wants, as zone-file lines (or --format json)."""
+    import json
+
+    from mailzone.repo.project import load_project
+
+    project = load_project(
+        Context.of(ctx).root
+    )  # all: another domain's DMARC reports may add records here
+    (item,) = project.select([domain])
+    out = console()
+    if fmt == "json":
+        data = [
+            {
+                "name": r.name,
+                "type": r.type,
+                "ttl": r.ttl,
+                "values": list(r.values),
+                "rdata": r.rdatas(),
+                "spf_only": r.spf_only,
+            }
+            for r in item.records
+        ]
+        out.print_json(json.dumps(data))
+        return
+    lines = [f"$ORIGIN {item.zone}."] + [
+        line for r in item.records for line in r.zone_lines(item.zone)
+    ]
+    out.print("\n".join(lines), markup=False)
+
+
+def _plan(
+    root: Path, domains: list[str] | None, adopt: bool, jobs: int
+) -> tuple[list[ZonePlan], ProviderCache]:
+    from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
+    from mailzone.repo.project import load_project
+
+    project = load_project(root)
+    selected = project.select(domains or [])
+    # with every spec removed, the zones their states name are still planned: the plan warns
+    # that their records are still in DNS and names the forget command
+    tasks = zone_tasks(project, selected, include_stale=not domains)
+    if not tasks:
+        raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
+    cache = ProviderCache(root)
+    return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
+
+
+def _print_plan(plans: list[ZonePlan], fmt: PlanFormat, show: bool = True) -> None:
+    """The plan on stdout in `fmt` (unless not `show`), and each zone's error on stderr."""
+    from mailzone.cli.render import plan as render
+
+    printers = {
+        "text": render.print_plan_text,
+        "json": render.print_plan_json,
+        "markdown": render.print_plan_markdown,
+    }
+    if show:
+        printers[fmt](plans, output())
+    render.print_errors(plans, output())
+
+
+def plan(
+    ctx: typer.Context,
+    domains: DomainsArg = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 2 when changes are pending.")
+    ] = False,
+    fmt: PlanFormatOpt = "text",
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Show the plan as apply --adopt would run it.")
+    ] = False,
+    jobs: JobsOpt = 4,
+) -> None:
+    """Show what apply would change in live DNS."""
+    plans, _ = _plan(Context.of(ctx).root, domains, adopt, jobs)
+    _print_plan(plans, fmt)
+    if any(zp.error for zp in plans):
+        raise typer.Exit(EXIT_ERROR)
+    if exit_code and any(zp.pending for zp in plans):
+        raise typer.Exit(EXIT_CHANGES)
+
+
+def apply(
+    ctx: typer.Context,
+    domains: DomainsArg = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Replace live records mailzone did not create.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Apply plans that delete mail records or pass octoDNS's thresholds."
+        ),
+    ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup-dir", help="Where live zones are saved first (default build/backups)."
+        ),
+    ] = None,
+    fmt: PlanFormatOpt = "text",
+    jobs: JobsOpt = 4,
+) -> None:
+    """Make live DNS match the specs (after showing the plan)."""
+    root = Context.of(ctx).root
+    from mailzone.cli.render import plan as render
+    from mailzone.octo.sync import apply_all
+
+    plans, cache = _plan(root, domains, adopt, jobs)
+    _print_plan(plans, fmt, show=fmt != "json")
+    pending = [zp for zp in plans if zp.pending and not zp.error]
+    if pending and not yes and sys.stdin.isatty():
+        count = sum(len(zp.changes) for zp in pending)
+        if not typer.confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", default=False):
+            raise typer.Exit(EXIT_ERROR)
+    now = datetime.now(UTC)
+    backups = backup_dir or root / "build" / "backups"
+    outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
+    if fmt == "json":
+        render.print_apply_json(plans, outcomes, output())
+    else:
+        render.print_outcomes(outcomes, output())
+    if any(o.status == "error" for o in outcomes):
+        raise typer.Exit(EXIT_ERROR)
+
+
+def forget(
+    ctx: typer.Context,
+    domain: Annotated[str, typer.Argument(help="The mail domain to stop managing.")],
+    delete_records: Annotated[
+        bool, typer.Option("--delete-records", help="Delete the records mailzone created for it.")
+    ] = False,
+    zone: Annotated[
+        str | None, typer.Option("--zone", help="Its zone, if its spec is gone (default: DOMAIN).")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Its provider, if its spec is gone.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also delete DKIM selectors the state still has.")
+    ] = False,
+) -> None:
+    """Drop a domain from mailzone's registry; with --delete-records, delete what mailzone created."""
+    from mailzone.cli.render import plan as render
+    from mailzone.octo.forget import forget_state, plan_forget
+    from mailzone.octo.sync import apply_zone
+
+    root = Context.of(ctx).root
+    zp, cache = plan_forget(root, domain, delete_records, zone, provider)
+    # deleting the domain's MX, SPF and DMARC is what was asked; a DKIM key the state still has is not
+    zp.guard = [g for g in zp.guard if g.kind.startswith("dkim")]
+    _print_plan([zp], "text")
+    if zp.pending and not yes and sys.stdin.isatty() and not typer.confirm("Apply?", default=False):
+        raise typer.Exit(EXIT_ERROR)
+    backups = root / "build" / "backups"
+    outcome = apply_zone(
+        zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
+    )
+    render.print_outcomes([outcome], output())
+    if outcome.status == "error":
+        raise typer.Exit(EXIT_ERROR)
+    for name in [d.name for d in zp.task.forget] + zp.task.release:  # the one domain forgotten
+        forget_state(root, name)
+
+
+def schema(
+    fmt: Annotated[
+        SchemaFormat, typer.Option("--format", help="json, or markdown (the field table).")
+    ] = "json",
+) -> None:
+    """Print the JSON Schema of zone specs (for editors' YAML language servers)."""
+    import json
+
+    from mailzone.spec.fields import field_table
+    from mailzone.spec.zone import ZoneSpec
+
+    if fmt == "markdown":
+        print(field_table())
+    else:
+        print(json.dumps(ZoneSpec.model_json_schema(by_alias=True), indent=2))
