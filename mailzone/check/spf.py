@@ -8,7 +8,8 @@ from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
-from mailzone.spf.evaluate import MAX_LOOKUPS, MAX_VOID_LOOKUPS, check_host
+from mailzone.spf.evaluate import MAX_VOID_LOOKUPS, check_host
+from mailzone.spf.terms import MAX_LOOKUPS
 
 MAX_OCTETS = 450  # RFC 7208 section 3.4: keep the answer within 512 octets
 PROBES = ("192.0.2.255", "2001:db8::ffff")  # documentation ranges: never a real sender

@@ -32,6 +32,7 @@ from mailzone.errors import MailzoneError
 from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
 from mailzone.repo.state import save_state
+from mailzone.spec import dkim_key
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
 from mailzone.spec.state import DomainState, SelectorState
@@ -77,7 +78,7 @@ class _Decision:
     run: DomainRun
     sels: list[lifecycle.Sel]
     actions: list[lifecycle.Action]
-    new_keys: dict[str, keys.PublicKey] = field(default_factory=dict)
+    new_keys: dict[str, dkim_key.PublicKey] = field(default_factory=dict)
     unrevoked: list[str] = field(default_factory=list)  # revoked, but DNS still says otherwise
 
 
@@ -110,7 +111,7 @@ def to_sel(s: SelectorState) -> lifecycle.Sel:
 
 
 def _to_state(
-    sel: lifecycle.Sel, old: SelectorState | None, key: keys.PublicKey | None, now: datetime
+    sel: lifecycle.Sel, old: SelectorState | None, key: dkim_key.PublicKey | None, now: datetime
 ) -> SelectorState:
     if old is None:
         assert key is not None, f"no key for new selector {sel.selector}"
@@ -346,7 +347,7 @@ def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int |
                     decision.new_keys[action.selector] = key
                 else:
                     wanted.append((decision, action))
-    specs: list[tuple[keys.Algorithm, int]] = [
+    specs: list[tuple[dkim_key.Algorithm, int]] = [
         (a.algorithm, d.domain.spec.dkim.rsa_bits if a.algorithm == "rsa" else 256)
         for d, a in wanted
     ]
@@ -362,8 +363,8 @@ def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int |
 
 
 def _new_keys(
-    specs: list[tuple[keys.Algorithm, int]], processes: int | None
-) -> list[tuple[bytes, keys.PublicKey]]:
+    specs: list[tuple[dkim_key.Algorithm, int]], processes: int | None
+) -> list[tuple[bytes, dkim_key.PublicKey]]:
     workers = min(processes or os.cpu_count() or 1, len(specs))
     if workers <= 1:
         return [_new_key(spec) for spec in specs]
@@ -371,7 +372,7 @@ def _new_keys(
         return pool.map(_new_key, specs, chunksize=max(1, len(specs) // (workers * 8)))
 
 
-def _new_key(spec: tuple[keys.Algorithm, int]) -> tuple[bytes, keys.PublicKey]:
+def _new_key(spec: tuple[dkim_key.Algorithm, int]) -> tuple[bytes, dkim_key.PublicKey]:
     # module level so that the pool can pickle it; the public half is computed here, in the worker
     private = keys.generate_private_key(*spec)
     return keys.private_key_pem(private), keys.public_key_of(private)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mailzone.mta.exim import BEGIN_MARKER, END_MARKER, SPLIT_CONFIG_FILE, Signing
+from mailzone.mta.exim import BEGIN_MARKER, END_MARKER, SPLIT_CONFIG_FILE
+from mailzone.mta.signing import Signing
 
 DEBIAN_EXIM = "Debian-exim"
 _MACRO = re.compile(r"^\s*([A-Z][A-Za-z0-9_]*)\s*=", re.MULTILINE)

@@ -139,7 +139,8 @@ def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
             return int(text) if text.isdigit() and _NUMERIC_KEY.search(last) else text
         return value
 
-    return walk(defn.options, ())
+    options: dict[str, Any] = walk(defn.options, ())
+    return options
 
 
 def provider_class(defn: ProviderDef) -> type:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
@@ -54,7 +55,7 @@ def scaffold(
 ) -> Path:
     """Write `zones/<domain>.yaml`; refuse to overwrite, and never write a spec that fails validation."""
     # each option is checked on its own, so an error names the option, not a template line
-    checks = [
+    checks: list[tuple[str, Callable[[str], object], list[str]]] = [
         ("DOMAIN", idna_name, [domain]),
         ("--mail-host", lambda v: idna_name(v, "host name"), [mail_host]),
         ("--ipv4", check_ipv4, ipv4),

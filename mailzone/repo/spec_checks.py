@@ -12,7 +12,7 @@ from mailzone.records.spf import spf_value
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, MIN_RSA_BITS, PublicKey, parse_public_key
 from mailzone.spec.yamlfile import Loc, YamlDoc, spec_error
 from mailzone.spec.zone import DkimImport, ZoneSpec
-from mailzone.spf.evaluate import MAX_LOOKUPS, count_lookups, parse_term
+from mailzone.spf.terms import MAX_LOOKUPS, count_lookups, parse_term
 
 
 def check_spec(spec: ZoneSpec, doc: YamlDoc) -> dict[str, PublicKey]:
