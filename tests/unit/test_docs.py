@@ -130,6 +130,19 @@ def test_every_check_family_is_documented() -> None:
     )
 
 
+def test_every_mta_kind_is_in_the_registries_table() -> None:
+    kinds_module = pytest.importorskip("mailzone.mta.kinds")
+    kinds = kinds_module.KINDS
+    names = list(kinds) if isinstance(kinds, dict) else [getattr(k, "name", k) for k in kinds]
+    row = next(
+        line
+        for line in (ROOT / "docs" / "development.md").read_text().splitlines()
+        if line.startswith("| `mailzone/mta/kinds.py`")
+    )
+    missing = [name for name in names if f"`{name}`" not in row]
+    assert not missing, f"MTA kinds missing from docs/development.md's registries: {missing}"
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
