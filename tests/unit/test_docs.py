@@ -1,21 +1,146 @@
-"""The README stays true: its field table comes from the models, its test command is CI's."""
+"""The docs stay true: their tables come from the models and the registries, their links lead
+somewhere, and the README's test command is CI's.
+
+Generated blocks sit between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers;
+`python tests/unit/test_docs.py` rewrites every one of them from the code."""
 
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
-from mailzone.spec.fields import field_table
+import pytest
+
+from mailzone.spec.fields import field_table, host_field_table
 
 ROOT = Path(__file__).resolve().parents[2]
+README_LIMIT = 15_000  # bytes: what a user reads; reference material goes to docs/
 
 
-def test_readme_field_table_matches_the_models() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("<!-- fields:start -->")[1].split("<!-- fields:end -->")[0].strip()
-    assert table == field_table(), (
-        "run: mailzone schema --format markdown, paste between the markers"
+def record_family_table() -> str:
+    """The record families (`mailzone.records.families.FAMILIES`) as a Markdown table."""
+    from mailzone.records.families import FAMILIES
+
+    lines = ["| family | types | expanded by | records |", "|---|---|---|---|"]
+    for family in FAMILIES:
+        where = f"{family.expand.__module__.removeprefix('mailzone.')}.{family.expand.__name__}"
+        about = family.about.replace("|", "/")
+        lines.append(f"| `{family.name}` | {', '.join(family.types)} | `{where}` | {about} |")
+    return "\n".join(lines)
+
+
+def check_family_table() -> str:
+    """The check families (`mailzone.check.families.FAMILIES`) as a Markdown table."""
+    from mailzone.check.families import FAMILIES
+
+    lines = ["| check | function | what it verifies |", "|---|---|---|"]
+    for family in FAMILIES:
+        module, _, function = family.target.partition(":")
+        about = family.about.replace("|", "/")
+        lines.append(
+            f"| [`{family.name}`](#{family.name}) | `check.{module}.{function}` | {about} |"
+        )
+    return "\n".join(lines)
+
+
+def provider_field_table() -> str:
+    """The provider file's `mailzone:` section (`mailzone.octo.providers.MailzoneSection`)."""
+    from mailzone.octo.providers import MailzoneSection
+
+    return field_table([(MailzoneSection, "mailzone.")])
+
+
+def check_names() -> str:
+    """The check families' names, in running order, for a sentence."""
+    from mailzone.check.families import NAMES
+
+    return ", ".join(f"`{name}`" for name in NAMES)
+
+
+# marker name -> (file, what generates the text between its markers)
+GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
+    "fields": ("docs/spec.md", field_table),
+    "host-fields": ("docs/host-config.md", host_field_table),
+    "provider-fields": ("docs/providers.md", provider_field_table),
+    "record-families": ("docs/development.md", record_family_table),
+    "check-families": ("docs/check.md", check_family_table),
+    "check-names": ("README.md", check_names),
+}
+MARKED = r"(<!-- {name}:start -->)(.*?)(<!-- {name}:end -->)"
+
+
+def marked(text: str, name: str) -> str:
+    """The text between a pair of markers, without the whitespace around it."""
+    found = re.search(MARKED.format(name=name), text, re.S)
+    assert found, f"no <!-- {name}:start/end --> markers"
+    return found.group(2).strip()
+
+
+def rewrite() -> None:
+    """Put freshly generated text between every pair of markers."""
+    for name, (path, generate) in GENERATED.items():
+        file = ROOT / path
+        text = file.read_text()
+        found = re.search(MARKED.format(name=name), text, re.S)
+        assert found, f"{path}: no <!-- {name}:start/end --> markers"
+        inline = not found.group(2).startswith("\n")  # markers inside a sentence
+        body = generate() if inline else f"\n{generate()}\n"
+        new = re.sub(
+            MARKED.format(name=name),
+            lambda m, body=body: m.group(1) + body + m.group(3),
+            text,
+            flags=re.S,
+        )
+        if new != text:
+            file.write_text(new)
+            print(f"rewrote {path} ({name})")
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_docs_match_the_code(name: str) -> None:
+    path, generate = GENERATED[name]
+    text = (ROOT / path).read_text()
+    assert marked(text, name) == generate(), f"run: python tests/unit/test_docs.py ({path})"
+
+
+def test_every_record_family_is_in_the_module_map() -> None:
+    from mailzone.records.families import FAMILIES
+
+    rows = marked((ROOT / "docs" / "development.md").read_text(), "record-families")
+    missing = [f.name for f in FAMILIES if f"| `{f.name}` | {', '.join(f.types)} |" not in rows]
+    assert not missing, f"record families missing from docs/development.md: {missing}"
+
+
+def test_every_check_family_is_documented() -> None:
+    from mailzone.check.families import FAMILIES
+
+    text = (ROOT / "docs" / "check.md").read_text()
+    rows = marked(text, "check-families")
+    headings = set(re.findall(r"^### `([\w-]+)`$", text, re.M))
+    missing = [f.name for f in FAMILIES if f"[`{f.name}`]" not in rows or f.name not in headings]
+    assert not missing, (
+        f"give each a table row and a ### `name` section in docs/check.md: {missing}"
     )
+    names = {f.name for f in FAMILIES}
+    assert headings <= names, (
+        f"docs/check.md describes checks that do not exist: {headings - names}"
+    )
+
+
+def test_every_mta_kind_is_in_the_registries_table() -> None:
+    kinds_module = pytest.importorskip("mailzone.mta.kinds")
+    kinds = kinds_module.KINDS
+    names = list(kinds) if isinstance(kinds, dict) else [getattr(k, "name", k) for k in kinds]
+    row = next(
+        line
+        for line in (ROOT / "docs" / "development.md").read_text().splitlines()
+        if line.startswith("| `mailzone/mta/kinds.py`")
+    )
+    missing = [name for name in names if f"`{name}`" not in row]
+    assert not missing, f"MTA kinds missing from docs/development.md's registries: {missing}"
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
@@ -28,6 +153,14 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert ci_lines == [test_command]
 
 
+def test_readme_is_short_with_both_commands_on_its_first_screen() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) < README_LIMIT, "move reference material to docs/"
+    first_screen = "\n".join(readme.splitlines()[:40])
+    assert "mailzone apply --yes" in first_screen
+    assert ".venv/bin/pytest" in first_screen
+
+
 def test_shipped_example_spec_is_valid() -> None:
     from mailzone.repo.project import load_domain
 
@@ -35,28 +168,57 @@ def test_shipped_example_spec_is_valid() -> None:
     assert ("", "MX") in {(r.name, r.type) for r in domain.records}
 
 
-def test_readme_host_field_table_matches_the_models() -> None:
-    from mailzone.spec.fields import host_field_table
-
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("<!-- host-fields:start -->")[1].split("<!-- host-fields:end -->")[0]
-    assert table.strip() == host_field_table(), (
-        "run: python -c 'from mailzone.spec.fields import host_field_table; "
-        "print(host_field_table())', paste between the host-fields markers"
-    )
-
-
-def test_readme_host_config_example_is_valid(tmp_path: Path) -> None:
+def test_host_config_example_is_valid(tmp_path: Path) -> None:
     from mailzone.spec.host import load_host_config
 
-    readme = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "host-config.md").read_text()
     example = next(
-        b
-        for b in re.findall(r"```yaml\n(.*?)\n```", readme, re.S)
-        if "/etc/mailzone/host.yaml" in b
+        b for b in re.findall(r"```yaml\n(.*?)\n```", text, re.S) if "/etc/mailzone/host.yaml" in b
     )
     path = tmp_path / "host.yaml"
     path.write_text(example + "\n")
     host = load_host_config(path, tmp_path)
     assert host.mta.kind == "exim"
     assert host.mta.reload == [["update-exim4.conf"], ["systemctl", "reload", "exim4"]]
+
+
+def anchors(markdown: str) -> set[str]:
+    """The `#fragment`s GitHub makes for a file's headings (a repeated one gets `-1`, `-2`)."""
+    seen: dict[str, int] = {}
+    found = set()
+    without_code = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    for heading in re.findall(r"^#{1,6} (.+?)\s*$", without_code, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+DOCS = [
+    "README.md",
+    "bench/README.md",
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")),
+]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_relative_links_lead_to_a_file_and_heading(doc: str) -> None:
+    source = ROOT / doc
+    text = re.sub(r"^```.*?^```", "", source.read_text(), flags=re.S | re.M)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, fragment = target.partition("#")
+        file = (source.parent / unquote(path)).resolve() if path else source
+        if not file.exists():
+            broken.append(f"{target}: no file {file.relative_to(ROOT)}")
+        elif fragment and fragment not in anchors(file.read_text()):
+            broken.append(f"{target}: no heading #{fragment} in {file.relative_to(ROOT)}")
+    assert not broken, f"{doc}: " + "; ".join(broken)
+
+
+if __name__ == "__main__":
+    rewrite()
+    sys.exit(0)
