@@ -15,7 +15,7 @@ from mailzone.spec.zone import ZoneSpec
 from mailzone.util.files import write_atomic
 
 TEMPLATE = """\
-# Mail DNS for {domain}, applied by mailzone (see README.md for every field).
+# Mail DNS for {domain}, applied by mailzone (every field: docs/spec.md in mailzone).
 domain: {domain}
 provider: {provider}
 ttl: 3600

@@ -1,4 +1,4 @@
-"""The README's tables of fields, generated from the models: the spec's (`mailzone schema --format
+"""The docs' tables of fields, generated from the models: the spec's (`mailzone schema --format
 markdown`) and the host config's (`host_field_table`)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The zone spec (`zones/<domain>.yaml`): the pydantic models people write against.
 
 These models are the single source of truth for the spec: the JSON Schema (`mailzone schema`),
-the README's field table and the validation errors all come from them."""
+the field table in docs/spec.md and the validation errors all come from them."""
 
 from __future__ import annotations
 
