@@ -10,8 +10,8 @@ from octodns.zone import Zone
 
 from mailzone.octo import registry
 from mailzone.octo.ownership import is_spf
+from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.domain import DesiredRecord, merge_zone
-from mailzone.records.model import REGISTRY_NAME
 
 
 def fill_zone(
@@ -27,7 +27,7 @@ def fill_zone(
     its non-SPF values stay and mailzone's SPF value replaces any other."""
     for desired in merge_zone(per_domain):
         record = Record.new(
-            zone, desired.name, desired.octodns_data(), source=source, lenient=lenient
+            zone, desired.name, octodns_data(desired), source=source, lenient=lenient
         )
         present = zone.get_type(desired.name, desired.type) if desired.spf_only else None
         if present is not None:
@@ -35,10 +35,25 @@ def fill_zone(
             record = record.copy(values=others + list(record.values))
         zone.add_record(record, replace=present is not None, lenient=lenient)
     values = [
-        registry.encode(domain, {r.owner_key for r in records}) for domain, records in per_domain
+        registry.encode(domain, {registry.owner_key(r) for r in records})
+        for domain, records in per_domain
     ]
     if values:
         data = {"type": "TXT", "ttl": ttl, "values": sorted(values)}
         zone.add_record(
             Record.new(zone, REGISTRY_NAME, data, source=source, lenient=lenient), lenient=lenient
         )
+
+
+def octodns_data(record: DesiredRecord) -> dict[str, object]:
+    """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange)."""
+    values: list[object]
+    if record.type == "TXT":
+        values = [v.replace(";", "\\;") for v in record.values]
+    elif record.type == "MX":
+        values = [
+            {"preference": int(p), "exchange": e} for p, e in (v.split() for v in record.values)
+        ]
+    else:
+        values = list(record.values)
+    return {"type": record.type, "ttl": record.ttl, "values": values}

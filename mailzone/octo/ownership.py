@@ -14,7 +14,7 @@ from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
 from mailzone.octo import registry
-from mailzone.records.model import REGISTRY_NAME
+from mailzone.octo.registry import REGISTRY_NAME
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mailzone.records.model import REGISTRY_NAME
+from mailzone.records.model import DesiredRecord
 
+REGISTRY_NAME = "_mailzone"
 MAGIC = "mailzone:1"
 log = logging.getLogger("mailzone.registry")
 
 Registry = dict[str, frozenset[str]]
+
+
+def owner_key(record: DesiredRecord) -> str:
+    """How the registry names a record: `MX/@`, `A/mail`, `SPF/@` (only the `v=spf1` value)."""
+    return f"{'SPF' if record.spf_only else record.type}/{record.name or '@'}"
 
 
 def encode(domain: str, entries: frozenset[str] | set[str]) -> str:

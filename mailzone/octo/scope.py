@@ -13,8 +13,7 @@ from octodns.zone import Zone
 
 from mailzone.octo import registry
 from mailzone.octo.ownership import ZoneReport, _values
-from mailzone.octo.registry import is_registry
-from mailzone.records.model import REGISTRY_NAME
+from mailzone.octo.registry import REGISTRY_NAME, is_registry
 
 
 def hold_outside(

@@ -10,8 +10,6 @@ from mailzone.spec.state import DomainState
 from mailzone.spec.zone import ZoneSpec
 from mailzone.util.txt import quote_txt
 
-REGISTRY_NAME = "_mailzone"
-
 
 @dataclass(frozen=True)
 class DomainInput:
@@ -37,11 +35,6 @@ class DesiredRecord:
     values: tuple[str, ...]
     spf_only: bool = False
 
-    @property
-    def owner_key(self) -> str:
-        """How the ownership registry names this record: `MX/@`, `A/mail`, `SPF/@`."""
-        return f"{'SPF' if self.spf_only else self.type}/{self.name or '@'}"
-
     def zone_lines(self, zone: str) -> list[str]:
         """Zone-file lines (`name ttl IN TYPE rdata`) with names relative to `zone`."""
         name = self.name or "@"
@@ -52,19 +45,6 @@ class DesiredRecord:
         if self.type == "TXT":
             return [txt_rdata(v) for v in self.values]
         return list(self.values)
-
-    def octodns_data(self) -> dict[str, object]:
-        """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange)."""
-        values: list[object]
-        if self.type == "TXT":
-            values = [v.replace(";", "\\;") for v in self.values]
-        elif self.type == "MX":
-            values = [
-                {"preference": int(p), "exchange": e} for p, e in (v.split() for v in self.values)
-            ]
-        else:
-            values = list(self.values)
-        return {"type": self.type, "ttl": self.ttl, "values": values}
 
 
 def relative_name(fqdn: str, zone: str) -> str:
