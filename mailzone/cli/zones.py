@@ -253,8 +253,9 @@ def forget(
 ) -> None:
     """Drop a domain from mailzone's registry; with --delete-records, delete what mailzone created."""
     from mailzone.cli.render import plan as render
-    from mailzone.octo.forget import forget_state, plan_forget
+    from mailzone.octo.forget import plan_forget
     from mailzone.octo.sync import apply_zone
+    from mailzone.repo.state import forget_state
 
     root = Context.of(ctx).root
     zp, cache = plan_forget(root, domain, delete_records, zone, provider)

@@ -12,7 +12,7 @@ from pathlib import Path
 from mailzone.errors import MailzoneError
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
 from mailzone.repo.project import Domain, load_project
-from mailzone.repo.state import load_state, save_state, state_path
+from mailzone.repo.state import load_state
 from mailzone.spec.types import idna_name
 
 
@@ -101,14 +101,3 @@ class _NoSpec:
 
 def _stateless(root: Path, name: str) -> Domain:
     return _NoSpec(name, root)  # type: ignore[return-value]
-
-
-def forget_state(root: Path, name: str) -> None:
-    """After a forget: a state with no DKIM selectors goes; one with keys only forgets the zone."""
-    if (root / "zones" / f"{name}.yaml").exists():
-        return
-    state = load_state(root, name)
-    if not state.selectors:
-        state_path(root, name).unlink(missing_ok=True)
-    elif state.zone is not None:
-        save_state(root, state.model_copy(update={"zone": None, "provider": None}))

@@ -86,3 +86,14 @@ def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
     )
     write_atomic(path, text, durable=durable)
     return path
+
+
+def forget_state(root: Path, name: str) -> None:
+    """After a forget: a state with no DKIM selectors goes; one with keys only forgets the zone."""
+    if (root / "zones" / f"{name}.yaml").exists():
+        return
+    state = load_state(root, name)
+    if not state.selectors:
+        state_path(root, name).unlink(missing_ok=True)
+    elif state.zone is not None:
+        save_state(root, state.model_copy(update={"zone": None, "provider": None}))
