@@ -61,3 +61,9 @@ def basic_spec(domain: str = "example.org", provider: str = "local", extra: str 
               rua: ["mailto:postmaster@{domain}"]
             """
     ).lstrip() + textwrap.dedent(extra)
+
+
+def dkim_spec(key: str, host: str = "mail", selector: str = "20200803") -> str:
+    """basic_spec for provider `target`, mail host `host`, importing one DKIM public key."""
+    spec = basic_spec(provider="target").replace("name: mail", f"name: {host}")
+    return spec + f'dkim:\n  import:\n    - {{selector: "{selector}", public_key: "{key}"}}\n'
