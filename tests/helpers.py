@@ -37,6 +37,13 @@ def ed25519_public_b64() -> str:
     return base64.b64encode(raw).decode()
 
 
+def write_dedented(path: Path, text: str) -> Path:
+    """Write `text` (dedented) to `path`, making its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
 def write_spec(root: Path, domain: str, body: str) -> Path:
     """Write zones/<domain>.yaml (body is dedented)."""
     path = root / "zones" / f"{domain}.yaml"
