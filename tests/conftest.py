@@ -13,30 +13,29 @@ A test gets a started server, serving its zones, in one of three ways::
 
 Every server is private to its test and stopped at teardown; each starts in well under a second.
 ``provider_config()`` gives the octoDNS provider block and ``make_provider(server)`` builds it.
+Type a factory argument with ``tests.servers.ServerFactory`` (test modules never import from here).
 If ``named`` or ``pdns_server`` is not installed the test is skipped, unless the ``CI``
 environment variable is set: then it fails.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import pytest
 
-from tests.servers import BindServer, DnsServer, PowerDnsServer, find_binary
-
-DEFAULT_ZONES = ("example.org.",)
+from tests.servers import (
+    DEFAULT_ZONES,
+    BindServer,
+    DnsServer,
+    PowerDnsServer,
+    ServerFactory,
+    find_binary,
+    not_installed,
+)
 
 S = TypeVar("S", bound=DnsServer)
-S_co = TypeVar("S_co", bound=DnsServer, covariant=True)
-
-
-class ServerFactory(Protocol[S_co]):
-    """Starts a server serving ``zones``; the fixture stops it at teardown."""
-
-    def __call__(self, zones: Iterable[str] = DEFAULT_ZONES) -> S_co: ...
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,18 +44,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _require(server_class: type[DnsServer]) -> None:
     binary = server_class.binary
-    if find_binary(binary) is not None:
-        return
-    message = f"{binary} is not installed (needed for {server_class.kind} integration tests)"
-    if _in_ci():
-        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
-    pytest.skip(message)
+    if find_binary(binary) is None:
+        not_installed(
+            f"{binary} is not installed (needed for {server_class.kind} integration tests)"
+        )
 
 
 def _serve(server_class: type[S]) -> Iterator[ServerFactory[S]]:

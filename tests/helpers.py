@@ -37,6 +37,13 @@ def ed25519_public_b64() -> str:
     return base64.b64encode(raw).decode()
 
 
+def write_dedented(path: Path, text: str) -> Path:
+    """Write `text` (dedented) to `path`, making its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
 def write_spec(root: Path, domain: str, body: str) -> Path:
     """Write zones/<domain>.yaml (body is dedented)."""
     path = root / "zones" / f"{domain}.yaml"
@@ -61,3 +68,9 @@ def basic_spec(domain: str = "example.org", provider: str = "local", extra: str 
               rua: ["mailto:postmaster@{domain}"]
             """
     ).lstrip() + textwrap.dedent(extra)
+
+
+def dkim_spec(key: str, host: str = "mail", selector: str = "20200803") -> str:
+    """basic_spec for provider `target`, mail host `host`, importing one DKIM public key."""
+    spec = basic_spec(provider="target").replace("name: mail", f"name: {host}")
+    return spec + f'dkim:\n  import:\n    - {{selector: "{selector}", public_key: "{key}"}}\n'

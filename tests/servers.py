@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, NoReturn, Protocol, Self, TypeVar
 
 import dns.exception
 import dns.message
@@ -42,6 +42,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
+import pytest
 import requests
 
 LOOPBACK = "127.0.0.1"
@@ -87,6 +88,18 @@ def find_binary(name: str) -> str | None:
     """Find a server binary on PATH or in the sbin directories (often missing from PATH)."""
     path = os.pathsep.join(filter(None, [os.environ.get("PATH"), _SBIN_PATH]))
     return shutil.which(name, path=path)
+
+
+def in_ci() -> bool:
+    """Whether the ``CI`` environment variable is set (to anything but 0, false, no)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def not_installed(message: str) -> NoReturn:
+    """Skip the test for want of a server or MTA on this machine; under CI, fail it instead."""
+    if in_ci():
+        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
+    pytest.skip(message)
 
 
 def absolute(zone: str) -> str:
@@ -167,6 +180,18 @@ def make_provider(server: DnsServer, provider_id: str = "target") -> Any:
     module_name, _, class_name = config.pop("class").rpartition(".")
     provider_class = getattr(importlib.import_module(module_name), class_name)
     return provider_class(provider_id, **config)
+
+
+DEFAULT_ZONES = ("example.org.",)
+
+S_co = TypeVar("S_co", bound="DnsServer", covariant=True)
+
+
+class ServerFactory(Protocol[S_co]):
+    """What the ``bind_factory`` and ``pdns_factory`` fixtures give: starts a server serving
+    ``zones``; the fixture stops it at teardown."""
+
+    def __call__(self, zones: Iterable[str] = DEFAULT_ZONES) -> S_co: ...
 
 
 class DnsServer(ABC):

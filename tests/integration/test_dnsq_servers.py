@@ -14,12 +14,12 @@ from octodns.zone import Zone
 
 from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
-from tests.conftest import ServerFactory
 from tests.servers import (
     LOOPBACK,
     SOA_MINIMUM,
     BindServer,
     DnsServer,
+    ServerFactory,
     free_port,
     make_provider,
     txt_values,

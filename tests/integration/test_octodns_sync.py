@@ -13,10 +13,9 @@ import pytest
 import yaml
 
 from tests.cli import mailzone
-from tests.conftest import ServerFactory
-from tests.helpers import basic_spec, rsa_public_b64, write_spec
-from tests.integration.test_reconcile import FOREIGN, add_foreign, assert_foreign_intact, dkim_spec
-from tests.servers import BindServer, DnsServer, PowerDnsServer, query, txt_values
+from tests.foreign import FOREIGN, add_foreign, assert_foreign_intact
+from tests.helpers import basic_spec, dkim_spec, rsa_public_b64, write_spec
+from tests.servers import BindServer, DnsServer, PowerDnsServer, ServerFactory, query, txt_values
 
 pytestmark = pytest.mark.integration
 

@@ -6,57 +6,21 @@ what the server answers afterwards."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from octodns.record import Record
-from octodns.zone import Zone
 
 from tests.cli import changes, mailzone, write_provider
-from tests.helpers import basic_spec, rsa_public_b64, write_spec
-from tests.servers import DnsServer, make_provider, query, txt_values
+from tests.foreign import add_foreign, assert_foreign_intact
+from tests.helpers import basic_spec, dkim_spec, rsa_public_b64, write_spec
+from tests.servers import DnsServer, query, txt_values
 
 pytestmark = pytest.mark.integration
-
-FOREIGN: list[tuple[str, dict[str, Any]]] = [
-    ("", {"type": "TXT", "ttl": 300, "values": ["google-site-verification=abc123", "MS=ms42"]}),
-    ("www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}),
-    ("shop", {"type": "CNAME", "ttl": 300, "value": "shops.example.net."}),
-    ("s1._domainkey", {"type": "CNAME", "ttl": 300, "value": "s1.domainkey.u1.wl.sendgrid.net."}),
-    ("google._domainkey", {"type": "TXT", "ttl": 300, "value": "v=DKIM1\\; k=rsa\\; p=MIIBgoogle"}),
-]
-
-
-def dkim_spec(key: str, host: str = "mail", selector: str = "20200803") -> str:
-    spec = basic_spec(provider="target").replace("name: mail", f"name: {host}")
-    return spec + f'dkim:\n  import:\n    - {{selector: "{selector}", public_key: "{key}"}}\n'
 
 
 def setup_repo(tmp_path: Path, server: DnsServer, spec: str) -> Path:
     write_provider(tmp_path, "target", server.provider_config())
     write_spec(tmp_path, "example.org", spec)
     return tmp_path
-
-
-def add_foreign(server: DnsServer, records: list[tuple[str, dict[str, Any]]] = FOREIGN) -> None:
-    """Records someone else made, written straight through octoDNS."""
-    provider = make_provider(server, "someone-else")
-    zone = Zone("example.org.", [])
-    for name, data in records:
-        zone.add_record(Record.new(zone, name, data))
-    plan = provider.plan(zone)
-    provider.apply(plan)
-
-
-def assert_foreign_intact(server: DnsServer) -> None:
-    apex = txt_values(server, "example.org.")
-    assert "google-site-verification=abc123" in apex and "MS=ms42" in apex
-    assert query(server, "www.example.org.", "A") == ["192.0.2.80"]
-    assert query(server, "shop.example.org.", "CNAME") == ["shops.example.net."]
-    assert query(server, "s1._domainkey.example.org.", "CNAME") == [
-        "s1.domainkey.u1.wl.sendgrid.net."
-    ]
-    assert txt_values(server, "google._domainkey.example.org.") == ["v=DKIM1; k=rsa; p=MIIBgoogle"]
 
 
 def test_apply_serves_every_record_exactly(tmp_path: Path, dns_server: DnsServer) -> None:

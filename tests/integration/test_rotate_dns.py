@@ -27,9 +27,16 @@ from mailzone.repo.state import load_state, save_state
 from mailzone.spec import dkim_key
 from mailzone.spec.state import DomainState, SelectorState
 from tests.cli import Run, changes, mailzone, write_provider
-from tests.conftest import ServerFactory
 from tests.helpers import basic_spec, write_spec
-from tests.servers import BindServer, DnsServer, free_port, make_provider, query, txt_values
+from tests.servers import (
+    BindServer,
+    DnsServer,
+    ServerFactory,
+    free_port,
+    make_provider,
+    query,
+    txt_values,
+)
 
 pytestmark = pytest.mark.integration
 

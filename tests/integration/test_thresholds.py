@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from tests.cli import mailzone, refused, write_provider
-from tests.conftest import ServerFactory
 from tests.helpers import basic_spec, ed25519_public_b64, rsa_public_b64, write_spec
-from tests.servers import PowerDnsServer, make_provider, query, txt_values
+from tests.servers import PowerDnsServer, ServerFactory, make_provider, query, txt_values
 
 pytestmark = pytest.mark.integration
 

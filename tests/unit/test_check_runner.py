@@ -1,33 +1,19 @@
-"""The check runner: partitions keep domains that share a mail host together, and several
-worker processes give the same reports as one."""
+"""The check runner's partition keeps domains that share a mail host together. That several
+worker processes give the same reports as one: tests/cli/test_check_workers.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from mailzone.check.env import CheckEnv
-from mailzone.check.families import NAMES as FAMILIES
-from mailzone.check.runner import check_all, partition
-from mailzone.dns.query import Dns
-from mailzone.octo.authority import Authorities
+from mailzone.check.runner import partition
 from mailzone.repo.project import load_project
-from mailzone.spec.host import load_host_config
-from tests.cli import mailzone
-
-
-def _repo(root: Path, count: int) -> None:
-    for i in range(count):
-        ip = f"192.0.2.{10 + i % 3}"  # three mail hosts' addresses shared by the domains
-        run = mailzone(
-            root, "init", f"d{i}.example", "--mail-host", f"mail.d{i}.example", "--ipv4", ip
-        )
-        assert run.returncode == 0, run.stderr
-    assert mailzone(root, "apply", "--yes").returncode == 0
+from mailzone.repo.scaffold import scaffold
 
 
 def test_partition_keeps_shared_hosts_together(tmp_path: Path) -> None:
-    _repo(tmp_path, 9)
+    for i in range(9):
+        ip = f"192.0.2.{10 + i % 3}"  # three mail hosts' addresses shared by the domains
+        scaffold(tmp_path, f"d{i}.example", f"mail.d{i}.example", [ip], [])  # as `init` writes
     domains = list(load_project(tmp_path).domains.values())
 
     parts = partition(domains, 2)
@@ -37,29 +23,3 @@ def test_partition_keeps_shared_hosts_together(tmp_path: Path) -> None:
         addresses = {domains[i].spec.hosts[0].ipv4[0] for i in part}
         others = {domains[i].spec.hosts[0].ipv4[0] for p in parts if p is not part for i in p}
         assert not addresses & others
-
-
-def test_processes_give_the_same_reports_as_one(tmp_path: Path) -> None:
-    _repo(tmp_path, 6)
-    project = load_project(tmp_path)
-    domains = [project.domains[n] for n in sorted(project.domains)]
-
-    def env() -> CheckEnv:
-        host = load_host_config(None, tmp_path)
-        dns = Dns(("127.0.0.1", 9), timeout=0.1, retries=0)  # only drift runs: it reads zone files
-        return CheckEnv(
-            tmp_path,
-            host,
-            dns,
-            Authorities(tmp_path, host, dns),
-            datetime.now(UTC),
-            skip=frozenset(f for f in FAMILIES if f != "drift"),
-        )
-
-    one = check_all(domains, env(), processes=1)
-    two = check_all(domains, env(), processes=2)
-
-    assert [r.domain for r in two] == [d.name for d in domains]
-    assert [r.findings for r in two] == [r.findings for r in one]
-    assert all(f.status == "pass" for r in two for f in r.findings)
-    assert sum(len(r.findings) for r in two) >= 6 * 7

@@ -1,5 +1,6 @@
 """Checks over the `local` target's zone file standing in for the resolver (no network):
-DMARC p=none ageing, and the state recording since when the policy is live."""
+DMARC p=none ageing, and the state recording since when the policy is live. Each repository is
+made by the real CLI (`init`, `apply`)."""
 
 from __future__ import annotations
 

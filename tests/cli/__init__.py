@@ -1,5 +1,11 @@
-"""Run the real `mailzone` CLI (in a subprocess, or in this process to skip interpreter
-start-up), and set up a temp repository for it."""
+"""The `mailzone` command end to end, against files and the built-in `local` target.
+
+The tests in this folder run the whole CLI, or another process of their own; none needs a DNS
+server (those are in tests/integration) and none belongs in tests/unit, which must stay fast.
+
+This module is how every test folder runs the CLI: `mailzone()` starts the real command in a
+subprocess, `inproc()` runs it in this process to skip interpreter start-up; the rest set up a
+temp repository for it and read what it printed."""
 
 from __future__ import annotations
 
