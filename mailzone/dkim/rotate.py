@@ -32,6 +32,7 @@ from mailzone.errors import MailzoneError
 from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
 from mailzone.repo.state import save_state
+from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
 from mailzone.spec.state import DomainState, SelectorState
@@ -242,7 +243,9 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     tombstones = [s.selector for s in state.selectors if s.phase == "tombstone"]
     # a revoked selector's key must stay revoked in DNS: if the apply that revoked it failed,
     # nothing else would publish the revocation before the selector is forgotten
-    revoked = {s.selector: revoked_value(s) for s in state.selectors if s.phase == "revoked"}
+    revoked = {
+        s.selector: revoked_txt_value(s.algorithm) for s in state.selectors if s.phase == "revoked"
+    }
     seen = observer.observe(domain, {**pending, **revoked}, tombstones)
     observed = lifecycle.Observed(
         visible=seen.visible,
@@ -272,11 +275,6 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
             "(mailzone apply publishes it)"
         )
     return _Decision(domain, run, new, actions, unrevoked=unrevoked)
-
-
-def revoked_value(sel: SelectorState) -> str:
-    """The TXT value a revoked selector's record holds (as `expand_dkim` publishes it)."""
-    return f"v=DKIM1; k={sel.algorithm}; p="
 
 
 def _describe(action: lifecycle.Action, sels: list[lifecycle.Sel], dkim: Dkim) -> str:
