@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from mailzone.check.families import NAMES as CHECK_NAMES
+from mailzone.mta.kinds import KINDS as MTA_KINDS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,7 +65,7 @@ DmarcPolicy = Literal["none", "quarantine", "reject"]
 
 # the check families and MTA kinds come from their registries
 CheckFamily = Enum("CheckFamily", {name: name for name in CHECK_NAMES}, type=str)  # type: ignore[misc]
-MtaKind = Enum("MtaKind", {name: name for name in ("exim", "opendkim", "rspamd")}, type=str)  # type: ignore[misc]
+MtaKind = Enum("MtaKind", {name: name for name in MTA_KINDS}, type=str)  # type: ignore[misc]
 
 DomainsArg = Annotated[
     list[str] | None, typer.Argument(help="Mail domains (default: every spec).", show_default=False)

@@ -5,6 +5,11 @@ network. Each algorithm is its own track: publish a pending selector, switch the
 authoritative nameserver serves it and caches had time to expire, retire the old selector, revoke
 or remove its record, and delete its private key once DNS no longer serves it. The caller saves
 the new selectors only after every action succeeded, so a crash simply repeats the step.
+
+Selectors are `SelectorLifecycle` entries (`mailzone.spec.state`): `step` reads only their
+lifecycle fields and moves them on with `model_copy`, so a `SelectorState` stays one, key and
+all. The selectors it starts are plain `SelectorLifecycle` entries; the caller completes them
+with the key it makes for their `GenerateKey`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from mailzone.spec.dkim_key import Algorithm
-from mailzone.spec.state import Phase
+from mailzone.spec.state import Phase, SelectorLifecycle
 
 PHASE_ORDER: dict[Phase, int] = {
     "pending": 0,
@@ -37,26 +42,6 @@ class Policy:
     forget_after: timedelta = timedelta(days=30)
     retire: Literal["revoke", "remove"] = "revoke"
     algorithms: tuple[Algorithm, ...] = ("rsa",)
-
-
-@dataclass(frozen=True)
-class Sel:
-    """One selector in the rotation.
-
-    `visible_since`: first run of the current streak in which every nameserver served it.
-    `switched`: when it became active (for an active one) or stopped signing (retiring and later).
-    `mta_done`: the MTA has signed with it. `urgent`: published in an emergency (no delay).
-    """
-
-    selector: str
-    algorithm: Algorithm
-    phase: Phase
-    created: datetime
-    visible_since: datetime | None = None
-    switched: datetime | None = None
-    revoked: datetime | None = None
-    mta_done: bool = False
-    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +113,7 @@ Action = (
     GenerateKey | PublishRecord | SwitchMta | RevokeRecord | RemoveRecord | ArchiveKey | DeleteKey
 )
 NameFor = Callable[[Algorithm, datetime], str]
-Outcome = tuple[list[Sel], list[Action], list[datetime]]
+Outcome = tuple[list[SelectorLifecycle], list[Action], list[datetime]]
 
 
 def date_selector(algorithm: Algorithm, now: datetime) -> str:
@@ -143,13 +128,13 @@ def activation_delay(policy: Policy, observed: Observed) -> timedelta:
 
 
 def step(
-    sels: Sequence[Sel],
+    sels: Sequence[SelectorLifecycle],
     policy: Policy,
     now: datetime,
     observed: Observed,
     emergency: bool = False,
     new_selector: NameFor = date_selector,
-) -> tuple[list[Sel], list[Action], datetime | None]:
+) -> tuple[list[SelectorLifecycle], list[Action], datetime | None]:
     """Advance every track as far as `now` and `observed` allow.
 
     Returns the new selectors (save them only after the actions succeeded, in order), the
@@ -159,7 +144,7 @@ def step(
     Running twice with the same inputs gives no actions the second time.
     """
     tracks = list(dict.fromkeys([*policy.algorithms, *(s.algorithm for s in sels)]))
-    result: list[Sel] = []
+    result: list[SelectorLifecycle] = []
     actions: list[Action] = []
     dues: list[datetime] = []
     taken = {s.selector for s in sels}
@@ -191,7 +176,7 @@ def _fresh(name: str, taken: set[str]) -> str:
 
 
 def _pass(
-    track: list[Sel],
+    track: list[SelectorLifecycle],
     algorithm: Algorithm,
     policy: Policy,
     now: datetime,
@@ -200,7 +185,7 @@ def _pass(
     fresh: NameFor,
 ) -> Outcome:
     """One pass over a track: retire and forget, then activate, then publish."""
-    kept: list[Sel] = []
+    kept: list[SelectorLifecycle] = []
     actions: list[Action] = []
     dues: list[datetime] = []
     # the old key stays valid until the MTA really signs with its successor (a failed reload)
@@ -219,8 +204,8 @@ def _pass(
 
 
 def _age_out(
-    sel: Sel, policy: Policy, now: datetime, observed: Observed, settled: bool = True
-) -> tuple[Sel | None, list[Action], list[datetime]]:
+    sel: SelectorLifecycle, policy: Policy, now: datetime, observed: Observed, settled: bool = True
+) -> tuple[SelectorLifecycle | None, list[Action], list[datetime]]:
     """Revoke, tombstone or drop a selector that no longer signs (once `settled`: the MTA
     signs with its successor)."""
     if sel.phase == "tombstone":
@@ -235,14 +220,14 @@ def _age_out(
     remove_now = sel.phase == "retiring" and policy.retire == "remove" and now >= revoke_at
     if now >= forget_at or remove_now:
         return (
-            replace(sel, phase="tombstone", revoked=sel.revoked or now),
+            sel.model_copy(update={"phase": "tombstone", "revoked": sel.revoked or now}),
             [RemoveRecord(sel.selector)],
             [],
         )
     if sel.phase == "retiring":
         if now >= revoke_at:
             return (
-                replace(sel, phase="revoked", revoked=now),
+                sel.model_copy(update={"phase": "revoked", "revoked": now}),
                 [RevokeRecord(sel.selector)],
                 [forget_at],
             )
@@ -251,7 +236,7 @@ def _age_out(
 
 
 def _activate(
-    track: list[Sel],
+    track: list[SelectorLifecycle],
     algorithm: Algorithm,
     policy: Policy,
     now: datetime,
@@ -264,20 +249,22 @@ def _activate(
     if pending is None:
         return track, [], []
     if not observed.visible.get(pending.selector, False):
-        return _swap(track, pending, replace(pending, visible_since=None)), [], []
+        return _note_visible(track, pending, None), [], []
     seen = pending.visible_since or now
     ready = seen if pending.urgent else seen + activation_delay(policy, observed)
     if now < ready:
-        return _swap(track, pending, replace(pending, visible_since=seen)), [], [ready]
+        return _note_visible(track, pending, seen), [], [ready]
     actions: list[Action] = [SwitchMta(algorithm, pending.selector)]
-    new: list[Sel] = []
+    new: list[SelectorLifecycle] = []
     for sel in track:
         if sel is pending:
-            sel = replace(sel, phase="active", visible_since=seen, switched=now, mta_done=True)
+            sel = sel.model_copy(
+                update={"phase": "active", "visible_since": seen, "switched": now, "mta_done": True}
+            )
         elif sel.phase in ("active", "retiring"):
             if sel.phase == "active":
                 actions.append(ArchiveKey(sel.selector))
-                sel = replace(sel, phase="retiring", switched=now)
+                sel = sel.model_copy(update={"phase": "retiring", "switched": now})
             if pending.urgent:  # compromised host: no grace period for any older key
                 at_once = replace(policy, revoke_after=timedelta(0))
                 revoked, acts, _ = _age_out(sel, at_once, now, observed)
@@ -288,7 +275,7 @@ def _activate(
 
 
 def _drop(
-    track: list[Sel],
+    track: list[SelectorLifecycle],
     algorithm: Algorithm,
     policy: Policy,
     now: datetime,
@@ -299,21 +286,21 @@ def _drop(
     """An algorithm no longer in the policy: its active key retires, its pending key goes."""
     if algorithm in policy.algorithms:
         return track, [], []
-    new: list[Sel] = []
+    new: list[SelectorLifecycle] = []
     actions: list[Action] = []
     for sel in track:
         if sel.phase == "active":
             actions.append(ArchiveKey(sel.selector))
-            sel = replace(sel, phase="retiring", switched=now)
+            sel = sel.model_copy(update={"phase": "retiring", "switched": now})
         elif sel.phase == "pending":
             actions.append(RemoveRecord(sel.selector))
-            sel = replace(sel, phase="tombstone", switched=now, revoked=now)
+            sel = sel.model_copy(update={"phase": "tombstone", "switched": now, "revoked": now})
         new.append(sel)
     return new, actions, []
 
 
 def _publish(
-    track: list[Sel],
+    track: list[SelectorLifecycle],
     algorithm: Algorithm,
     policy: Policy,
     now: datetime,
@@ -329,10 +316,17 @@ def _publish(
         if not (emergency and not pending.urgent):
             return track, [], []
         # made on the compromised host too: withdraw it and start over
-        gone = replace(pending, phase="tombstone", switched=now, revoked=now)
+        gone = pending.model_copy(update={"phase": "tombstone", "switched": now, "revoked": now})
         track = _swap(track, pending, gone)
         name = fresh(algorithm, now)
-        sel = Sel(name, algorithm, "pending", created=now, urgent=True)
+        sel = SelectorLifecycle(
+            selector=name,
+            algorithm=algorithm,
+            phase="pending",
+            created=now,
+            mta_done=False,
+            urgent=True,
+        )
         actions: list[Action] = [
             RemoveRecord(pending.selector),
             GenerateKey(algorithm, name),
@@ -345,9 +339,27 @@ def _publish(
         if now < due:
             return track, [], [due]
     name = fresh(algorithm, now)
-    sel = Sel(name, algorithm, "pending", created=now, urgent=emergency)
+    sel = SelectorLifecycle(
+        selector=name,
+        algorithm=algorithm,
+        phase="pending",
+        created=now,
+        mta_done=False,
+        urgent=emergency,
+    )
     return [*track, sel], [GenerateKey(algorithm, name), PublishRecord(name)], []
 
 
-def _swap(track: list[Sel], old: Sel, new: Sel) -> list[Sel]:
+def _note_visible(
+    track: list[SelectorLifecycle], pending: SelectorLifecycle, since: datetime | None
+) -> list[SelectorLifecycle]:
+    """`track` with the pending selector visible `since` then (None: not visible now)."""
+    if pending.visible_since == since:
+        return track  # the same objects, so a fixpoint is seen at once
+    return _swap(track, pending, pending.model_copy(update={"visible_since": since}))
+
+
+def _swap(
+    track: list[SelectorLifecycle], old: SelectorLifecycle, new: SelectorLifecycle
+) -> list[SelectorLifecycle]:
     return [new if s is old else s for s in track]

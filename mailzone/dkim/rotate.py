@@ -20,7 +20,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,9 +33,10 @@ from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
 from mailzone.repo.state import save_state
 from mailzone.spec import dkim_key
+from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
-from mailzone.spec.state import DomainState, SelectorState
+from mailzone.spec.state import DomainState, SelectorLifecycle, SelectorState
 from mailzone.spec.zone import Dkim
 from mailzone.util.files import write_atomic
 from mailzone.util.lock import exclusive
@@ -76,7 +77,7 @@ class RotateResult:
 class _Decision:
     domain: Domain
     run: DomainRun
-    sels: list[lifecycle.Sel]
+    sels: list[SelectorLifecycle]
     actions: list[lifecycle.Action]
     new_keys: dict[str, dkim_key.PublicKey] = field(default_factory=dict)
     unrevoked: list[str] = field(default_factory=list)  # revoked, but DNS still says otherwise
@@ -92,51 +93,6 @@ def policy_of(dkim: Dkim) -> lifecycle.Policy:
         forget_after=dkim.forget_after,
         retire=dkim.retire,
         algorithms=tuple(dkim.algorithms),
-    )
-
-
-def to_sel(s: SelectorState) -> lifecycle.Sel:
-    """A state entry as the lifecycle sees it."""
-    return lifecycle.Sel(
-        selector=s.selector,
-        algorithm=s.algorithm,
-        phase=s.phase,
-        created=s.created,
-        visible_since=s.visible_since,
-        switched=s.switched,
-        revoked=s.revoked,
-        mta_done=s.mta_done,
-        urgent=s.urgent,
-    )
-
-
-def _to_state(
-    sel: lifecycle.Sel, old: SelectorState | None, key: dkim_key.PublicKey | None, now: datetime
-) -> SelectorState:
-    if old is None:
-        assert key is not None, f"no key for new selector {sel.selector}"
-        base = {
-            "selector": sel.selector,
-            "algorithm": key.algorithm,
-            "bits": key.bits,
-            "public_key": key.p,
-            "fingerprint": key.fingerprint,
-            "created": sel.created,
-        }
-    else:
-        base = old.model_dump(
-            include={"selector", "algorithm", "bits", "public_key", "fingerprint", "created"}
-        )
-    changed = old.changed if old is not None and old.phase == sel.phase else now
-    return SelectorState(
-        **base,
-        phase=sel.phase,
-        changed=changed,
-        visible_since=sel.visible_since,
-        switched=sel.switched,
-        revoked=sel.revoked,
-        mta_done=sel.mta_done,
-        urgent=sel.urgent,
     )
 
 
@@ -223,7 +179,7 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     state = domain.state
     dkim = domain.spec.dkim
     policy = policy_of(dkim)
-    sels = [to_sel(s) for s in state.selectors]
+    sels: list[SelectorLifecycle] = list(state.selectors)
     latest = max(
         (
             (when, f"{field} of {s.selector}")
@@ -243,7 +199,9 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     tombstones = [s.selector for s in state.selectors if s.phase == "tombstone"]
     # a revoked selector's key must stay revoked in DNS: if the apply that revoked it failed,
     # nothing else would publish the revocation before the selector is forgotten
-    revoked = {s.selector: revoked_value(s) for s in state.selectors if s.phase == "revoked"}
+    revoked = {
+        s.selector: revoked_txt_value(s.algorithm) for s in state.selectors if s.phase == "revoked"
+    }
     seen = observer.observe(domain, {**pending, **revoked}, tombstones)
     observed = lifecycle.Observed(
         visible=seen.visible,
@@ -275,12 +233,7 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     return _Decision(domain, run, new, actions, unrevoked=unrevoked)
 
 
-def revoked_value(sel: SelectorState) -> str:
-    """The TXT value a revoked selector's record holds (as `expand_dkim` publishes it)."""
-    return f"v=DKIM1; k={sel.algorithm}; p="
-
-
-def _describe(action: lifecycle.Action, sels: list[lifecycle.Sel], dkim: Dkim) -> str:
+def _describe(action: lifecycle.Action, sels: list[SelectorLifecycle], dkim: Dkim) -> str:
     if isinstance(action, lifecycle.GenerateKey):
         size = f"rsa-{dkim.rsa_bits}" if action.algorithm == "rsa" else "ed25519"
         return f"new {size} key for selector {action.selector}"
@@ -299,7 +252,9 @@ def _describe(action: lifecycle.Action, sels: list[lifecycle.Sel], dkim: Dkim) -
     return f"delete the private key of {action.selector}"
 
 
-def _explain_waits(run: DomainRun, sels: list[lifecycle.Sel], seen: Seen, now: datetime) -> None:
+def _explain_waits(
+    run: DomainRun, sels: list[SelectorLifecycle], seen: Seen, now: datetime
+) -> None:
     for sel in sels:
         if sel.phase == "pending" and sel.selector in seen.said:
             run.waiting.append(
@@ -384,12 +339,27 @@ def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainSta
     entries = []
     for sel in decision.sels:
         if sel.selector in switching and not mta_ready:
-            sel = replace(sel, mta_done=False)  # set once the MTA really signs with it
-        key = decision.new_keys.get(sel.selector)
-        if sel.selector not in old and key is None:
-            raise MailzoneError(f"no key was made for {sel.selector}")
-        entries.append(_to_state(sel, old.get(sel.selector), key, now))
+            sel = sel.model_copy(update={"mta_done": False})  # set once the MTA signs with it
+        entries.append(_entry(sel, old.get(sel.selector), decision.new_keys, now))
     return decision.domain.state.model_copy(update={"selectors": entries})
+
+
+def _entry(
+    sel: SelectorLifecycle,
+    old: SelectorState | None,
+    new_keys: dict[str, dkim_key.PublicKey],
+    now: datetime,
+) -> SelectorState:
+    """The state entry for what the lifecycle decided (validated again when it changed)."""
+    if isinstance(sel, SelectorState) and old is not None:
+        if sel == old:
+            return old
+        changed = old.changed if old.phase == sel.phase else now
+        return SelectorState(**{**dict(sel), "changed": changed})
+    key = new_keys.get(sel.selector)
+    if key is None:
+        raise MailzoneError(f"no key was made for {sel.selector}")
+    return SelectorState.of_lifecycle(sel, key, changed=now)
 
 
 def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
@@ -524,7 +494,7 @@ def _delete_keys(
         except (MailzoneError, OSError) as err:
             result.errors.append(f"{domain}: {err} (the next rotate retries)")
             if action.selector in old:
-                decision.sels.append(to_sel(old[action.selector]))
+                decision.sels.append(old[action.selector])
 
 
 def parse_now(text: str | None) -> datetime:

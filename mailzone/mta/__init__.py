@@ -1,4 +1,6 @@
 """Mail transfer agents that sign with mailzone's DKIM keys: configuration rendering and checks.
 
-`exim` renders the Debian Exim4 pieces (a selector lookup file and a `DKIM_*` macro block);
-`exim_check` finds the ways such a setup silently sends unsigned mail."""
+`kinds` is the registry of MTA kinds (`exim`, `opendkim`, `rspamd`), one module each, every one a
+`renderer.Renderer` of a `signing.Signing` list; `install` renders the host's kind from the
+states, writes the files and reloads the MTA; `exim_check` finds the ways an Exim setup silently
+sends unsigned mail."""

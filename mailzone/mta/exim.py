@@ -28,14 +28,30 @@ there are signed), and the key path is the *file name* returned by a dsearch of 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from mailzone.errors import MailzoneError
+from mailzone.mta.renderer import BEGIN_MARKER, END_MARKER, MtaFile, merge_block
 from mailzone.mta.signing import Signing, checked
 
-BEGIN_MARKER = "# BEGIN mailzone"
-END_MARKER = "# END mailzone"
+if TYPE_CHECKING:
+    from mailzone.spec.host import HostConfig
+
+__all__ = [
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "SPLIT_CONFIG_FILE",
+    "EximFiles",
+    "Signing",
+    "merge_localmacros",
+    "render",
+    "render_exim",
+    "render_lookup",
+    "render_macros",
+]
 SPLIT_CONFIG_FILE = PurePosixPath("conf.d/main/00_mailzone_dkim")
 """Where the block goes, relative to /etc/exim4, when `dc_use_split_config='true'`."""
 
@@ -104,30 +120,22 @@ def render_macros(key_dir: str, lookup_file: str, strict: bool = True) -> str:
 
 
 def merge_localmacros(existing_text: str, block: str, what: str = "exim4.conf.localmacros") -> str:
-    """`existing_text` with its mailzone block replaced by `block` (appended if there is none).
+    """`existing_text` (exim4.conf.localmacros) with its mailzone block replaced by `block`, every
+    other line kept, a final newline guaranteed (`renderer.merge_block`)."""
+    return merge_block(existing_text, block, what)
 
-    Every line outside the markers is kept as it was; the result ends with a newline (Debian
-    concatenates this file before the template, so a missing newline glues the last macro to the
-    template's first comment line). MailzoneError if the markers are unbalanced."""
-    block = block if block.endswith("\n") else block + "\n"
-    lines = existing_text.splitlines(keepends=True)
-    begins = [i for i, line in enumerate(lines) if line.startswith(BEGIN_MARKER)]
-    ends = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == END_MARKER]
-    if not begins and not ends:
-        head = "".join(lines)
-        if head and not head.endswith("\n"):
-            head += "\n"
-        return head + block
-    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
-        raise MailzoneError(
-            f"{what}: expected one '{BEGIN_MARKER}' line followed by one "
-            f"'{END_MARKER}' line, found {len(begins)} and {len(ends)}; repair the markers by hand"
-        )
-    before = "".join(lines[: begins[0]])
-    after = "".join(lines[ends[0] + 1 :])
-    if after and not after.endswith("\n"):
-        after += "\n"
-    return before + block + after
+
+def render(
+    signing: list[Signing], algorithms: Mapping[str, str], host: HostConfig
+) -> list[MtaFile]:
+    """The `exim` kind (a `Renderer`): the lookup file, and the macro block merged into
+    `mta.macros_file`."""
+    mta = host.mta
+    files = render_exim(signing, host.key_path, host.path(mta.lookup_file), strict=mta.strict)
+    return [
+        MtaFile(files.lookup_file, files.lookup_text),
+        MtaFile(host.path(mta.macros_file), files.macros_block, block=True),
+    ]
 
 
 def _safe_path(path: Path, what: str) -> str:

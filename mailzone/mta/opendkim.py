@@ -30,50 +30,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from mailzone.errors import MailzoneError
-from mailzone.mta.signing import Signing, checked
+from mailzone.mta.renderer import BEGIN_MARKER, END_MARKER, MtaFile
+from mailzone.mta.signing import ALGORITHMS, Algorithm, Signing, resolve_keys, safe_path
 
-__all__ = [
-    "ALGORITHMS",
-    "BEGIN_MARKER",
-    "END_MARKER",
-    "DomainKeys",
-    "KeyRef",
-    "OpenDkimFiles",
-    "Signing",
-    "render_opendkim",
-    "resolve_keys",
-]
+if TYPE_CHECKING:
+    from mailzone.spec.host import HostConfig
 
-Algorithm = Literal["rsa", "ed25519"]
-ALGORITHMS: tuple[Algorithm, ...] = ("rsa", "ed25519")
-_BY_NAME: dict[str, Algorithm] = {name: name for name in ALGORITHMS}
+__all__ = ["OpenDkimFiles", "Signing", "render", "render_opendkim"]
+
 SIGNATURE_ALGORITHM: dict[Algorithm, str] = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
-
-BEGIN_MARKER = "# BEGIN mailzone"
-END_MARKER = "# END mailzone"
+TABLE_DIR = Path("/etc/opendkim")
 
 # characters that would split a KeyTable value (domain:selector:path) or an opendkim.conf line
 _UNSAFE_PATH = re.compile(r"[\s\x00-\x1f\x7f:#\"'\\$]")
-
-
-@dataclass(frozen=True)
-class KeyRef:
-    """One signing key: `selector` of algorithm `algorithm`, stored at `path`."""
-
-    selector: str
-    algorithm: Algorithm
-    path: Path
-
-
-@dataclass(frozen=True)
-class DomainKeys:
-    """A normalised signing domain (lower case, no trailing dot) and its keys, in given order."""
-
-    domain: str
-    keys: tuple[KeyRef, ...]
 
 
 @dataclass(frozen=True)
@@ -107,14 +79,14 @@ def render_opendkim(
         raise MailzoneError(
             f"OpenDKIM signing algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}"
         )
-    base = Path("/etc/opendkim")
-    key_table_path = _safe_path(
-        key_table_file or base / f"mailzone-{algorithm}.key.table", "KeyTable file", "OpenDKIM"
+    key_table_path = safe_path(
+        key_table_file or default_key_table(algorithm), "KeyTable file", "OpenDKIM", _UNSAFE_PATH
     )
-    signing_table_path = _safe_path(
-        signing_table_file or base / f"mailzone-{algorithm}.signing.table",
+    signing_table_path = safe_path(
+        signing_table_file or default_signing_table(algorithm),
         "SigningTable file",
         "OpenDKIM",
+        _UNSAFE_PATH,
     )
     key_lines: list[str] = []
     signing_lines: list[str] = []
@@ -160,57 +132,42 @@ def _snippet(algorithm: Algorithm, key_table: str, signing_table: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def resolve_keys(
-    signing: list[Signing],
-    key_dir: Path,
-    algorithms: Mapping[str, str],
-    mta: str,
-    unsafe_path: re.Pattern[str],
-) -> list[DomainKeys]:
-    """Validate `signing` for `mta` and resolve each selector's algorithm and key path.
-
-    Domains are normalised (lower case, trailing dot dropped) and sorted; selectors keep their
-    order. MailzoneError on a bad or repeated domain, no selector, a bad or repeated selector, a
-    selector missing from `algorithms` or mapped to something other than rsa/ed25519, two
-    selectors of one algorithm for a domain, or a key directory that is relative or contains a
-    character matched by `unsafe_path`."""
-    directory = Path(_safe_path(key_dir, "key directory", mta, unsafe_path))
-    by_domain: dict[str, DomainKeys] = {}
-    for domain, selectors in checked(signing, mta).items():
-        keys: list[KeyRef] = []
-        for selector in selectors:
-            given = algorithms.get(selector)
-            if given is None:
-                raise MailzoneError(
-                    f"{domain}: selector {selector!r} has no algorithm; map it to rsa or ed25519"
-                )
-            algorithm = _BY_NAME.get(given)
-            if algorithm is None:
-                raise MailzoneError(
-                    f"{domain}: selector {selector!r} has algorithm {given!r}; expected rsa "
-                    "or ed25519"
-                )
-            clash = [key.selector for key in keys if key.algorithm == algorithm]
-            if clash:
-                raise MailzoneError(
-                    f"{domain}: selectors {clash[0]!r} and {selector!r} are both {algorithm}; "
-                    "give at most one selector per algorithm (one, or an RSA and an Ed25519 one "
-                    "for dual signing)"
-                )
-            path = directory / f"{domain}.{selector}.pem"
-            keys.append(KeyRef(selector, algorithm, path))
-        by_domain[domain] = DomainKeys(domain, tuple(keys))
-    return [by_domain[d] for d in sorted(by_domain)]
+def default_key_table(algorithm: Algorithm) -> Path:
+    """Where the KeyTable goes unless the host config says otherwise (one per algorithm)."""
+    return TABLE_DIR / f"mailzone-{algorithm}.key.table"
 
 
-def _safe_path(path: Path, what: str, mta: str, unsafe_path: re.Pattern[str] = _UNSAFE_PATH) -> str:
-    text = str(path)
-    if not Path(path).is_absolute():
-        raise MailzoneError(f"{what} {text!r} must be an absolute path for {mta}")
-    bad = unsafe_path.search(text)
-    if bad:
-        raise MailzoneError(
-            f"{what} {text!r} contains {bad.group()!r}, which {mta} would misread in its "
-            "configuration; choose a plainer path"
-        )
-    return text
+def default_signing_table(algorithm: Algorithm) -> Path:
+    """Where the SigningTable goes unless the host config says otherwise."""
+    return TABLE_DIR / f"mailzone-{algorithm}.signing.table"
+
+
+def render(
+    signing: list[Signing], algorithms: Mapping[str, str], host: HostConfig
+) -> list[MtaFile]:
+    """The `opendkim` kind (a `Renderer`): the two tables of the instance signing
+    `mta.algorithm`, and with `mta.config_file` the block merged into opendkim.conf."""
+    mta = host.mta
+    key_table = host.path(mta.key_table) if mta.key_table else None
+    signing_table = host.path(mta.signing_table) if mta.signing_table else None
+    # OpenDKIM signs one algorithm per instance: keep each domain's selector of that algorithm
+    chosen = [
+        Signing(s.domain, [x for x in s.selectors if algorithms[x] == mta.algorithm])
+        for s in signing
+    ]
+    chosen = [s for s in chosen if s.selectors]
+    rendered = render_opendkim(
+        chosen,
+        host.key_path,
+        mta.algorithm,
+        algorithms,
+        key_table_file=key_table,
+        signing_table_file=signing_table,
+    )
+    out = [
+        MtaFile(key_table or default_key_table(mta.algorithm), rendered.key_table),
+        MtaFile(signing_table or default_signing_table(mta.algorithm), rendered.signing_table),
+    ]
+    if mta.config_file:
+        out.append(MtaFile(host.path(mta.config_file), rendered.config_snippet, block=True))
+    return out

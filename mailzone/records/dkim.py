@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailzone.records.model import DesiredRecord, DomainInput, relative_name
+from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.state import PUBLISHED_PHASES
 
 
@@ -16,7 +17,7 @@ def expand_dkim(given: DomainInput) -> list[DesiredRecord]:
         if sel.phase in PUBLISHED_PHASES:
             values[sel.selector] = sel.key().txt_value()
         elif sel.phase == "revoked":
-            values[sel.selector] = f"v=DKIM1; k={sel.algorithm}; p="
+            values[sel.selector] = revoked_txt_value(sel.algorithm)
     zone = spec.zone_name
     return [
         DesiredRecord(

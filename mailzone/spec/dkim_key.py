@@ -36,6 +36,11 @@ class PublicKey:
         return f"v=DKIM1; k={self.algorithm}; p={self.p}"
 
 
+def revoked_txt_value(algorithm: Algorithm) -> str:
+    """The DKIM key record of a revoked key: an empty `p=` (RFC 6376 section 3.6.1)."""
+    return f"v=DKIM1; k={algorithm}; p="
+
+
 def fingerprint_of(p: str) -> str:
     """Fingerprint of a base64 `p=` value."""
     return "sha256:" + hashlib.sha256(base64.b64decode(p)).hexdigest()

@@ -5,9 +5,18 @@ state impossible is refused by the validators here."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from mailzone.spec import dkim_key
 from mailzone.spec.types import DomainName, Selector
@@ -16,37 +25,88 @@ Phase = Literal["pending", "active", "retiring", "revoked", "tombstone"]
 PUBLISHED_PHASES = ("pending", "active", "retiring")
 
 
-class SelectorState(BaseModel):
-    """One DKIM selector mailzone manages."""
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # written in UTC
+
+
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class SelectorLifecycle(BaseModel):
+    """A DKIM selector as the rotation lifecycle sees it: its phase and when each step happened.
+
+    `mailzone.dkim.lifecycle` works on this type: it moves entries on with `model_copy`, which
+    keeps a `SelectorState` one, and proposes new selectors as plain `SelectorLifecycle` entries
+    that `mailzone.dkim.rotate` completes with their key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # times that cannot be before `created` (a subclass adds its own)
+    _LATER_TIMES: ClassVar[tuple[str, ...]] = ("visible_since", "switched", "revoked")
+
     selector: Selector
     algorithm: dkim_key.Algorithm
-    bits: int = Field(ge=256)
-    public_key: str
-    fingerprint: str
     phase: Phase
-    created: datetime
-    changed: datetime | None = Field(None, description="Last phase change.")
-    visible_since: datetime | None = Field(
+    created: UtcTime
+    visible_since: UtcTime | None = Field(
         None, description="Since when every authoritative nameserver serves it (pending)."
     )
-    switched: datetime | None = Field(
+    switched: UtcTime | None = Field(
         None, description="When the MTA switched to it (active) or away from it (later phases)."
     )
-    revoked: datetime | None = Field(None, description="When its record was revoked or removed.")
+    revoked: UtcTime | None = Field(None, description="When its record was revoked or removed.")
     mta_done: bool = Field(
         True, description="False while the MTA switch to this active selector is incomplete."
     )
     urgent: bool = Field(False, description="Published by `rotate --emergency`.")
 
-    @field_validator("created", "changed", "visible_since", "switched", "revoked")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # the state is written in UTC
-        return value
+    @model_validator(mode="after")
+    def _possible(self) -> Self:
+        self._check()
+        return self
+
+    def _check(self) -> None:
+        """Raise ValueError when the entry is impossible (runs after every validation)."""
+        name = f"selector '{self.selector}'"
+        if self.phase == "pending" and (self.switched or self.revoked):
+            raise ValueError(f"{name}: a pending selector cannot have been switched or revoked")
+        for label in self._LATER_TIMES:
+            when = getattr(self, label)
+            if when is not None and when < self.created:
+                raise ValueError(f"{name}: {label} is before created")
+        if self.revoked and self.switched and self.revoked < self.switched:
+            raise ValueError(f"{name}: revoked is before switched")
+        if self.phase in ("retiring", "revoked", "tombstone") and self.switched is None:
+            raise ValueError(
+                f"{name}: a {self.phase} selector needs switched (when it stopped signing)"
+            )
+
+
+class SelectorState(SelectorLifecycle):
+    """One DKIM selector mailzone manages: its lifecycle and its public key."""
+
+    _LATER_TIMES: ClassVar[tuple[str, ...]] = ("changed", *SelectorLifecycle._LATER_TIMES)
+    # the order of the fields in state files (the lifecycle's fields come first in the model)
+    _FILE_ORDER: ClassVar[tuple[str, ...]] = (
+        "selector",
+        "algorithm",
+        "bits",
+        "public_key",
+        "fingerprint",
+        "phase",
+        "created",
+        "changed",
+        "visible_since",
+        "switched",
+        "revoked",
+        "mta_done",
+        "urgent",
+    )
+
+    bits: int = Field(ge=256)
+    public_key: str
+    fingerprint: str
+    changed: UtcTime | None = Field(None, description="Last phase change.")
 
     @classmethod
     def of_key(
@@ -69,12 +129,32 @@ class SelectorState(BaseModel):
             **times,
         )
 
+    @classmethod
+    def of_lifecycle(
+        cls, entry: SelectorLifecycle, key: dkim_key.PublicKey, changed: datetime | None
+    ) -> SelectorState:
+        """A selector the lifecycle proposed, completed with its key."""
+        lifecycle = {name: getattr(entry, name) for name in SelectorLifecycle.model_fields}
+        return cls(
+            **lifecycle,
+            bits=key.bits,
+            public_key=key.p,
+            fingerprint=key.fingerprint,
+            changed=changed,
+        )
+
     def key(self) -> dkim_key.PublicKey:
         """The parsed public key."""
         return dkim_key.parse_public_key(self.public_key)
 
-    @model_validator(mode="after")
-    def _key_matches(self) -> SelectorState:
+    @model_serializer(mode="wrap")
+    def _in_file_order(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        ordered = {name: data[name] for name in self._FILE_ORDER if name in data}
+        ordered.update(data)  # a field missing from _FILE_ORDER goes last, never lost
+        return ordered
+
+    def _check(self) -> None:
         try:
             key = dkim_key.parse_public_key(self.public_key)
         except ValueError as err:
@@ -88,23 +168,7 @@ class SelectorState(BaseModel):
             raise ValueError(
                 f"selector '{self.selector}': public_key does not match its fingerprint"
             )
-        self._timeline()
-        return self
-
-    def _timeline(self) -> None:
-        name = f"selector '{self.selector}'"
-        if self.phase == "pending" and (self.switched or self.revoked):
-            raise ValueError(f"{name}: a pending selector cannot have been switched or revoked")
-        for label in ("changed", "visible_since", "switched", "revoked"):
-            when = getattr(self, label)
-            if when is not None and when < self.created:
-                raise ValueError(f"{name}: {label} is before created")
-        if self.revoked and self.switched and self.revoked < self.switched:
-            raise ValueError(f"{name}: revoked is before switched")
-        if self.phase in ("retiring", "revoked", "tombstone") and self.switched is None:
-            raise ValueError(
-                f"{name}: a {self.phase} selector needs switched (when it stopped signing)"
-            )
+        super()._check()
 
 
 class DmarcState(BaseModel):

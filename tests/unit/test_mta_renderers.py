@@ -1,5 +1,6 @@
 """OpenDKIM and rspamd DKIM signing configuration: exact rendered text, per-algorithm split
-(OpenDKIM), dual signing (rspamd), ordering, paths, and the names and paths each refuses."""
+(OpenDKIM), dual signing (rspamd), ordering, paths, and the names and paths each refuses; the
+registry of MTA kinds against the host config's choices."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from mailzone.errors import MailzoneError
 from mailzone.mta.exim import Signing
+from mailzone.mta.install import render_files
+from mailzone.mta.kinds import KINDS, RENDERERS
 from mailzone.mta.opendkim import OpenDkimFiles, render_opendkim
 from mailzone.mta.rspamd import render_rspamd
+from mailzone.spec.host import HostConfig, Mta
 
 KEY_DIR = Path("/etc/dkimkeys")
 ALGORITHMS = {"20261124r": "rsa", "20261124e": "ed25519", "s1": "rsa", "e1": "ed25519"}
@@ -296,6 +301,23 @@ def test_key_paths_are_absolute_and_in_keystore_layout() -> None:
     paths = [Path(line.split('"')[1]) for line in text.splitlines() if "path:" in line]
     assert len(paths) == 4
     assert all(p.is_absolute() and p.parent == KEY_DIR for p in paths)
+
+
+# -- the registry of kinds --------------------------------------------------------------------
+
+
+def test_the_registry_has_one_renderer_per_host_config_mta_kind() -> None:
+    choices = get_args(Mta.model_fields["kind"].annotation)
+
+    assert tuple(c for c in choices if c != "none") == KINDS  # same names, same order
+    assert list(RENDERERS) == list(KINDS)
+
+
+def test_an_unknown_mta_kind_is_refused_naming_the_known_ones() -> None:
+    expected = "unknown MTA 'postfix': expected exim, opendkim or rspamd"
+
+    with pytest.raises(MailzoneError, match=re.escape(expected)):
+        render_files("postfix", [], HostConfig())
 
 
 # -- the real daemons, when installed ----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,18 +21,18 @@ from mailzone.dkim.lifecycle import (
     PublishRecord,
     RemoveRecord,
     RevokeRecord,
-    Sel,
     SwitchMta,
     activation_delay,
     step,
 )
-from mailzone.spec.dkim_key import Algorithm
+from mailzone.spec.dkim_key import Algorithm, parse_public_key
+from mailzone.spec.state import SelectorLifecycle, SelectorState
 
 T0 = datetime(2026, 11, 24, 4, 26, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def _phases(sels: list[Sel]) -> dict[str, str]:
+def _phases(sels: list[SelectorLifecycle]) -> dict[str, str]:
     return {s.selector: s.phase for s in sels}
 
 
@@ -39,9 +40,17 @@ def _seen(*names: str) -> Observed:
     return Observed(visible=dict.fromkeys(names, True))
 
 
-def _old_active() -> Sel:
+def _old_active() -> SelectorLifecycle:
     created = T0 - 120 * DAY
-    return Sel("old", "rsa", "active", created, created, created, None, True)
+    return SelectorLifecycle(
+        selector="old",
+        algorithm="rsa",
+        phase="active",
+        created=created,
+        visible_since=created,
+        switched=created,
+        mta_done=True,
+    )
 
 
 def test_first_run_publishes_a_pending_selector_per_algorithm() -> None:
@@ -95,7 +104,7 @@ def test_default_timeline_publish_switch_revoke_forget() -> None:
 
 
 def test_activation_waits_for_the_negative_ttl_when_it_is_longer() -> None:
-    pending = Sel("p", "rsa", "pending", T0)
+    pending = SelectorLifecycle(selector="p", algorithm="rsa", phase="pending", created=T0)
     observed = Observed(visible={"p": True}, negative_ttl=2 * 86400)
 
     sels, _, due = step([pending], Policy(), T0, observed)
@@ -107,7 +116,12 @@ def test_activation_waits_for_the_negative_ttl_when_it_is_longer() -> None:
 
 def test_lost_visibility_restarts_the_delay() -> None:
     policy = Policy()
-    sels, _, _ = step([Sel("p", "rsa", "pending", T0)], policy, T0, _seen("p"))
+    sels, _, _ = step(
+        [SelectorLifecycle(selector="p", algorithm="rsa", phase="pending", created=T0)],
+        policy,
+        T0,
+        _seen("p"),
+    )
     sels, _, _ = step(sels, policy, T0 + 12 * timedelta(hours=1), Observed())
     sels, actions, due = step(sels, policy, T0 + DAY, _seen("p"))
 
@@ -117,7 +131,14 @@ def test_lost_visibility_restarts_the_delay() -> None:
 
 def test_retire_remove_deletes_the_record_instead_of_revoking() -> None:
     policy = Policy(retire="remove")
-    retiring = Sel("old", "rsa", "retiring", T0 - 100 * DAY, switched=T0, mta_done=True)
+    retiring = SelectorLifecycle(
+        selector="old",
+        algorithm="rsa",
+        phase="retiring",
+        created=T0 - 100 * DAY,
+        switched=T0,
+        mta_done=True,
+    )
 
     sels, actions, _ = step([retiring], policy, T0 + 7 * DAY, Observed())
 
@@ -127,7 +148,15 @@ def test_retire_remove_deletes_the_record_instead_of_revoking() -> None:
 
 def test_emergency_switches_as_soon_as_visible_and_revokes_the_old_key() -> None:
     policy = Policy()
-    young = Sel("young", "rsa", "active", T0 - 3 * DAY, T0 - 3 * DAY, T0 - 2 * DAY, None, True)
+    young = SelectorLifecycle(
+        selector="young",
+        algorithm="rsa",
+        phase="active",
+        created=T0 - 3 * DAY,
+        visible_since=T0 - 3 * DAY,
+        switched=T0 - 2 * DAY,
+        mta_done=True,
+    )
 
     sels, actions, _ = step([young], policy, T0, Observed(), emergency=True)
     assert actions == [GenerateKey("rsa", "20261124r"), PublishRecord("20261124r")]
@@ -149,7 +178,9 @@ def test_emergency_twice_on_one_day_gets_a_distinct_selector() -> None:
 
 def test_emergency_replaces_a_pending_key_made_on_the_compromised_host() -> None:
     policy = Policy()
-    pending = Sel("20261120r", "rsa", "pending", T0 - 4 * DAY)
+    pending = SelectorLifecycle(
+        selector="20261120r", algorithm="rsa", phase="pending", created=T0 - 4 * DAY
+    )
 
     sels, actions, _ = step([_old_active(), pending], policy, T0, Observed(), emergency=True)
 
@@ -164,8 +195,17 @@ def test_emergency_replaces_a_pending_key_made_on_the_compromised_host() -> None
 
 def test_emergency_switch_revokes_a_still_retiring_key_too() -> None:
     policy = Policy()
-    retiring = Sel("older", "rsa", "retiring", T0 - 200 * DAY, switched=T0 - 2 * DAY, mta_done=True)
-    urgent = Sel("20261124r", "rsa", "pending", T0, urgent=True)
+    retiring = SelectorLifecycle(
+        selector="older",
+        algorithm="rsa",
+        phase="retiring",
+        created=T0 - 200 * DAY,
+        switched=T0 - 2 * DAY,
+        mta_done=True,
+    )
+    urgent = SelectorLifecycle(
+        selector="20261124r", algorithm="rsa", phase="pending", created=T0, urgent=True
+    )
 
     sels, actions, _ = step([retiring, _old_active(), urgent], policy, T0, _seen("20261124r"))
 
@@ -175,22 +215,45 @@ def test_emergency_switch_revokes_a_still_retiring_key_too() -> None:
 
 def test_the_old_key_is_not_revoked_while_the_mta_switch_is_incomplete() -> None:
     policy = Policy()
-    retiring = Sel("old", "rsa", "retiring", T0 - 100 * DAY, switched=T0 - 8 * DAY, mta_done=True)
-    active = Sel("new", "rsa", "active", T0 - 9 * DAY, T0 - 9 * DAY, T0 - 8 * DAY, mta_done=False)
+    retiring = SelectorLifecycle(
+        selector="old",
+        algorithm="rsa",
+        phase="retiring",
+        created=T0 - 100 * DAY,
+        switched=T0 - 8 * DAY,
+        mta_done=True,
+    )
+    active = SelectorLifecycle(
+        selector="new",
+        algorithm="rsa",
+        phase="active",
+        created=T0 - 9 * DAY,
+        visible_since=T0 - 9 * DAY,
+        switched=T0 - 8 * DAY,
+        mta_done=False,
+    )
 
     sels, actions, _ = step([retiring, active], policy, T0, Observed())
     assert actions == []  # a reload keeps failing: mail is still signed with "old"
-    done = [s if s.selector == "old" else Sel(**{**s.__dict__, "mta_done": True}) for s in sels]
+    done = [s if s.selector == "old" else s.model_copy(update={"mta_done": True}) for s in sels]
     _, actions, _ = step(done, policy, T0, Observed())
     assert actions == [RevokeRecord("old")]
 
 
 def test_an_algorithm_taken_out_of_the_spec_retires_its_keys() -> None:
     policy = Policy(algorithms=("rsa",))
-    ed_active = Sel(
-        "e1", "ed25519", "active", T0 - 10 * DAY, T0 - 10 * DAY, T0 - 9 * DAY, None, True
+    ed_active = SelectorLifecycle(
+        selector="e1",
+        algorithm="ed25519",
+        phase="active",
+        created=T0 - 10 * DAY,
+        visible_since=T0 - 10 * DAY,
+        switched=T0 - 9 * DAY,
+        mta_done=True,
     )
-    ed_pending = Sel("e2", "ed25519", "pending", T0 - DAY)
+    ed_pending = SelectorLifecycle(
+        selector="e2", algorithm="ed25519", phase="pending", created=T0 - DAY
+    )
     rsa = _old_active()
 
     sels, actions, _ = step(
@@ -203,6 +266,42 @@ def test_an_algorithm_taken_out_of_the_spec_retires_its_keys() -> None:
     assert ArchiveKey("e1") in actions and RemoveRecord("e2") in actions
     assert _phases(sels) == {"old": "active", "e1": "retiring", "e2": "tombstone"}
     assert policy.algorithms == ("rsa",)
+
+
+def test_step_moves_a_state_entry_on_with_its_key() -> None:
+    key = parse_public_key(base64.b64encode(bytes(range(32))).decode())
+    created = T0 - 120 * DAY
+    entry = SelectorState.of_key(
+        "old", key, "active", created, changed=created, visible_since=created, switched=created
+    )
+
+    sels, _, _ = step([entry], Policy(algorithms=("ed25519",)), T0, Observed())
+
+    old = next(s for s in sels if s.selector == "old")
+    new = next(s for s in sels if s.selector != "old")
+    assert isinstance(old, SelectorState) and old.public_key == key.p
+    assert type(new) is SelectorLifecycle  # the caller completes it with the key it makes
+
+
+def test_state_files_keep_their_field_order() -> None:
+    key = parse_public_key(base64.b64encode(bytes(range(32))).decode())
+    entry = SelectorState.of_key("s", key, "active", T0, changed=T0, switched=T0)
+
+    assert list(entry.model_dump(mode="json")) == [
+        "selector",
+        "algorithm",
+        "bits",
+        "public_key",
+        "fingerprint",
+        "phase",
+        "created",
+        "changed",
+        "visible_since",
+        "switched",
+        "revoked",
+        "mta_done",
+        "urgent",
+    ]
 
 
 # --- property tests: random schedules, observations and crashes ----------------------------
@@ -235,7 +334,7 @@ class World:
             case ArchiveKey():
                 pass
 
-    def sync(self, sels: list[Sel]) -> None:
+    def sync(self, sels: list[SelectorLifecycle]) -> None:
         """What the next run and `mailzone apply` repair: DNS and the MTA are made to match the
         committed state (a run that crashed after saving it left them behind)."""
         for algorithm in ("rsa", "ed25519"):
@@ -253,7 +352,7 @@ class World:
                 self.dns.pop(sel.selector, None)
 
     def observe(
-        self, sels: list[Sel], rng: random.Random, ttl: int, truthful: bool = False
+        self, sels: list[SelectorLifecycle], rng: random.Random, ttl: int, truthful: bool = False
     ) -> Observed:
         """Propagation is random: a published key may not be on every nameserver yet."""
         published = {s for s, v in self.dns.items() if v == "key"}
@@ -279,7 +378,7 @@ class Checker:
 
     def switches(
         self,
-        before: list[Sel],
+        before: list[SelectorLifecycle],
         actions: list[Action],
         now: datetime,
         obs: Observed,
@@ -298,7 +397,7 @@ class Checker:
                     "switched before the delay"
                 )
 
-    def commit(self, sels: list[Sel], now: datetime, obs: Observed) -> None:
+    def commit(self, sels: list[SelectorLifecycle], now: datetime, obs: Observed) -> None:
         for algorithm in ("rsa", "ed25519"):
             active = [s for s in sels if s.algorithm == algorithm and s.phase == "active"]
             assert len(active) <= 1
@@ -333,7 +432,7 @@ runs = st.lists(
 
 
 def _run(
-    sels: list[Sel],
+    sels: list[SelectorLifecycle],
     policy: Policy,
     now: datetime,
     obs: Observed,
@@ -341,7 +440,7 @@ def _run(
     checker: Checker,
     crash: int | None = None,
     emergency: bool = False,
-) -> list[Sel]:
+) -> list[SelectorLifecycle]:
     new, actions, due = step(sels, policy, now, obs, emergency=emergency)
     checker.switches(sels, actions, now, obs, emergency)
     # as `mailzone rotate` orders them: keys are made and deleted, the state is saved, then the
@@ -385,7 +484,7 @@ def test_rotation_invariants_under_random_schedules_and_crashes(
 ) -> None:
     policy = Policy(retire="remove" if retire == "remove" else "revoke", algorithms=algorithms)
     world, checker = World(), Checker(policy)
-    sels: list[Sel] = []
+    sels: list[SelectorLifecycle] = []
     now = T0
     for gap, crash, seed, emergency in schedule:
         now += timedelta(hours=gap)
