@@ -182,7 +182,7 @@ def allowed_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str
     """The field names (aliases where set) of the model found at `loc`."""
     current: Any = model
     for part in loc:
-        current = _unwrap(current)
+        current = unwrap_model(current)
         if isinstance(part, int):
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
@@ -191,13 +191,13 @@ def allowed_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str
         if info is None:
             return []
         current = info.annotation
-    current = _unwrap(current)
+    current = unwrap_model(current)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or n for n, f in current.model_fields.items()]
     return []
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_model(annotation: Any) -> Any:
     """Find the model inside list[...], X | None and Annotated[...]."""
     for _ in range(5):
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
