@@ -60,9 +60,9 @@ from measure import finish, measure  # noqa: E402  (bench/measure.py)
 from measure import versions as measure_versions  # noqa: E402
 from reconcile import public_keys  # noqa: E402
 
-from mailzone.dkim import keys  # noqa: E402
 from mailzone.repo.project import load_project  # noqa: E402
 from mailzone.repo.state import save_state  # noqa: E402
+from mailzone.spec import dkim_key  # noqa: E402
 from mailzone.spec.state import DomainState, SelectorState  # noqa: E402
 from tests.servers import (  # noqa: E402
     LOOPBACK,
@@ -297,7 +297,7 @@ def spec_text(domain: str, host: MailHost) -> str:
 
 
 def state_for(domain: str, public_b64: str) -> DomainState:
-    key = keys.parse_public_key(public_b64)
+    key = dkim_key.parse_public_key(public_b64)
     when = datetime(2026, 1, 1, tzinfo=UTC)
     entry = SelectorState(
         selector=SELECTOR,
