@@ -7,6 +7,7 @@ stays light, so the CLI can build its choices without importing DNS and TLS code
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +30,15 @@ class Family:
     about: str  # one line: what it verifies
 
     def load(self) -> Check:
-        """The check function."""
-        module, _, function = self.target.partition(":")
-        check: Check = getattr(importlib.import_module(f"mailzone.check.{module}"), function)
-        return check
+        """The check function (imported once)."""
+        return _load(self.target)
+
+
+@functools.cache
+def _load(target: str) -> Check:
+    module, _, function = target.partition(":")
+    check: Check = getattr(importlib.import_module(f"mailzone.check.{module}"), function)
+    return check
 
 
 FAMILIES: tuple[Family, ...] = (
