@@ -4,10 +4,12 @@
       local:
         class: mailzone.octo.local.LocalZoneFileProvider
         directory: build/zones          # <directory>/<zone><file_extension>
-        file_extension: .zone
-        default_ttl: 3600               # SOA and NS of a file this provider creates
-        hostmaster_email: hostmaster    # or hostmaster@example.net
-        primary_nameserver: null        # SOA MNAME and apex NS; null means ns1.<zone>
+        nameservers: [ns1.example.net, ns2.example.net]   # the apex NS set
+        glue: {}                        # addresses of nameservers inside the zone
+        primary_nameserver: null        # SOA MNAME; null means the first nameserver
+        hostmaster_email: null          # SOA RNAME, e.g. dns@example.net; null: hostmaster.<zone>
+
+Every option is a field of :class:`LocalZoneOptions` (docs/providers.md's table comes from it).
 
 Unlike octodns-bind's ZoneFileProvider, it is a real target:
 
@@ -18,8 +20,11 @@ Unlike octodns-bind's ZoneFileProvider, it is a real target:
   re-renders the whole file, though: names sorted and relative, one RR per line, comments at the
   end of a record line kept, comment lines and `$TTL`/`$ORIGIN` layout not;
 - the file is replaced atomically (temp file in the same directory, fsync, `os.replace`);
-- a new file gets an SOA and an apex NS (`primary_nameserver`, default `ns1.<zone>`: an in-zone
-  name, so a server loading the file also wants its glue A/AAAA record).
+- the file loads in BIND (`named-checkzone`), Knot (`kzonecheck`) and NSD (`nsd-checkzone`):
+  the SOA and apex NS follow the options on every write (a new file gets the defaults), and a
+  nameserver inside the zone gets its glue A/AAAA from `glue`, or the write fails before the
+  file changes. Without configured nameservers the NS is `ns1.mailzone.invalid.` (RFC 6761: it
+  never resolves), a placeholder that loads everywhere and points at nobody's server.
 
 SOA serials are `YYYYMMDDnn` (UTC): each write uses `max(old + 1, today * 100)`, see
 :func:`next_serial`. Names outside the zone's origin are dropped by dnspython when the file is
@@ -28,6 +33,7 @@ read, so they do not survive a write (name servers ignore them too).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -44,13 +50,69 @@ from octodns.record import Record
 from octodns.record.change import Delete
 from octodns.record.exception import RecordException
 from octodns.record.rr import Rrset
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mailzone.errors import ProviderError
+from mailzone.octo.apex import ADDRESS_TYPES, Apex, ApexError, settle_apex
 from mailzone.spec.yamlfile import display_path
 from mailzone.util.files import write_atomic
 
 SERIAL_MAX = 2**32 - 1
+PLACEHOLDER_NS = "ns1.mailzone.invalid."
 _APEX_ORDER = {dns.rdatatype.SOA: 0, dns.rdatatype.NS: 1}
+
+
+class LocalZoneOptions(BaseModel):
+    """The `local` provider's options (`providers/local.yaml`), with their defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    directory: str = Field("build/zones", description="Where the zone files are.")
+    file_extension: str = Field(".zone", description="`<directory>/<zone><file_extension>`.")
+    default_ttl: int = Field(3600, ge=0, description="TTL of the SOA, NS and glue it writes.")
+    nameservers: list[str] = Field(
+        default_factory=list,
+        description="The apex NS set, as host names; set in the file on every write. Default: "
+        "the host names among `mailzone.nameservers` (no IP address, no port other than 53), "
+        f"else `{PLACEHOLDER_NS}` (never resolves, RFC 6761: the file loads, delegating nowhere).",
+    )
+    glue: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Addresses of nameservers inside the zone, e.g. `{ns1.example.org: "
+        "[192.0.2.53]}`: written as their A/AAAA (kept by this provider, like the SOA). An "
+        "in-zone nameserver with no address in the zone and none here is an error.",
+    )
+    primary_nameserver: str | None = Field(
+        None,
+        description="SOA MNAME (default: the first nameserver); without `nameservers`, also "
+        "the NS set.",
+    )
+    hostmaster_email: str | None = Field(
+        None,
+        description="SOA RNAME, as `dns@example.net` or a name (default: `hostmaster.<zone>` "
+        "in a new file; an existing file keeps its own).",
+    )
+    refresh: int = Field(3600, ge=0, description="SOA refresh of a new file.")
+    retry: int = Field(600, ge=0, description="SOA retry of a new file.")
+    expire: int = Field(604800, ge=0, description="SOA expire of a new file.")
+    nxdomain: int = Field(300, ge=0, description="SOA minimum (negative TTL) of a new file.")
+
+    @field_validator("glue")
+    @classmethod
+    def _addresses(cls, glue: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, addresses in glue.items():
+            if not addresses:
+                raise ValueError(f"glue for {name} lists no address")
+            for address in addresses:
+                ipaddress.ip_address(str(address))  # ValueError names the bad one
+        return {
+            _absolute(name).lower(): [str(a) for a in addresses] for name, addresses in glue.items()
+        }
+
+    @field_validator("nameservers")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        return [_absolute(name).lower() for name in names]
 
 
 class LocalZoneFileError(ProviderError):
@@ -109,29 +171,51 @@ class LocalZoneFileProvider(BaseProvider):
     def __init__(
         self,
         id: str,
-        directory: str = "build/zones",
-        file_extension: str = ".zone",
-        default_ttl: int = 3600,
-        hostmaster_email: str = "hostmaster",
+        directory: str | None = None,
+        file_extension: str | None = None,
+        default_ttl: int | None = None,
+        nameservers: list[str] | None = None,
+        glue: dict[str, list[str]] | None = None,
         primary_nameserver: str | None = None,
-        refresh: int = 3600,
-        retry: int = 600,
-        expire: int = 604800,
-        nxdomain: int = 300,
+        hostmaster_email: str | None = None,
+        refresh: int | None = None,
+        retry: int | None = None,
+        expire: int | None = None,
+        nxdomain: int | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> None:
         self.log = logging.getLogger(f"LocalZoneFileProvider[{id}]")
         super().__init__(id, *args, **kwargs)
-        self.directory = Path(directory)
-        self.file_extension = file_extension
-        self.default_ttl = int(default_ttl)
-        self.hostmaster_email = hostmaster_email
-        self.primary_nameserver = primary_nameserver
-        self.refresh = int(refresh)
-        self.retry = int(retry)
-        self.expire = int(expire)
-        self.nxdomain = int(nxdomain)
+        given = {k: v for k, v in locals().items() if k in LocalZoneOptions.model_fields}
+        try:  # None means the default: the model holds the defaults and says what they mean
+            options = LocalZoneOptions(**{k: v for k, v in given.items() if v is not None})
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise LocalZoneFileError(problems, f"provider '{id}'") from None
+        self.options = options
+        self.directory = Path(options.directory)
+        self.file_extension = options.file_extension
+        self.default_ttl = options.default_ttl
+        primary = [_absolute(options.primary_nameserver)] if options.primary_nameserver else []
+        self.configured_nameservers = options.nameservers or primary  # set on every write
+        self.nameservers = self.configured_nameservers or [PLACEHOLDER_NS]
+        self.glue = options.glue
+        strays = sorted(set(self.glue) - set(self.nameservers))
+        if strays:
+            raise LocalZoneFileError(
+                f"glue: {', '.join(strays)} is not one of the nameservers "
+                f"({', '.join(self.nameservers)})",
+                f"provider '{id}'",
+            )
+        self.primary_nameserver = options.primary_nameserver
+        self.hostmaster_email = options.hostmaster_email
+        self.refresh = options.refresh
+        self.retry = options.retry
+        self.expire = options.expire
+        self.nxdomain = options.nxdomain
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -159,10 +243,11 @@ class LocalZoneFileProvider(BaseProvider):
         for name, node in parsed.nodes.items():
             for rdataset in node:
                 rtype = dns.rdatatype.to_text(rdataset.rdtype)
-                if not self._exposed(name, rtype):
+                fqdn = name.derelativize(origin).to_text().lower()
+                if not self._exposed(name, fqdn, rtype):
                     continue
                 rrset = Rrset(
-                    name.derelativize(origin).to_text().lower(),
+                    fqdn,
                     rtype,
                     rdataset.ttl,
                     [rdata.to_text(origin=origin, relativize=False) for rdata in rdataset],
@@ -176,8 +261,11 @@ class LocalZoneFileProvider(BaseProvider):
         self.log.info("populate: found %s records", len(zone.records))
         return True
 
-    def _exposed(self, name: dns.name.Name, rtype: str) -> bool:
+    def _exposed(self, name: dns.name.Name, fqdn: str, rtype: str) -> bool:
+        """Not the apex NS nor the glue of `glue:`: this provider keeps those itself."""
         if rtype not in self.SUPPORTS:
+            return False
+        if rtype in ADDRESS_TYPES and fqdn in self.glue:
             return False
         return not (rtype == "NS" and name == dns.name.empty)
 
@@ -209,7 +297,7 @@ class LocalZoneFileProvider(BaseProvider):
         path = self.zone_path(desired.name)
         parsed = self._load(desired.name)  # again: the file may have changed since the plan
         if parsed is None:
-            parsed = dns.zone.Zone(desired.name, relativize=True)  # _ensure_apex adds SOA, NS
+            parsed = dns.zone.Zone(desired.name, relativize=True)  # settle_apex adds SOA, NS
         origin = dns.name.from_text(desired.name)
         self.log.debug(
             "_apply: zone=%s, changes=%d, file=%s", desired.name, len(plan.changes), path
@@ -228,46 +316,41 @@ class LocalZoneFileProvider(BaseProvider):
                     "IN", rrset._type, rrset.ttl, rrset.rdatas, origin=origin, relativize_to=origin
                 ),
             )
-        self._ensure_apex(parsed, desired.name)
+        try:
+            settle_apex(parsed, self._apex(desired.name))
+        except ApexError as err:  # before writing: the file stays as it was
+            raise LocalZoneFileError(err.message, display_path(path)) from None
         self._bump_serial(parsed, datetime.now(UTC).date())
         text = parsed.to_text(sorted=True, relativize=True, want_origin=True, want_comments=True)
         header = f"; {desired.name} written by mailzone (local provider); serial in the SOA\n"
         write_atomically(path, header + text)
 
-    def _ensure_apex(self, parsed: dns.zone.Zone, zone_name: str) -> None:
-        """Give a zone without them an SOA (serial 0, bumped next) and an apex NS."""
-        apex = dns.name.empty
-        origin = dns.name.from_text(zone_name)
-        mname = _absolute(self.primary_nameserver or f"ns1.{zone_name}")
-        if parsed.get_rdataset(apex, "SOA") is None:
-            soa = (
-                f"{mname} {self._rname(zone_name)} 0 {self.refresh} {self.retry} "
-                f"{self.expire} {self.nxdomain}"
-            )
-            parsed.replace_rdataset(apex, self._rdataset("SOA", [soa], origin))
-        if parsed.get_rdataset(apex, "NS") is None:
-            parsed.replace_rdataset(apex, self._rdataset("NS", [mname], origin))
-
-    def _rdataset(
-        self, rtype: str, rdatas: list[str], origin: dns.name.Name
-    ) -> dns.rdataset.Rdataset:
-        return dns.rdataset.from_text_list(
-            "IN", rtype, self.default_ttl, rdatas, origin=origin, relativize_to=origin
+    def _apex(self, zone_name: str) -> Apex:
+        return Apex(
+            fallback=self.nameservers,
+            nameservers=self.configured_nameservers,
+            glue=self.glue,
+            primary=_absolute(self.primary_nameserver) if self.primary_nameserver else None,
+            rname=self._rname(zone_name),
+            ttl=self.default_ttl,
+            timers=(self.refresh, self.retry, self.expire, self.nxdomain),
         )
 
     def _bump_serial(self, parsed: dns.zone.Zone, today: date) -> None:
         apex = dns.name.empty
         soa_set = parsed.get_rdataset(apex, "SOA")
-        assert soa_set is not None, "_ensure_apex adds the SOA"
+        assert soa_set is not None, "settle_apex adds the SOA"
         soa: Any = soa_set[0]
         bumped = soa.replace(serial=next_serial(soa.serial, today))
         parsed.replace_rdataset(apex, dns.rdataset.from_rdata(soa_set.ttl, bumped))
         # replace_rdataset appends; put SOA then NS back at the top of the file (stable sort)
         parsed.find_node(apex).rdatasets.sort(key=lambda r: _APEX_ORDER.get(r.rdtype, 2))
 
-    def _rname(self, zone_name: str) -> str:
+    def _rname(self, zone_name: str) -> str | None:
         """SOA RNAME: `hostmaster` → `hostmaster.<zone>`, `a.b@example.net` → `a\\.b.example.net.`"""
         email = self.hostmaster_email
+        if email is None:
+            return None
         if "@" in email:
             local, _, domain = email.rpartition("@")
             escaped = local.replace(".", "\\.")  # a dot in the local part is not a label break

@@ -96,7 +96,7 @@ def test_removed_spec_keeps_records_until_forget_deletes_only_ours(tmp_path: Pat
     assert forgot.returncode == 0, forgot.stdout + forgot.stderr
     assert served(tmp_path) == {
         ("@", "SOA"): served(tmp_path)[("@", "SOA")],
-        ("@", "NS"): ["ns1"],
+        ("@", "NS"): ["ns1.mailzone.invalid."],
         ("www", "A"): ["192.0.2.80"],
     }
     assert (

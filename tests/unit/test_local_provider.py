@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,13 @@ import pytest
 from octodns.record import Create, Record, Update
 from octodns.zone import Zone
 
-from mailzone.octo.local import LocalZoneFileError, LocalZoneFileProvider, next_serial
+from mailzone.octo.local import (
+    PLACEHOLDER_NS,
+    LocalZoneFileError,
+    LocalZoneFileProvider,
+    LocalZoneOptions,
+    next_serial,
+)
 from mailzone.util import files
 
 ZONE = "example.org."
@@ -125,9 +132,9 @@ def test_apply_to_a_new_zone_writes_records_that_dnspython_reads_back_exactly(
     ns = parsed.get_rdataset("@", "NS")
     assert soa is not None and ns is not None
     soa_rdata = next(iter(soa))
-    assert soa_rdata.mname.to_text() == "ns1"
+    assert soa_rdata.mname.to_text() == PLACEHOLDER_NS  # out of the zone: no glue needed
     assert soa_rdata.rname.derelativize(parsed.origin).to_text() == "hostmaster.example.org."
-    assert [r.target.to_text() for r in ns] == ["ns1"]
+    assert [r.target.to_text() for r in ns] == [PLACEHOLDER_NS]
     assert oct(os.stat(zone_file(provider)).st_mode & 0o777) == "0o644"
 
 
@@ -211,7 +218,7 @@ def test_apply_creating_one_record_leaves_hand_added_records_untouched(
     }
     ns = parsed.get_rdataset("@", "NS")
     assert ns is not None
-    assert sorted(r.target.to_text() for r in ns) == ["ns1", "ns2.example.net."]
+    assert sorted(r.target.to_text() for r in ns) == [PLACEHOLDER_NS, "ns2.example.net."]
     assert "; added by hand" in zone_file(provider).read_text()
     assert provider.plan(desired) is None
 
@@ -395,3 +402,162 @@ def test_invalid_value_names_the_file_unless_lenient(provider: LocalZoneFileProv
     assert "example.org.zone" in str(raised.value) and "cafe.example.org." in str(raised.value)
     zone, _ = existing(provider)
     assert ("cafe", "TXT") in {(r.name, r._type) for r in zone.records}
+
+
+def ns_and_soa(provider: LocalZoneFileProvider) -> tuple[list[str], str, str]:
+    """The apex NS targets (sorted) and the SOA MNAME and RNAME, all absolute."""
+    parsed = read_back(provider)
+    origin = parsed.origin
+    soa = next(iter(parsed.get_rdataset("@", "SOA") or []))
+    targets = sorted(
+        r.target.derelativize(origin).to_text() for r in parsed.get_rdataset("@", "NS") or []
+    )
+    return (
+        targets,
+        soa.mname.derelativize(origin).to_text(),
+        soa.rname.derelativize(origin).to_text(),
+    )
+
+
+def addresses(provider: LocalZoneFileProvider, name: str) -> list[str]:
+    parsed = read_back(provider)
+    return sorted(
+        r.to_text() for rtype in ("A", "AAAA") for r in parsed.get_rdataset(name, rtype) or []
+    )
+
+
+def test_configured_nameservers_and_hostmaster_replace_an_existing_files_own(
+    tmp_path: Path,
+) -> None:
+    # given a file written with the defaults
+    sync(LocalZoneFileProvider("local", directory=str(tmp_path)), desired_zone())
+
+    # when the provider file now names the nameservers and the hostmaster
+    provider = LocalZoneFileProvider(
+        "local",
+        directory=str(tmp_path),
+        nameservers=["ns2.example.net", "ns1.example.net."],
+        hostmaster_email="dns@example.net",
+    )
+    sync(provider, desired_zone(dmarc="v=DMARC1; p=none"))
+
+    # then the next write sets them; the MNAME is the first one listed
+    assert ns_and_soa(provider) == (
+        ["ns1.example.net.", "ns2.example.net."],
+        "ns2.example.net.",
+        "dns.example.net.",
+    )
+
+
+def test_in_zone_nameserver_gets_glue_that_octodns_never_sees(tmp_path: Path) -> None:
+    # given an in-zone nameserver with its addresses under glue
+    provider = LocalZoneFileProvider(
+        "local",
+        directory=str(tmp_path),
+        nameservers=["ns1.example.org", "ns.example.net"],
+        glue={"ns1.example.org": ["192.0.2.53", "2001:db8::53"]},
+    )
+
+    # when
+    sync(provider, desired_zone())
+
+    # then the glue is in the file, kept by the provider like the SOA: a second plan is empty
+    assert addresses(provider, "ns1") == ["192.0.2.53", "2001:db8::53"]
+    zone, _ = existing(provider)
+    assert "ns1" not in {r.name for r in zone.records}
+    assert provider.plan(desired_zone()) is None
+
+
+def test_in_zone_nameserver_with_an_address_in_the_zone_needs_no_glue(tmp_path: Path) -> None:
+    # given the mail host doubles as the nameserver, and the zone has its address
+    provider = LocalZoneFileProvider(
+        "local", directory=str(tmp_path), nameservers=["mx1.example.org"]
+    )
+
+    # when
+    sync(provider, desired_zone())
+
+    # then
+    assert ns_and_soa(provider)[0] == ["mx1.example.org."]
+    assert addresses(provider, "mx1") == ["192.0.2.25"]
+
+
+def test_in_zone_nameserver_without_an_address_fails_and_leaves_the_file(tmp_path: Path) -> None:
+    # given a file, and then an in-zone nameserver that nothing gives an address
+    sync(LocalZoneFileProvider("local", directory=str(tmp_path)), desired_zone())
+    provider = LocalZoneFileProvider(
+        "local", directory=str(tmp_path), nameservers=["ns1.example.org"]
+    )
+    before = zone_file(provider).read_bytes()
+
+    # when
+    with pytest.raises(LocalZoneFileError) as raised:
+        sync(provider, desired_zone(dmarc="v=DMARC1; p=none"))
+
+    # then the message says what to add, and the file is as it was
+    message = str(raised.value)
+    assert "example.org.zone" in message
+    assert "ns1.example.org. is inside zone example.org." in message
+    assert "glue: {ns1.example.org.: [ADDRESS]}" in message
+    assert zone_file(provider).read_bytes() == before
+
+
+def test_a_file_with_the_old_unloadable_default_gets_the_new_one_on_its_next_write(
+    provider: LocalZoneFileProvider,
+) -> None:
+    # given a file as mailzone wrote it before: in-zone ns1 without an address
+    path = zone_file(provider)
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "@ 3600 IN SOA ns1 hostmaster 2026010100 3600 600 604800 300\n@ 3600 IN NS ns1\n"
+    )
+
+    # when
+    sync(provider, desired_zone())
+
+    # then
+    assert ns_and_soa(provider) == ([PLACEHOLDER_NS], PLACEHOLDER_NS, "hostmaster.example.org.")
+
+
+def test_hand_set_nameservers_of_an_existing_file_stay_when_none_are_configured(
+    provider: LocalZoneFileProvider,
+) -> None:
+    # given a file whose NS and SOA were set by hand
+    path = zone_file(provider)
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "@ 3600 IN SOA ns.example.net. dns.example.net. 1 3600 600 604800 300\n"
+        "@ 3600 IN NS ns.example.net.\n"
+    )
+
+    # when
+    sync(provider, desired_zone())
+
+    # then
+    assert ns_and_soa(provider) == (["ns.example.net."], "ns.example.net.", "dns.example.net.")
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"glue": {"ns9.example.org": ["192.0.2.9"]}}, "glue: ns9.example.org. is not one of"),
+        (
+            {"nameservers": ["ns1.example.org"], "glue": {"ns1.example.org": ["192.0.2.999"]}},
+            "glue",
+        ),
+        ({"nameservers": ["ns1.example.org"], "glue": {"ns1.example.org": []}}, "no address"),
+    ],
+)
+def test_wrong_glue_is_refused_when_the_provider_is_built(
+    tmp_path: Path, options: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(LocalZoneFileError) as raised:
+        LocalZoneFileProvider("local", directory=str(tmp_path), **options)
+    assert said in str(raised.value)
+
+
+def test_every_option_is_a_documented_field_and_a_constructor_argument() -> None:
+    params = inspect.signature(LocalZoneFileProvider.__init__).parameters
+    taken = [p for p in params if p not in ("self", "id", "args", "kwargs")]
+    assert taken == list(LocalZoneOptions.model_fields)
+    assert all(f.description for f in LocalZoneOptions.model_fields.values())
