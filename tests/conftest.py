@@ -16,11 +16,16 @@ Every server is private to its test and stopped at teardown; each starts in well
 Type a factory argument with ``tests.servers.ServerFactory`` (test modules never import from here).
 If ``named`` or ``pdns_server`` is not installed the test is skipped, unless the ``CI``
 environment variable is set: then it fails.
+
+At the end of the run, every zone file the ``local`` provider wrote under the run's temp
+directory is loaded by ``named-checkzone``, ``kzonecheck`` and ``nsd-checkzone``
+(``tests/zonecheck.py``); one that does not load fails the run (an error at teardown).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -34,6 +39,7 @@ from tests.servers import (
     find_binary,
     not_installed,
 )
+from tests.zonecheck import check_written_zone_files
 
 S = TypeVar("S", bound=DnsServer)
 
@@ -107,3 +113,18 @@ def dns_server(request: pytest.FixtureRequest) -> DnsServer:
     fixture = {"bind": "bind_server", "powerdns": "pdns_server"}[request.param]
     server: DnsServer = request.getfixturevalue(fixture)
     return server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def written_zone_files_load(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the last test: every zone file `local` wrote during the run loads in BIND, Knot
+    and NSD (a missing checker is skipped, or a failure under CI)."""
+    yield
+    root = Path(tmp_path_factory.getbasetemp())
+    files, problems = check_written_zone_files(root)
+    if problems:
+        pytest.fail(
+            f"{len(problems)} problem(s) in the {files} zone file(s) written by `local` "
+            "during this run:\n" + "\n".join(problems),
+            pytrace=False,
+        )
