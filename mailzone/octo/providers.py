@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -213,6 +214,10 @@ def build_provider(defn: ProviderDef) -> Any:
     for error in unknown_options(defn, cls):
         raise error
     options = resolve_secrets(defn)
+    if defn.class_path == LOCAL_CLASS and "nameservers" not in options:
+        named = nameserver_names(defn.section.nameservers)
+        if named:
+            options["nameservers"] = named
     accepted = _accepted_options(cls)
     for key, value in THRESHOLD_DEFAULTS.items():  # mailzone's, unless the file sets them
         if key in accepted:
@@ -238,6 +243,25 @@ def build_provider(defn: ProviderDef) -> Any:
         raise ProviderError(f"cannot build {defn.class_path}: {message}", defn.where()) from None
     except Exception as err:  # a provider's own constructor check (e.g. an unresolvable host)
         raise ProviderError(f"cannot build {defn.class_path}: {err}", defn.where()) from None
+
+
+def nameserver_names(endpoints: list[str]) -> list[str]:
+    """The entries of `mailzone.nameservers` that can be NS names: host names on port 53 (the
+    `local` provider's default NS set; `127.0.0.1:5300` says where to ask, not what to publish)."""
+    names = []
+    for endpoint in endpoints:
+        host, port = parse_endpoint(str(endpoint))
+        if port == 53 and not _is_address(host):
+            names.append(host)
+    return names
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _accepted_options(cls: type) -> list[str]:

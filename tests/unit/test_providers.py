@@ -92,3 +92,29 @@ def test_thresholds_default_to_half_the_zone_unless_the_provider_file_sets_them(
     strict = build_provider(load_provider_def(tmp_path, "strict"))
     assert (default.update_pcent_threshold, default.delete_pcent_threshold) == (0.5, 0.5)
     assert (strict.update_pcent_threshold, strict.delete_pcent_threshold) == (0.2, 0.5)
+
+
+def test_local_publishes_the_host_names_of_mailzone_nameservers_as_its_ns_set(
+    tmp_path: Path,
+) -> None:
+    # given a provider file whose mailzone.nameservers mix names and where-to-ask addresses
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "providers" / "local.yaml").write_text(
+        "class: mailzone.octo.local.LocalZoneFileProvider\n"
+        "mailzone:\n"
+        "  nameservers: [ns1.example.net, 127.0.0.1:5300, 192.0.2.53, ns2.example.net:53]\n"
+    )
+    (tmp_path / "providers" / "own.yaml").write_text(
+        "class: mailzone.octo.local.LocalZoneFileProvider\n"
+        "nameservers: [ns.example.com]\n"
+        "mailzone:\n"
+        "  nameservers: [ns1.example.net]\n"
+    )
+
+    # when
+    reused = build_provider(load_provider_def(tmp_path, "local"))
+    own = build_provider(load_provider_def(tmp_path, "own"))
+
+    # then only host names on port 53 can be NS names; the provider's own option wins
+    assert reused.nameservers == ["ns1.example.net.", "ns2.example.net."]
+    assert own.nameservers == ["ns.example.com."]
