@@ -53,6 +53,13 @@ def provider_field_table() -> str:
     return field_table([(MailzoneSection, "mailzone.")])
 
 
+def local_option_table() -> str:
+    """The `local` provider's options (`mailzone.octo.local.LocalZoneOptions`)."""
+    from mailzone.octo.local import LocalZoneOptions
+
+    return field_table([(LocalZoneOptions, "")])
+
+
 def check_names() -> str:
     """The check families' names, in running order, for a sentence."""
     from mailzone.check.families import NAMES
@@ -65,6 +72,7 @@ GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "fields": ("docs/spec.md", field_table),
     "host-fields": ("docs/host-config.md", host_field_table),
     "provider-fields": ("docs/providers.md", provider_field_table),
+    "local-options": ("docs/providers.md", local_option_table),
     "record-families": ("docs/development.md", record_family_table),
     "check-families": ("docs/check.md", check_family_table),
     "check-names": ("README.md", check_names),
