@@ -7,6 +7,7 @@ from pathlib import Path
 import dns.zone
 
 from tests.cli import changes, mailzone
+from tests.zonecheck import assert_loads
 
 
 def zone_file(root: Path) -> Path:
@@ -120,3 +121,64 @@ def test_forget_without_delete_leaves_records_unowned(tmp_path: Path) -> None:
     }
     # the spec is still there: its records are now foreign, so taking them back is an adoption
     assert "adopt?" in mailzone(tmp_path, "plan").stdout
+
+
+def test_written_zone_loads_in_bind_knot_and_nsd_with_the_defaults(tmp_path: Path) -> None:
+    # given the README's first steps
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+
+    # when
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+
+    # then the file loads unchanged in all three servers' checkers
+    assert_loads(zone_file(tmp_path), "example.org.")
+    assert served(tmp_path)[("@", "NS")] == ["ns1.mailzone.invalid."]
+
+
+def test_provider_file_sets_ns_soa_names_and_glue_and_the_file_loads(tmp_path: Path) -> None:
+    # given a providers/local.yaml with an in-zone nameserver and its glue
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    (tmp_path / "providers").mkdir(exist_ok=True)
+    (tmp_path / "providers" / "local.yaml").write_text(
+        "class: mailzone.octo.local.LocalZoneFileProvider\n"
+        "nameservers: [ns1.example.org, ns2.example.net]\n"
+        "glue: {ns1.example.org: [192.0.2.53, '2001:db8::53']}\n"
+        "hostmaster_email: dns@example.org\n"
+    )
+
+    # when
+    applied = mailzone(tmp_path, "apply", "--yes")
+
+    # then
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert_loads(zone_file(tmp_path), "example.org.")
+    records = served(tmp_path)
+    assert records[("@", "NS")] == ["ns1", "ns2.example.net."]
+    assert records[("@", "SOA")][0].startswith("ns1 dns ")
+    assert records[("ns1", "A")] == ["192.0.2.53"]
+    assert records[("ns1", "AAAA")] == ["2001:db8::53"]
+    assert mailzone(tmp_path, "plan", "--exit-code").returncode == 0
+
+
+def test_in_zone_nameserver_without_glue_fails_apply_with_the_fix(tmp_path: Path) -> None:
+    # given
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    (tmp_path / "providers").mkdir(exist_ok=True)
+    (tmp_path / "providers" / "local.yaml").write_text(
+        "class: mailzone.octo.local.LocalZoneFileProvider\nnameservers: [ns1.example.org]\n"
+    )
+
+    # when
+    applied = mailzone(tmp_path, "apply", "--yes")
+
+    # then one line names the file and says what to add; no file that would not load
+    assert applied.returncode != 0
+    assert "example.org.zone" in applied.stderr
+    assert "glue: {ns1.example.org.: [ADDRESS]}" in applied.stderr
+    assert not zone_file(tmp_path).exists()
