@@ -36,7 +36,8 @@ def cause(finding: Finding) -> str:
 @dataclass(frozen=True)
 class Rules:
     """Which families must be checked: every `dns` family but those in `allow`, and the
-    `network` families in `require` (either may hold `all`)."""
+    `network` families in `require` (either may hold `all`: `allow` is about `dns` families
+    only, so `--allow-unknown all --require smtp` still requires smtp)."""
 
     allow: frozenset[str] = frozenset()
     require: frozenset[str] = frozenset()
@@ -46,7 +47,7 @@ class Rules:
         reach = next((f.reach for f in FAMILIES if f.name == family), "dns")
         if reach == "dns":
             return not ({family, ALL} & self.allow)
-        return bool({family, ALL} & self.require) and not ({family, ALL} & self.allow)
+        return bool({family, ALL} & self.require)
 
 
 def unchecked(report: DomainReport, rules: Rules) -> dict[str, list[str]]:
