@@ -238,8 +238,13 @@ class Dns:
         return Answer("", error=error)
 
     def resolve(self, name: str, rdtype: str) -> Answer:
-        """Ask the resolver (the system's, or the one given) once per run."""
-        return self.query(self._resolver(), name, rdtype)
+        """Ask the resolver (the system's, or the one given) once per run; with no resolver
+        at all, an answer whose error says so (``no system resolver ...``)."""
+        try:
+            resolver = self._resolver()
+        except MailzoneError as err:
+            return Answer("", error=str(err))
+        return self.query(resolver, name, rdtype)
 
     def txt(self, endpoint: Endpoint, name: str) -> list[str]:
         """Each TXT RR at ``name`` as one string: its character-strings joined, as a DKIM

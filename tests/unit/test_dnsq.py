@@ -457,3 +457,19 @@ def test_a_forked_worker_inherits_what_is_known_to_be_down(
 
     assert worker.query(SERVER, "b.example.org.", "TXT").error == "timeout"
     assert len(fake.asked) == 2
+
+
+def test_no_system_resolver_is_an_unanswered_question_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dns.resolver
+
+    def unconfigured(configure: bool = True) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver, "Resolver", unconfigured)
+
+    answer = Dns().resolve("example.org.", "TXT")
+
+    assert answer.rcode == "" and answer.error is not None
+    assert answer.error.startswith("no system resolver")
