@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_CHECK_FAILED = 3
+EXIT_INCONCLUSIVE = 4  # check: nothing failed, but a family that had to be checked could not be
 
 
 class MailzoneError(Exception):

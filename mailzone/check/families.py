@@ -2,6 +2,12 @@
 `--skip`, its help and the docs list. Adding a family = a module in this package with a
 `check_<name>(domain, env) -> list[Finding]` function and one `Family` line below.
 
+`reach` says what an `unknown` finding of the family means for the exit code: a `dns` family
+asks the resolver and the zone's nameservers, so `unknown` there means the run could not verify
+what it exists to verify (exit 4 unless `--allow-unknown`); a `network` family needs servers
+that CI runners often cannot reach (SMTP, HTTPS, public blocklists), so its `unknown` counts
+only with `--require`.
+
 Each entry names its function as `module:function` and is imported on first use: this module
 stays light, so the CLI can build its choices without importing DNS and TLS code."""
 
@@ -11,7 +17,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from mailzone.check.env import CheckEnv
@@ -19,6 +25,8 @@ if TYPE_CHECKING:
     from mailzone.repo.project import Domain
 
     Check = Callable[[Domain, CheckEnv], list[Finding]]
+
+Reach = Literal["dns", "network"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class Family:
     name: str
     target: str  # `module:function` inside mailzone.check
     about: str  # one line: what it verifies
+    reach: Reach = "dns"  # dns: `unknown` makes the run inconclusive; network: only if required
 
     def load(self) -> Check:
         """The check function (imported once)."""
@@ -54,12 +63,25 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
-    Family("blocklist", "blocklist:check_blocklists", "no sending address is on a DNS blocklist"),
     Family(
-        "smtp", "smtp:check_smtp", "each MX offers STARTTLS with a valid certificate for its name"
+        "blocklist",
+        "blocklist:check_blocklists",
+        "no sending address is on a DNS blocklist",
+        "network",
     ),
     Family(
-        "https", "smtp:check_https", "the mail host's HTTPS certificate is valid (MTA-STS, webmail)"
+        "smtp",
+        "smtp:check_smtp",
+        "each MX offers STARTTLS with a valid certificate for its name",
+        "network",
+    ),
+    Family(
+        "https",
+        "smtp:check_https",
+        "the mail host's HTTPS certificate is valid (MTA-STS, webmail)",
+        "network",
     ),
 )
 NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES)
+DNS_NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES if f.reach == "dns")
+NETWORK_NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES if f.reach == "network")

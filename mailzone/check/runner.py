@@ -1,34 +1,49 @@
 """Run every check family for many domains at once: threads share one DNS cache, so a question
-that several domains need (a shared mail host's PTR, A and blocklist entries) goes out once."""
+that several domains need (a shared mail host's PTR, A and blocklist entries) goes out once.
+A domain's families run at once too, so a domain whose resolver and nameservers are all down
+waits for one timeout (``Dns`` then knows them down), not one per family."""
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from queue import Empty
 from typing import Any
 
 from mailzone.check.env import CheckEnv
-from mailzone.check.families import FAMILIES
+from mailzone.check.families import FAMILIES, Family
 from mailzone.check.model import DomainReport, Finding
 from mailzone.errors import MailzoneError
 from mailzone.octo.authority import Authorities
 from mailzone.repo.project import Domain
 
 
-def check_domain(domain: Domain, env: CheckEnv) -> DomainReport:
-    """Every wanted family for one domain; a family that cannot run is one failing finding."""
-    report = DomainReport(domain.name)
-    for family in FAMILIES:
-        if not env.wants(family.name):
-            continue
+def check_domain(domain: Domain, env: CheckEnv, pool: Executor | None = None) -> DomainReport:
+    """Every wanted family for one domain, at once on `pool` (else one after another), the
+    findings in registry order; a family that cannot run is one failing finding."""
+    wanted = [family for family in FAMILIES if env.wants(family.name)]
+
+    def run(family: Family) -> list[Finding]:
         try:
-            report.findings += family.load()(domain, env)
+            return family.load()(domain, env)
         except MailzoneError as err:
-            report.findings.append(Finding(family.name, domain.name, "fail", str(err)))
+            return [Finding(family.name, domain.name, "fail", str(err))]
+
+    report = DomainReport(domain.name)
+    if pool is None:
+        found = [run(family) for family in wanted]
+    else:
+        found = [future.result() for future in [pool.submit(run, f) for f in wanted]]
+    for findings in found:
+        report.findings += findings
     return report
+
+
+def _family_pool(jobs: int) -> ThreadPoolExecutor:
+    """Threads for the families of `jobs` domains checked at once (started as needed)."""
+    return ThreadPoolExecutor(max_workers=max(1, jobs) * len(FAMILIES))
 
 
 def check_all(
@@ -57,16 +72,18 @@ def _in_threads(
     jobs: int,
     progress: Callable[[DomainReport], None] | None,
 ) -> list[DomainReport]:
-    def one(domain: Domain) -> DomainReport:
-        report = check_domain(domain, env)
-        if progress is not None:
-            progress(report)
-        return report
+    with _family_pool(jobs) as families:
 
-    if jobs <= 1 or len(domains) <= 1:
-        return [one(d) for d in domains]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(one, domains))
+        def one(domain: Domain) -> DomainReport:
+            report = check_domain(domain, env, families)
+            if progress is not None:
+                progress(report)
+            return report
+
+        if jobs <= 1 or len(domains) <= 1:
+            return [one(d) for d in domains]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(one, domains))
 
 
 def partition(domains: Sequence[Domain], parts: int) -> list[list[int]]:
@@ -130,7 +147,9 @@ def _in_processes(
     # its answers (its own Authorities: the workers' sources use the workers' Dns). No
     # SMTP/HTTPS probe here: the worker makes those.
     first = Authorities(env.root, env.host, env.dns)
-    check_domain(domains[0], replace(env, skip=env.skip | {"smtp", "https"}, authorities=first))
+    with _family_pool(1) as families:
+        first_env = replace(env, skip=env.skip | {"smtp", "https"}, authorities=first)
+        check_domain(domains[0], first_env, families)
     context = multiprocessing.get_context("fork")
     queue = context.Queue() if progress is not None else None
     _WORK = (domains, env, jobs, queue)

@@ -9,12 +9,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailzone.check.families import FAMILIES
-from mailzone.cli.context import CheckFamily, Context, DomainsArg, TextJsonOpt, resolver
-from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+from mailzone.check.families import DNS_NAMES, FAMILIES, NETWORK_NAMES
+from mailzone.cli.context import (
+    CheckFamily,
+    Context,
+    DnsFamily,
+    DomainsArg,
+    NetworkFamily,
+    TextJsonOpt,
+    resolver,
+)
+from mailzone.errors import EXIT_OK, MailzoneError
 
-HELP = "Verify from live DNS what receivers test, family by family (--skip leaves one out): " + (
-    "; ".join(f"{f.name}: {f.about}" for f in FAMILIES)
+HELP = (
+    "Verify from live DNS what receivers test, family by family (--skip leaves one out): "
+    + "; ".join(f"{f.name}: {f.about}" for f in FAMILIES)
+    + ". Exit 0 all checked and nothing failed, 1 error, 3 a check failed, 4 inconclusive: "
+    + f"nothing failed but a DNS family ({', '.join(DNS_NAMES)}) could not be checked "
+    + f"(--allow-unknown accepts that; {', '.join(NETWORK_NAMES)} count only with --require)."
 )
 
 if TYPE_CHECKING:
@@ -39,6 +51,23 @@ def check(
         list[CheckFamily] | None,
         typer.Option(
             "--skip", help="Leave out a family of checks (repeatable).", show_default=False
+        ),
+    ] = None,
+    allow_unknown: Annotated[
+        list[DnsFamily] | None,
+        typer.Option(
+            "--allow-unknown",
+            help="Exit 0, not 4, when this DNS family could not be checked (repeatable, or all).",
+            show_default=False,
+        ),
+    ] = None,
+    require: Annotated[
+        list[NetworkFamily] | None,
+        typer.Option(
+            "--require",
+            help="Exit 4 when this network family could not be checked (repeatable, or all); "
+            "by default their unknowns do not count (often blocked on CI).",
+            show_default=False,
         ),
     ] = None,
     blocklist: Annotated[
@@ -132,6 +161,7 @@ def check(
     from datetime import UTC, datetime, timedelta
 
     from mailzone.check.env import DEFAULT_BLOCKLISTS, Blocklist, CheckEnv
+    from mailzone.check.verdict import Rules, exit_code, inconclusive
     from mailzone.cli.render import check as check_report
     from mailzone.dkim.store import KeyStore
     from mailzone.dns.query import Dns
@@ -171,14 +201,18 @@ def check(
         if processes == 0:
             processes = min(os.cpu_count() or 1, 8) if len(selected) >= 100 else 1
         reports = _run(selected, env, jobs, processes)
+    rules = Rules(
+        allow=frozenset(a.value for a in allow_unknown or []),
+        require=frozenset(r.value for r in require or []),
+    )
+    unchecked = inconclusive(reports, rules)
     if fmt == "json":
-        check_report.print_json(reports, sys.stdout)
+        check_report.print_json(reports, sys.stdout, unchecked)
     else:
-        check_report.print_text(reports, sys.stdout, problems_only=problems)
-    if any(r.error for r in reports):
-        raise typer.Exit(EXIT_ERROR)
-    if any(r.failed for r in reports):
-        raise typer.Exit(EXIT_CHECK_FAILED)
+        check_report.print_text(reports, sys.stdout, problems_only=problems, unchecked=unchecked)
+    code = exit_code(reports, rules)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def _connect_map(values: list[str]) -> dict[str, tuple[str, int]]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
+from mailzone.check.families import DNS_NAMES, NETWORK_NAMES
 from mailzone.check.families import NAMES as CHECK_NAMES
 from mailzone.mta.kinds import KINDS as MTA_KINDS
 
@@ -65,6 +66,8 @@ DmarcPolicy = Literal["none", "quarantine", "reject"]
 
 # the check families and MTA kinds come from their registries
 CheckFamily = Enum("CheckFamily", {name: name for name in CHECK_NAMES}, type=str)  # type: ignore[misc]
+DnsFamily = Enum("DnsFamily", {name: name for name in (*DNS_NAMES, "all")}, type=str)  # type: ignore[misc]
+NetworkFamily = Enum("NetworkFamily", {name: name for name in (*NETWORK_NAMES, "all")}, type=str)  # type: ignore[misc]
 MtaKind = Enum("MtaKind", {name: name for name in MTA_KINDS}, type=str)  # type: ignore[misc]
 
 DomainsArg = Annotated[

@@ -10,6 +10,11 @@ Every question goes out over UDP with EDNS0 (payload 1232) and is asked again ov
 answer comes back truncated. A timeout, a network error or an error rcode becomes
 ``Answer.error``; ``query`` never raises. A question is asked at most once per ``Dns`` object,
 even from several threads: make one ``Dns`` per run so later runs see fresh answers.
+
+A server is down for the rest of the run when its first question gets no response at all
+(every attempt timed out, or the port is closed): the questions that wait behind that first one,
+and every later one, get the same error at once instead of each waiting ``timeout`` again. A
+server that has answered once is always asked (one slow question does not make it down).
 """
 
 from __future__ import annotations
@@ -84,6 +89,11 @@ def _absolute(name: str) -> str:
     return dns.name.from_text(name).to_text().lower()
 
 
+def _no_response(error: str) -> bool:
+    """Whether ``Answer.error`` says the server sent nothing back (not a bad question)."""
+    return error in ("timeout", "connection refused") or error.startswith("network error")
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -107,6 +117,9 @@ class Dns:
         self._cache: dict[tuple[Endpoint, str, str], Answer] = {}
         self._key_locks: dict[tuple[Endpoint, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._alive: set[Endpoint] = set()  # answered at least once in this run
+        self._down: dict[Endpoint, str] = {}  # first question got no response: why
+        self._first: dict[Endpoint, threading.Lock] = {}  # held while a first question is out
 
     def fresh(self, keep_answers: bool = False) -> Dns:
         """A client with the same settings and an empty cache (e.g. in a forked worker), or with
@@ -114,7 +127,15 @@ class Dns:
         dns = Dns(self.resolver, self.timeout, self.retries)
         if keep_answers:
             dns._cache = dict(self._cache)
+            dns._alive = set(self._alive)
+            dns._down = dict(self._down)
         return dns
+
+    def unreachable(self) -> dict[Endpoint, str]:
+        """The servers found down in this run, and why (``timeout``, ``connection refused``,
+        ``network error: ...``)."""
+        with self._lock:
+            return dict(self._down)
 
     # -- one question ------------------------------------------------------------------------
 
@@ -130,10 +151,36 @@ class Dns:
             with self._lock:
                 cached = self._cache.get(key)
             if cached is None:
-                cached = self._ask(*key)
+                cached = self._ask_unless_down(*key)
                 with self._lock:
                     self._cache[key] = cached
             return cached
+
+    def _ask_unless_down(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+        """``_ask``, but until ``endpoint`` has answered once its questions go out one at a
+        time, and once it is known down none goes out."""
+        with self._lock:
+            if endpoint in self._alive:
+                first = None
+            else:
+                first = self._first.setdefault(endpoint, threading.Lock())
+        if first is None:
+            return self._ask(endpoint, name, rdtype)
+        with first:
+            with self._lock:
+                down = self._down.get(endpoint)
+                alive = endpoint in self._alive
+            if down is not None:
+                return Answer("", error=down)
+            if not alive:
+                answer = self._ask(endpoint, name, rdtype)
+                with self._lock:
+                    if answer.rcode:
+                        self._alive.add(endpoint)
+                    elif answer.error is not None and _no_response(answer.error):
+                        self._down[endpoint] = answer.error
+                return answer
+        return self._ask(endpoint, name, rdtype)  # it answered while this question waited
 
     def _ask(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
         fast = self._ask_fast(endpoint, name, rdtype)
@@ -191,8 +238,13 @@ class Dns:
         return Answer("", error=error)
 
     def resolve(self, name: str, rdtype: str) -> Answer:
-        """Ask the resolver (the system's, or the one given) once per run."""
-        return self.query(self._resolver(), name, rdtype)
+        """Ask the resolver (the system's, or the one given) once per run; with no resolver
+        at all, an answer whose error says so (``no system resolver ...``)."""
+        try:
+            resolver = self._resolver()
+        except MailzoneError as err:
+            return Answer("", error=str(err))
+        return self.query(resolver, name, rdtype)
 
     def txt(self, endpoint: Endpoint, name: str) -> list[str]:
         """Each TXT RR at ``name`` as one string: its character-strings joined, as a DKIM

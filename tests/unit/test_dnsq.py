@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -413,3 +414,62 @@ def test_the_fast_path_asks_over_one_kept_udp_socket_per_server(
     assert address.records == ["192.0.2.1"]
     assert [a[0] for a in fake.asked] == ["wire", "wire"]
     assert len(sources) == 2 and sources[0] == sources[1]  # one kept socket, not one per question
+
+
+def test_a_server_that_never_answered_and_times_out_is_asked_once_per_run(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    fake = FakeServer(udp_timeouts=1000).install(monkeypatch, path)
+    client = Dns(resolver=RESOLVER, timeout=0.05, retries=1)
+    names = [f"n{i}.example.org." for i in range(20)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # questions at once, as a check run asks
+        answers = list(pool.map(lambda name: client.query(SERVER, name, "TXT"), names))
+
+    assert all(a.error == "timeout" and a.rcode == "" for a in answers)
+    assert len(fake.asked) == 2  # one question, 1 + retries attempts; the rest not waited on
+    assert client.unreachable() == {SERVER: "timeout"}
+
+
+def test_a_server_that_answered_once_is_asked_again_after_a_timeout(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    fake = FakeServer({("a.example.org.", "TXT"): ['"x"']}).install(monkeypatch, path)
+    client = Dns(resolver=RESOLVER, timeout=0.05, retries=1)
+    assert client.query(SERVER, "a.example.org.", "TXT").records == ['"x"']
+    fake.udp_timeouts = 2  # one slow question (say, a resolver whose upstream is down)
+
+    slow = client.query(SERVER, "b.example.org.", "TXT")
+    later = client.query(SERVER, "c.example.org.", "TXT")
+
+    assert slow.error == "timeout" and later.error is None and later.rcode == "NXDOMAIN"
+    assert client.unreachable() == {}
+
+
+def test_a_forked_worker_inherits_what_is_known_to_be_down(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    fake = FakeServer(udp_timeouts=1000).install(monkeypatch, path)
+    client = Dns(resolver=RESOLVER, timeout=0.05, retries=1)
+    client.query(SERVER, "a.example.org.", "TXT")
+
+    worker = client.fresh(keep_answers=True)
+
+    assert worker.query(SERVER, "b.example.org.", "TXT").error == "timeout"
+    assert len(fake.asked) == 2
+
+
+def test_no_system_resolver_is_an_unanswered_question_not_an_exception(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dns.resolver
+
+    def unconfigured(configure: bool = True) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver, "Resolver", unconfigured)
+
+    answer = Dns().resolve("example.org.", "TXT")
+
+    assert answer.rcode == "" and answer.error is not None
+    assert answer.error.startswith("no system resolver")

@@ -36,12 +36,13 @@ def check_family_table() -> str:
     """The check families (`mailzone.check.families.FAMILIES`) as a Markdown table."""
     from mailzone.check.families import FAMILIES
 
-    lines = ["| check | function | what it verifies |", "|---|---|---|"]
+    lines = ["| check | function | reach | what it verifies |", "|---|---|---|---|"]
     for family in FAMILIES:
         module, _, function = family.target.partition(":")
         about = family.about.replace("|", "/")
         lines.append(
-            f"| [`{family.name}`](#{family.name}) | `check.{module}.{function}` | {about} |"
+            f"| [`{family.name}`](#{family.name}) | `check.{module}.{function}` "
+            f"| {family.reach} | {about} |"
         )
     return "\n".join(lines)
 

@@ -7,12 +7,22 @@ import json
 from typing import Any, TextIO
 
 from mailzone.check.model import DomainReport
+from mailzone.check.verdict import unchecked_text
+
+Unchecked = dict[str, dict[str, list[str]]]  # domain → family → why it could not be checked
 
 MARK = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "unknown": "??  "}
 
 
-def print_text(reports: list[DomainReport], out: TextIO, problems_only: bool = False) -> None:
-    """Per domain: one line per finding (problems with their fix), then the summary line."""
+def print_text(
+    reports: list[DomainReport],
+    out: TextIO,
+    problems_only: bool = False,
+    unchecked: Unchecked | None = None,
+) -> None:
+    """Per domain: one line per finding (problems with their fix), then the summary line, which
+    ends with the families that could not be checked and why (`verdict.unchecked`)."""
+    unchecked = unchecked or {}
     for report in reports:
         out.write(f"== {report.domain}\n")
         shown = [f for f in report.findings if not (problems_only and f.status == "pass")]
@@ -23,18 +33,24 @@ def print_text(reports: list[DomainReport], out: TextIO, problems_only: bool = F
                 out.write(f"      {' ' * width}  fix: {finding.fix}\n")
         if report.error:
             out.write(f"error: {report.error}\n")
-        out.write(report.summary() + "\n")
+        summary = report.summary()
+        if report.domain in unchecked:
+            summary += f"; not checked: {unchecked_text(unchecked[report.domain])}"
+        out.write(summary + "\n")
 
 
-def to_json(reports: list[DomainReport]) -> dict[str, Any]:
-    """Everything, for machines."""
+def to_json(reports: list[DomainReport], unchecked: Unchecked | None = None) -> dict[str, Any]:
+    """Everything, for machines; `unchecked` per domain: family → why it could not be checked."""
+    unchecked = unchecked or {}
     return {
         "failed": any(r.failed for r in reports),
+        "inconclusive": bool(unchecked),
         "domains": [
             {
                 "domain": r.domain,
                 "counts": r.counts(),
                 "error": r.error,
+                "unchecked": unchecked.get(r.domain, {}),
                 "findings": [
                     {
                         "check": f.check,
@@ -51,6 +67,8 @@ def to_json(reports: list[DomainReport]) -> dict[str, Any]:
     }
 
 
-def print_json(reports: list[DomainReport], out: TextIO) -> None:
+def print_json(
+    reports: list[DomainReport], out: TextIO, unchecked: Unchecked | None = None
+) -> None:
     """`to_json` on one indented document."""
-    out.write(json.dumps(to_json(reports), indent=2) + "\n")
+    out.write(json.dumps(to_json(reports, unchecked), indent=2) + "\n")
