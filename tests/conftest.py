@@ -16,11 +16,16 @@ Every server is private to its test and stopped at teardown; each starts in well
 Type a factory argument with ``tests.servers.ServerFactory`` (test modules never import from here).
 If ``named`` or ``pdns_server`` is not installed the test is skipped, unless the ``CI``
 environment variable is set: then it fails.
+
+Every test gets its own default key directory (``$MAILZONE_KEY_DIR`` and ``$XDG_DATA_HOME`` under
+its tmp_path, inherited by the ``mailzone`` subprocesses): the suite runs as root, and no test may
+write to the real ``/var/lib/mailzone/keys`` or a home directory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -42,6 +47,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "zones(*names): zones served by bind_server, pdns_server and dns_server"
     )
+
+
+@pytest.fixture(autouse=True)
+def private_key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default key directory of this test (a host config's `key_dir` still wins)."""
+    keys = tmp_path / "default-keys"
+    monkeypatch.setenv("MAILZONE_KEY_DIR", str(keys))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return keys
 
 
 def _require(server_class: type[DnsServer]) -> None:

@@ -65,10 +65,13 @@ def mailzone(
     named in `unset` are removed from the environment. `debug`: the run asks for `-v -v`, whose
     debug log may show a provider's traceback on stderr (never on stdout)."""
     environ = {k: v for k, v in os.environ.items() if k not in unset}
+    environ = {**environ, **(env or {})}
+    # tests run as root: the real default key directory (/var/lib/mailzone/keys) is never used
+    assert environ.get("MAILZONE_KEY_DIR"), "tests/conftest.py sets a private MAILZONE_KEY_DIR"
     proc = subprocess.run(
         [sys.executable, "-m", "mailzone", "--root", str(root), *args],
         cwd=root,
-        env={**environ, **(env or {})},
+        env=environ,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
