@@ -20,6 +20,10 @@ environment variable is set: then it fails.
 At the end of the run, every zone file the ``local`` provider wrote under the run's temp
 directory is loaded by ``named-checkzone``, ``kzonecheck`` and ``nsd-checkzone``
 (``tests/zonecheck.py``); one that does not load fails the run (an error at teardown).
+
+Every test gets its own default key directory (``$MAILZONE_KEY_DIR`` and ``$XDG_DATA_HOME`` under
+its tmp_path, inherited by the ``mailzone`` subprocesses): the suite runs as root, and no test may
+write to the real ``/var/lib/mailzone/keys`` or a home directory.
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "zones(*names): zones served by bind_server, pdns_server and dns_server"
     )
+
+
+@pytest.fixture(autouse=True)
+def private_key_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The default key directory of this test (a host config's `key_dir` still wins)."""
+    keys = tmp_path / "default-keys"
+    monkeypatch.setenv("MAILZONE_KEY_DIR", str(keys))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return keys
 
 
 def _require(server_class: type[DnsServer]) -> None:

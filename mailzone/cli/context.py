@@ -41,10 +41,16 @@ class Context:
         return obj
 
     def host(self, path: Path | None) -> HostConfig:
-        """The mail host's config (`--host-config`, `$MAILZONE_HOST_CONFIG`, /etc, or none)."""
+        """The mail host's config (`--host-config`, `$MAILZONE_HOST_CONFIG`, /etc, or none);
+        warns on stderr when keys are still in the old default, `build/keys/`."""
+        from mailzone.dkim.store import stranded_keys
         from mailzone.spec.host import load_host_config
 
-        return load_host_config(path, self.root)
+        host = load_host_config(path, self.root)
+        note = stranded_keys(host)
+        if note:
+            console(stderr=True).print(f"warning: {note}", markup=False)
+        return host
 
     def project(self, domains: list[str] | None) -> Project:
         """Every spec of the repository; unknown `domains` and an empty repository are errors."""

@@ -25,7 +25,7 @@ from mailzone.cli.context import (
     output,
     resolver,
 )
-from mailzone.errors import EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
     from mailzone.spec.host import HostConfig
@@ -41,7 +41,8 @@ def rotate(
         str | None,
         typer.Option(
             "--now",
-            help="Act as if it were this ISO 8601 time (tests, dry runs).",
+            help="Act as if it were this ISO 8601 time. Without --dry-run the run is real: it "
+            "saves that time in the state (after a future --now, later runs refuse until then).",
             show_default=False,
         ),
     ] = None,
@@ -70,6 +71,14 @@ def rotate(
             help="--emergency --apply: seconds to wait for the new key to be served.",
         ),
     ] = 60,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what each domain would do and why; write nothing (no key, state, MTA "
+            "file or DNS change). Exit code 2 when a step is due.",
+        ),
+    ] = False,
     host_config: HostOpt = None,
     nameserver: NameserverOpt = None,
     fmt: TextJsonOpt = "text",
@@ -100,9 +109,10 @@ def rotate(
         dns=Dns(server),
         emergency=emergency,
         apply=publish if apply else None,
+        dry_run=dry_run,
     )
     results = [result]
-    if emergency and apply and not result.failed:
+    if emergency and apply and not dry_run and not result.failed:
         # the new selector is published: finish the emergency as soon as every server serves it
         deadline = time.monotonic() + wait
         while True:
@@ -127,6 +137,8 @@ def rotate(
     render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
     if any(r.failed for r in results):
         raise typer.Exit(EXIT_ERROR)
+    if dry_run and result.due:
+        raise typer.Exit(EXIT_CHANGES)
 
 
 def publish_rotation(root: Path, names: list[str], jobs: int, quiet: bool = False) -> list[str]:

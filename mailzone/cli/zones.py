@@ -54,8 +54,9 @@ def init(
         Path | None,
         typer.Option(
             "--host-config",
-            help="Where the first DKIM key goes (default: $MAILZONE_HOST_CONFIG, else "
-            "/etc/mailzone/host.yaml if it exists, else build/keys/).",
+            help="Its key_dir is where the first DKIM key goes (default: $MAILZONE_HOST_CONFIG, "
+            "else /etc/mailzone/host.yaml if it exists; without key_dir: $MAILZONE_KEY_DIR, else "
+            "/var/lib/mailzone/keys as root, else ~/.local/share/mailzone/keys).",
             show_default=False,
         ),
     ] = None,
@@ -63,11 +64,10 @@ def init(
     """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
     from mailzone.dkim.selectors import first_keys
     from mailzone.repo.scaffold import NEXT_STEPS, scaffold
-    from mailzone.spec.host import load_host_config
     from mailzone.spec.yamlfile import display_path
 
     run = Context.of(ctx)
-    host = load_host_config(host_config, run.root)  # a bad host.yaml stops init before any write
+    host = run.host(host_config)  # a bad host.yaml stops init before any write
     path = scaffold(
         run.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
     )
@@ -81,6 +81,12 @@ def init(
             f"new DKIM key {entry.selector} ({entry.algorithm}-{entry.bits}) in "
             f"{display_path(host.key_path)}; apply publishes it, and `mailzone rotate` makes "
             "it the signing key once every nameserver serves it",
+            markup=False,
+        )
+    if not host.key_dir:
+        out.print(
+            f"private keys live in {host.key_path}, outside the repository (back it up; a host "
+            "config's key_dir or $MAILZONE_KEY_DIR chooses another directory)",
             markup=False,
         )
     out.print(NEXT_STEPS.format(domain=name, policy=dmarc_policy), markup=False)

@@ -12,7 +12,10 @@ A run, in this order, so that a crash anywhere converges on the next run without
 6. `--apply`: publish through each domain's provider.
 
 A run with nothing due reads no private key and asks DNS nothing (except, while a selector is
-revoked, whether its empty key is served)."""
+revoked, whether its empty key is served).
+
+A dry run (`rotate --dry-run`) does steps 1 and 2 only: it says what each domain would do and
+why, and writes nothing (no lock, no key, no state, no MTA file, no DNS change)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mailzone.dkim import keys, lifecycle
@@ -45,13 +48,30 @@ LOCK_NAME = ".rotate.lock"
 OBSERVE_THREADS = 16
 
 
+@dataclass(frozen=True)
+class Wait:
+    """What one selector waits for: `reason` is `publish` or `removal` (by `mailzone apply`),
+    `nameservers` (those in `nameservers`, server → what it answered, are not as wanted yet),
+    or a duration of the policy (`activate_delay`, `revoke_after`, `forget_after`,
+    `rotate_every`) that ends at `until`."""
+
+    selector: str
+    phase: str
+    reason: str
+    until: datetime | None = None
+    nameservers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class DomainRun:
-    """What one domain's rotation did, waits for, and when it is next due."""
+    """What one domain's rotation did (a dry run: would do, and `why`), waits for, and when it
+    is next due."""
 
     domain: str
     done: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)  # one per `done` line
     waiting: list[str] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     next_due: datetime | None = None
     error: str | None = None
@@ -66,11 +86,18 @@ class RotateResult:
     mta_files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     apply_domains: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    mta_due: bool = False  # a dry run: the MTA configuration would be written
 
     @property
     def failed(self) -> bool:
         """Whether anything went wrong."""
         return bool(self.errors) or any(r.error for r in self.runs)
+
+    @property
+    def due(self) -> bool:
+        """A dry run: whether a real run would change something."""
+        return self.mta_due or bool(self.apply_domains) or any(r.done for r in self.runs)
 
 
 @dataclass
@@ -106,9 +133,14 @@ def rotate(
     emergency: bool = False,
     apply: Callable[[list[str]], list[str]] | None = None,
     processes: int | None = None,
+    dry_run: bool = False,
 ) -> RotateResult:
     """One rotation run over `selected` (under a lock). `apply(domains)` publishes DNS and returns
-    error lines; without it, publishing is left to `mailzone apply` (e.g. in CI)."""
+    error lines; without it, publishing is left to `mailzone apply` (e.g. in CI). `dry_run`:
+    decide and say, write nothing (`apply` is not called; `apply_domains` says what it would
+    publish)."""
+    if dry_run:
+        return _preview(project, selected, host, now, dns, emergency, publish=apply is not None)
     with exclusive(project.root / "state" / LOCK_NAME, "mailzone rotate"):
         _ignore_lock(project.root / "state")
         return _rotate(project, selected, host, now, dns, emergency, apply, processes)
@@ -134,11 +166,7 @@ def _rotate(
 ) -> RotateResult:
     store = KeyStore.for_host(host)
     observer = Observer(project.root, host, dns)
-    if len(selected) > 1:  # observing is mostly waiting on nameservers
-        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
-            decisions = list(pool.map(lambda d: _decide(d, now, observer, emergency), selected))
-    else:
-        decisions = [_decide(d, now, observer, emergency) for d in selected]
+    decisions = _decide_all(selected, now, observer, emergency)
     result = RotateResult([d.run for d in decisions])
     _generate_keys(decisions, store, processes)
     states: dict[str, DomainState] = {name: d.state for name, d in project.domains.items()}
@@ -172,6 +200,48 @@ def _rotate(
             for decision in decisions if not failed else []:
                 decision.run.waiting = [_published(w) for w in decision.run.waiting]
     return result
+
+
+def _preview(
+    project: Project,
+    selected: Sequence[Domain],
+    host: HostConfig,
+    now: datetime,
+    dns: Dns,
+    emergency: bool,
+    publish: bool,
+) -> RotateResult:
+    """Steps 1 and 2 of a run: what each domain would do, and why. Reads the states, the MTA's
+    files and DNS; writes nothing, makes no key, takes no lock."""
+    observer = Observer(project.root, host, dns)
+    decisions = _decide_all(selected, now, observer, emergency)
+    result = RotateResult([d.run for d in decisions], dry_run=True)
+    if host.mta.kind != "none":
+        states = [d.state for d in project.domains.values()]
+        switching = any(
+            isinstance(a, lifecycle.SwitchMta)
+            for d in decisions
+            if not d.run.error
+            for a in d.actions
+        )
+        unfinished = any(
+            s.phase == "active" and not s.mta_done for st in states for s in st.selectors
+        )
+        result.mta_due = (
+            switching or unfinished or _mta_stale(host, {st.domain: st for st in states})
+        )
+    if publish:  # the steps' DNS changes (an apply that only catches up is not planned here)
+        result.apply_domains = [d.domain.name for d in decisions if d.run.dns_changed]
+    return result
+
+
+def _decide_all(
+    selected: Sequence[Domain], now: datetime, observer: Observer, emergency: bool
+) -> list[_Decision]:
+    if len(selected) > 1:  # observing is mostly waiting on nameservers
+        with ThreadPoolExecutor(max_workers=OBSERVE_THREADS) as pool:
+            return list(pool.map(lambda d: _decide(d, now, observer, emergency), selected))
+    return [_decide(d, now, observer, emergency) for d in selected]
 
 
 def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) -> _Decision:
@@ -212,11 +282,14 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
     new, actions, due = lifecycle.step(sels, policy, now, observed, emergency=emergency)
     run.next_due = due
     run.done = [_describe(a, new, dkim) for a in actions]
+    delay = lifecycle.activation_delay(policy, observed)
+    run.why = [_why(a, sels, new, policy, delay, now, emergency) for a in actions]
     run.dns_changed = any(
         isinstance(a, lifecycle.PublishRecord | lifecycle.RevokeRecord | lifecycle.RemoveRecord)
         for a in actions
     )
     _explain_waits(run, new, seen, now)
+    run.waits = _waits(new, seen, policy, delay, set(revoked))
     for sel in new:
         if sel.phase == "active" and now - sel.created > policy.max_age:
             run.warnings.append(
@@ -250,6 +323,99 @@ def _describe(action: lifecycle.Action, sels: list[SelectorLifecycle], dkim: Dki
             f"remove {action.selector} from DNS (its key is deleted once no nameserver serves it)"
         )
     return f"delete the private key of {action.selector}"
+
+
+def _why(
+    action: lifecycle.Action,
+    old: list[SelectorLifecycle],
+    new: list[SelectorLifecycle],
+    policy: lifecycle.Policy,
+    delay: timedelta,
+    now: datetime,
+    emergency: bool,
+) -> str:
+    """Why the lifecycle takes this step now (for a dry run)."""
+    before = {s.selector: s for s in old}
+    after = {s.selector: s for s in new}
+    if isinstance(action, lifecycle.GenerateKey | lifecycle.PublishRecord):
+        sel = after.get(action.selector)
+        algorithm = sel.algorithm if sel else getattr(action, "algorithm", "rsa")
+        if emergency:
+            return "--emergency: the current key may be compromised"
+        active = next((s for s in old if s.phase == "active" and s.algorithm == algorithm), None)
+        if active is None:
+            return f"the domain has no {algorithm} key yet"
+        every = format_duration(min(policy.rotate_every, policy.max_age))
+        return f"the active key {active.selector} is {(now - active.created).days} days old (rotate every {every})"
+    if isinstance(action, lifecycle.SwitchMta):
+        sel = after[action.selector]
+        since = f"since {sel.visible_since:%Y-%m-%d %H:%M} UTC" if sel.visible_since else "now"
+        if sel.urgent:
+            return f"every nameserver serves it {since} (emergency: no waiting)"
+        return (
+            f"every nameserver serves it {since}, longer than the {format_duration(delay)} to wait"
+        )
+    if isinstance(action, lifecycle.ArchiveKey):
+        if action.selector in after and after[action.selector].algorithm not in policy.algorithms:
+            return "its algorithm is no longer in dkim.algorithms"
+        return "its successor signs from now on"
+    if isinstance(action, lifecycle.RevokeRecord | lifecycle.RemoveRecord):
+        was = before.get(action.selector)
+        if was is not None and was.phase == "pending":
+            return "a pending selector is withdrawn (--emergency, or its algorithm was dropped)"
+        sel = after.get(action.selector) or was
+        assert sel is not None, "the lifecycle acts on selectors it knows"
+        switched = sel.switched or sel.created
+        stopped = f"it stopped signing at {switched:%Y-%m-%d %H:%M} UTC"
+        if isinstance(action, lifecycle.RevokeRecord):
+            if now < switched + policy.revoke_after:
+                return f"--emergency: no grace; {stopped}"
+            return f"revoke_after ({format_duration(policy.revoke_after)}): {stopped}"
+        if now >= switched + policy.forget_after:
+            return f"forget_after ({format_duration(policy.forget_after)}): {stopped}"
+        return f"retire: remove, revoke_after ({format_duration(policy.revoke_after)}): {stopped}"
+    return "no nameserver serves its record any more"
+
+
+def _waits(
+    sels: list[SelectorLifecycle],
+    seen: Seen,
+    policy: lifecycle.Policy,
+    delay: timedelta,
+    revoked: set[str],
+) -> list[Wait]:
+    """What each selector waits for, and until when (for --format json)."""
+    waits: list[Wait] = []
+    for sel in sels:
+        lacking = seen.lacking.get(sel.selector, {})
+        switched = sel.switched or sel.created
+        if sel.phase == "pending" and sel.selector in seen.said:
+            waits.append(Wait(sel.selector, sel.phase, "nameservers", nameservers=lacking))
+        elif sel.phase == "pending" and sel.visible_since is None:
+            waits.append(Wait(sel.selector, sel.phase, "publish"))
+        elif sel.phase == "pending" and not sel.urgent:
+            until = sel.visible_since + delay if sel.visible_since else None
+            waits.append(Wait(sel.selector, sel.phase, "activate_delay", until))
+        elif sel.phase == "active" and not any(
+            s.phase == "pending" and s.algorithm == sel.algorithm for s in sels
+        ):
+            until = sel.created + min(policy.rotate_every, policy.max_age)
+            waits.append(Wait(sel.selector, sel.phase, "rotate_every", until))
+        elif sel.phase == "retiring":
+            waits.append(
+                Wait(sel.selector, sel.phase, "revoke_after", switched + policy.revoke_after)
+            )
+        elif sel.phase == "revoked" and sel.selector in revoked and sel.selector in seen.said:
+            waits.append(Wait(sel.selector, sel.phase, "nameservers", nameservers=lacking))
+        elif sel.phase == "revoked":
+            waits.append(
+                Wait(sel.selector, sel.phase, "forget_after", switched + policy.forget_after)
+            )
+        elif sel.phase == "tombstone" and sel.selector in seen.said:
+            waits.append(Wait(sel.selector, sel.phase, "nameservers", nameservers=lacking))
+        elif sel.phase == "tombstone":
+            waits.append(Wait(sel.selector, sel.phase, "removal"))
+    return waits
 
 
 def _explain_waits(
@@ -446,11 +612,12 @@ def _switch_mta(
     for decision in switched:
         state = decision.domain.state
         if not any(isinstance(a, lifecycle.SwitchMta) for a in decision.actions):
+            unfinished = [s for s in state.selectors if s.phase == "active" and not s.mta_done]
             decision.run.done += [  # an earlier run's switch, finished now: say so
                 f"the MTA now signs {s.algorithm} mail with {s.selector} (earlier switch completed)"
-                for s in state.selectors
-                if s.phase == "active" and not s.mta_done
+                for s in unfinished
             ]
+            decision.run.why += ["the MTA was not switched when the state was"] * len(unfinished)
         done = [s.model_copy(update={"mta_done": True}) for s in state.selectors]
         state = state.model_copy(update={"selectors": done})
         save_state(project.root, state)

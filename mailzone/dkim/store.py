@@ -22,6 +22,7 @@ import contextlib
 import grp
 import os
 import re
+import shlex
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailzone.dkim.keys import PrivateKey, public_key_of
 from mailzone.errors import MailzoneError
+from mailzone.spec.yamlfile import display_path
 
 if TYPE_CHECKING:
     from mailzone.spec.host import HostConfig
@@ -354,3 +356,24 @@ def _group_name(gid: int) -> str:
         return grp.getgrgid(gid).gr_name
     except KeyError:
         return str(gid)
+
+
+def stranded_keys(host: HostConfig) -> str | None:
+    """One line when keys are still where they went by default before (`build/keys/`, which
+    `rm -rf build` and `git clean -fdx` delete) while the host config does not point there:
+    how many, and the command that moves them to the key directory. None otherwise."""
+    old = host.legacy_key_path
+    if host.key_dir or not old.is_dir() or old.resolve() == host.key_path.resolve():
+        return None
+    pems = sorted(p.name for p in old.iterdir() if p.suffix == SUFFIX)
+    if not pems:
+        return None
+    store = KeyStore.for_host(host)
+    group = f" -g {shlex.quote(host.key_group)}" if host.key_group else ""
+    target = shlex.quote(str(host.key_path))
+    source = shlex.quote(display_path(old))
+    return (
+        f"{len(pems)} DKIM private key(s) are still in {display_path(old)}/, which `rm -rf build` "
+        f"and `git clean -fdx` delete; the key directory is now {host.key_path}: move them with "
+        f"`install -d -m {store.directory_mode:o}{group} {target} && mv -n {source}/*.pem {target}/`"
+    )

@@ -24,6 +24,8 @@ class Seen:
     visible: dict[str, bool] = field(default_factory=dict)
     gone: dict[str, bool] = field(default_factory=dict)
     said: dict[str, str] = field(default_factory=dict)  # selector → why it is not (yet) there
+    # selector → {server: what it answered}, for the servers that are not as wanted
+    lacking: dict[str, dict[str, str]] = field(default_factory=dict)
     negative_ttl: int = 0
 
 
@@ -47,11 +49,13 @@ class Observer:
                 seen.visible[selector] = shown.ok
                 if not shown.ok:
                     seen.said[selector] = _summary(shown.per_server)
+                    seen.lacking[selector] = _bad(shown.per_server)
             for selector in tombstones:
                 gone = gone_from_all(sources, names[selector])
                 seen.gone[selector] = gone.ok
                 if not gone.ok:
                     seen.said[selector] = _summary(gone.per_server)
+                    seen.lacking[selector] = _bad(gone.per_server)
             if any(seen.visible.values()):
                 seen.negative_ttl = negative_ttl_of(sources, domain.zone)
         except MailzoneError as err:
@@ -62,6 +66,10 @@ class Observer:
         return seen
 
 
+def _bad(per_server: dict[str, str]) -> dict[str, str]:
+    return {server: status for server, status in per_server.items() if status not in ("ok", "gone")}
+
+
 def _summary(per_server: dict[str, str]) -> str:
-    bad = {server: status for server, status in per_server.items() if status not in ("ok", "gone")}
+    bad = _bad(per_server)
     return "; ".join(f"{server}: {status}" for server, status in bad.items())

@@ -2,8 +2,9 @@
 
 Only the machine that signs mail needs one: where its private keys live and who may read them,
 which MTA signs and where its configuration goes, how to reload it, and where to ask DNS when the
-providers' `nameservers` are not reachable from here. Without a file, keys go to `build/keys/`
-under the repository (git-ignored) and no MTA configuration is written."""
+providers' `nameservers` are not reachable from here. Without a file (or without `key_dir`), keys go
+to the default key directory (`default_key_dir`: outside the repository and its build output, which
+`rm -rf build` or `git clean -fdx` would delete) and no MTA configuration is written."""
 
 from __future__ import annotations
 
@@ -28,6 +29,23 @@ def _endpoint(value: str) -> str:
 
 Endpoint = Annotated[str, AfterValidator(_endpoint)]
 ENV_VAR = "MAILZONE_HOST_CONFIG"
+KEY_DIR_VAR = "MAILZONE_KEY_DIR"
+ROOT_KEY_DIR = Path("/var/lib/mailzone/keys")
+LEGACY_KEY_DIR = Path("build") / "keys"  # the old default, which `rm -rf build` deleted
+
+
+def default_key_dir() -> Path:
+    """Where keys go when no host config sets `key_dir`: `$MAILZONE_KEY_DIR`, else
+    `/var/lib/mailzone/keys` for root, else `$XDG_DATA_HOME/mailzone/keys` (by default
+    `~/.local/share/mailzone/keys`). Never inside a checkout or its `build/`."""
+    given = os.environ.get(KEY_DIR_VAR)
+    if given:
+        return Path(given).absolute()
+    if os.geteuid() == 0:
+        return ROOT_KEY_DIR
+    data = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(data) if data and Path(data).is_absolute() else Path.home() / ".local" / "share"
+    return base / "mailzone" / "keys"
 
 
 class Mta(Strict):
@@ -104,10 +122,11 @@ class Mta(Strict):
 class HostConfig(Strict):
     """`/etc/mailzone/host.yaml`."""
 
-    key_dir: str = Field(
-        "build/keys",
+    key_dir: str | None = Field(
+        None,
         description="Private keys, one `<domain>.<selector>.pem` each; a relative path is "
-        "relative to this file (without a file: to the repository).",
+        "relative to this file. Default: `$MAILZONE_KEY_DIR`, else `/var/lib/mailzone/keys` as "
+        "root, else `$XDG_DATA_HOME/mailzone/keys` (`~/.local/share/mailzone/keys`).",
     )
     key_group: str | None = Field(
         None, description="Group that may read the keys (0640, directory 0750), e.g. `Debian-exim`."
@@ -153,8 +172,14 @@ class HostConfig(Strict):
 
     @property
     def key_path(self) -> Path:
-        """The key directory as an absolute path."""
-        return self.path(self.key_dir)
+        """The key directory as an absolute path (`default_key_dir()` when not set)."""
+        return self.path(self.key_dir) if self.key_dir else default_key_dir()
+
+    @property
+    def legacy_key_path(self) -> Path:
+        """Where keys went by default before (`build/keys` under the repository, or under the
+        host config's directory): the keys found there should move to `key_path`."""
+        return self._base / LEGACY_KEY_DIR
 
     def signs_for(self, domain: str) -> bool:
         """Whether this host signs mail of `domain`."""
@@ -172,7 +197,7 @@ def host_config_path(given: Path | None) -> Path | None:
 
 
 def load_host_config(given: Path | None, root: Path) -> HostConfig:
-    """The host config; defaults relative to `root` when there is no file."""
+    """The host config; without a file, relative paths start at `root`."""
     path = host_config_path(given)
     if path is None:
         config = HostConfig()

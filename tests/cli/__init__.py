@@ -65,10 +65,16 @@ def mailzone(
     named in `unset` are removed from the environment. `debug`: the run asks for `-v -v`, whose
     debug log may show a provider's traceback on stderr (never on stdout)."""
     environ = {k: v for k, v in os.environ.items() if k not in unset}
+    environ = {**environ, **(env or {})}
+    # tests run as root: the real default key directory (/var/lib/mailzone/keys) is never used;
+    # tests/conftest.py sets a private one per test, and a module fixture's run gets one here
+    if not environ.get("MAILZONE_KEY_DIR"):
+        environ["MAILZONE_KEY_DIR"] = str(root.parent / f"{root.name}.default-keys")
+        environ["XDG_DATA_HOME"] = str(root.parent / f"{root.name}.xdg-data")
     proc = subprocess.run(
         [sys.executable, "-m", "mailzone", "--root", str(root), *args],
         cwd=root,
-        env={**environ, **(env or {})},
+        env=environ,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -98,6 +104,9 @@ def inproc(root: Path, *args: str) -> Run:
     sys.argv = ["mailzone", "--root", str(root), *args]
     os.chdir(root)
     code = 0
+    own_keys = not os.environ.get("MAILZONE_KEY_DIR")  # a module fixture's run, as in mailzone()
+    if own_keys:
+        os.environ["MAILZONE_KEY_DIR"] = str(root.parent / f"{root.name}.default-keys")
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             cli.main()
@@ -106,6 +115,8 @@ def inproc(root: Path, *args: str) -> Run:
     finally:
         sys.argv = argv
         os.chdir(cwd)
+        if own_keys:
+            del os.environ["MAILZONE_KEY_DIR"]
     run = Run(code, out.getvalue(), err.getvalue())
     assert "Traceback" not in run.out + run.err, run.err
     assert "PRIVATE KEY" not in run.out + run.err

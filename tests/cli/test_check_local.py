@@ -128,7 +128,9 @@ def test_no_answer_from_the_resolver_is_unknown_an_error_answer_fails(tmp_path: 
     assert "SERVFAIL" in failing.message
 
 
-def test_message_from_a_subdomain_aligns_through_the_dmarc_tree_walk(tmp_path: Path) -> None:
+def test_message_from_a_subdomain_aligns_through_the_dmarc_tree_walk(
+    tmp_path: Path, private_key_dir: Path
+) -> None:
     import dkim
 
     from mailzone.check.message import message_verdict
@@ -137,7 +139,7 @@ def test_message_from_a_subdomain_aligns_through_the_dmarc_tree_walk(tmp_path: P
         tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"
     )
     assert mailzone(tmp_path, "apply", "--yes").returncode == 0
-    (key,) = (tmp_path / "build" / "keys").glob("example.org.*.pem")
+    (key,) = private_key_dir.glob("example.org.*.pem")
     selector = key.name[len("example.org.") : -len(".pem")]
     body = (
         b"From: Alice <alice@shop.example.org>\r\nTo: bob@example.net\r\n"

@@ -483,3 +483,91 @@ def test_a_time_before_the_state_is_refused_not_a_traceback(tmp_path: Path) -> N
         "is the clock right?"
     )
     assert repo.snapshot() == before
+
+
+def _snapshot(tmp: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under tmp (repository, key directory, Exim files), with its mode."""
+    return {
+        str(p.relative_to(tmp)): (p.read_bytes(), p.stat().st_mode)
+        for p in sorted(tmp.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _preview(repo: Repo, tmp: Path, when: datetime, *args: str) -> tuple[Run, dict[str, Any]]:
+    """`rotate --dry-run` (text, then json) at `when`: asserts it wrote nothing at all."""
+    before = _snapshot(tmp)
+    text = repo.rotate(when, "--dry-run", *args)
+    as_json = repo.rotate(when, "--dry-run", "--format", "json", *args)
+    assert _snapshot(tmp) == before  # no key, state, MTA file, zone change, lock or .gitignore
+    assert text.code == as_json.code, (text, as_json)
+    return text, json.loads(as_json.out)
+
+
+def test_dry_run_writes_nothing_and_says_what_the_real_run_then_does(tmp_path: Path) -> None:
+    # given a repository made by init (first key pending) and an Exim host config
+    repo = Repo(tmp_path)
+    t0, (first,) = repo.t0, list(repo.phases())
+    moments = [t0 + HOUR, t0 + 2 * HOUR, t0 + 27 * HOUR, t0 + 30 * HOUR]
+    moments += [t0 + timedelta(days=91), t0 + timedelta(days=92, hours=4)]
+    moments += [t0 + timedelta(days=100), t0 + timedelta(days=130), t0 + timedelta(days=131)]
+    due_seen = 0
+    for when in moments:
+        # when previewed, then run for real (with --apply: the zone file is the live DNS)
+        preview, data = _preview(repo, tmp_path, when, "--apply")
+        real = repo.rotate(when, "--apply", "--format", "json")
+        assert real.code == 0, real.err
+        done = json.loads(real.out)["domains"][0]["done"]
+        # then the preview named exactly the steps the run took, each with a reason,
+        # and exit code 2 exactly when something was due
+        (domain,) = data["domains"]
+        assert domain["done"] == done
+        assert all(step["why"] for step in domain["steps"])
+        assert data["schema_version"] == 1 and data["dry_run"] is True
+        assert (preview.code == 2) == data["due"], preview
+        if done:
+            assert preview.code == 2
+            due_seen += 1
+            for line, step in zip(done, domain["steps"], strict=True):
+                assert f"{DOMAIN}: due: {line}; why: {step['why']}" in preview.out
+        assert preview.out.splitlines()[-1].startswith("dry run: nothing was written")
+    assert due_seen >= 4  # publish, switch, new key, revoke, forget...
+    assert first not in repo.phases() or repo.phases()[first] != "active"
+
+
+def test_dry_run_with_a_future_now_leaves_later_runs_working(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    future = repo.t0 + timedelta(days=400)
+    preview, _ = _preview(repo, tmp_path, future)
+    assert preview.code == 2, preview  # a MTA file to write, at least
+    # a normal run afterwards does not find a state from the future
+    run = repo.rotate(repo.t0 + HOUR)
+    assert run.code == 0, run.err
+    assert "is the clock right" not in run.err
+
+
+def test_dry_run_generates_no_key_and_nothing_due_exits_0(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, mta="none")
+    (first,) = list(repo.phases())
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))  # seen: waits activate_delay
+    preview, data = _preview(repo, tmp_path, repo.t0 + 2 * HOUR)
+    assert preview.code == 0, preview
+    assert preview.out.splitlines()[-1] == "dry run: nothing was written; nothing is due"
+    (domain,) = data["domains"]
+    (wait,) = domain["waits"]
+    assert wait["selector"] == first and wait["waits_for"] == "activate_delay"
+    assert wait["until"] == (repo.t0 + HOUR + DAY).isoformat()
+    # a new key is due at 90 days: the preview names it but makes none
+    repo.rotate(repo.t0 + 26 * HOUR)
+    preview, data = _preview(repo, tmp_path, repo.t0 + timedelta(days=91))
+    assert preview.code == 2
+    assert "due: new rsa-2048 key for selector" in preview.out
+    assert "days old (rotate every 90d)" in preview.out
+    assert sorted(p.name for p in repo.keys.iterdir()) == [f"{DOMAIN}.{first}.pem"]
+
+
+def test_now_help_no_longer_calls_it_a_dry_run(tmp_path: Path) -> None:
+    run = mailzone(tmp_path, "rotate", "--help")
+    assert "dry runs)" not in run.out
+    assert "--dry-run" in run.out

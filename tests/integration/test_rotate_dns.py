@@ -11,6 +11,7 @@ So the run exits 0 with a `waiting:` line naming the server, and switches nothin
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,3 +260,46 @@ def test_rotate_apply_publishes_only_its_selectors_and_leaves_spec_edits_to_appl
     assert txt_values(dns_server, f"_dmarc.{ZONE}")[0].startswith("v=DMARC1; p=quarantine")
     assert query(dns_server, f"mail.{ZONE}", "A") == ["192.0.2.26"]
     assert site.state().dmarc is not None and site.state().dmarc.policy == "quarantine"
+
+
+def _served(server: DnsServer) -> list[str]:
+    """Every record the server serves in the zone, as text."""
+    zone = Zone(ZONE, [])
+    make_provider(server).populate(zone)
+    return sorted(repr(record) for record in zone.records)
+
+
+def test_dry_run_names_the_lagging_nameserver_and_changes_no_dns(
+    tmp_path: Path, bind_factory: ServerFactory[BindServer]
+) -> None:
+    # given a key due for rotation, and a pending one the secondary does not serve yet
+    primary, secondary = bind_factory(zones=[ZONE]), bind_factory(zones=[ZONE])
+    site = Site(tmp_path, primary, [endpoint(primary), endpoint(secondary)])
+    site.add("old", "active", T0 - timedelta(days=100), changed=T0, switched=T0)
+    site.add("new", "pending", T0, changed=T0)
+    site.apply()
+    zones = (_served(primary), _served(secondary))
+    files = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    # when previewed, even with --apply
+    run = site.rotate(T0 + HOUR, "--dry-run", "--apply", "--format", "json")
+    # then it waits for the secondary, by name, and changed nothing anywhere
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    assert data["schema_version"] == 1 and data["due"] is False
+    (domain,) = data["domains"]
+    assert {"selector": "new", "phase": "pending", "waits_for": "nameservers", "until": None,
+            "nameservers": {endpoint(secondary): "missing"}} in domain["waits"]  # fmt: skip
+    assert (_served(primary), _served(secondary)) == zones
+    assert {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files
+    # a revocation due: the preview says so (exit 2) and still publishes nothing
+    serve(secondary, "new", site.state().selectors[1].key().txt_value())
+    assert site.rotate(T0 + 2 * HOUR).code == 0
+    assert site.rotate(T0 + 27 * HOUR).code == 0  # switched: old is retiring
+    zones = (_served(primary), _served(secondary))
+    files = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    run = site.rotate(T0 + 27 * HOUR + timedelta(days=8), "--dry-run", "--apply")
+    assert run.code == 2, run.err
+    assert "example.org: due: revoke old (publish an empty key); why: revoke_after (7d)" in run.out
+    assert "--apply would publish the DNS changes of example.org" in run.out
+    assert (_served(primary), _served(secondary)) == zones
+    assert {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == files

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mailzone.dkim.rotate import DomainRun, RotateResult
+from mailzone.dkim.rotate import DomainRun, RotateResult, Wait
 from mailzone.dkim.selectors import KeyRow
 
 if TYPE_CHECKING:
@@ -16,8 +16,27 @@ if TYPE_CHECKING:
 HELD_SHOWN = 4
 
 
+SCHEMA_VERSION = 1  # of `rotate --format json`; raised when a field changes meaning or goes
+
+
 def _when(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def wait_json(wait: Wait) -> dict[str, Any]:
+    """One selector's wait: for what (`publish`, `removal`, `nameservers`, or a policy
+    duration), until when, and which nameservers are not as wanted (server → what it said)."""
+    return {
+        "selector": wait.selector,
+        "phase": wait.phase,
+        "waits_for": wait.reason,
+        "until": _iso(wait.until),
+        "nameservers": wait.nameservers,
+    }
 
 
 def run_json(run: DomainRun) -> dict[str, Any]:
@@ -25,28 +44,49 @@ def run_json(run: DomainRun) -> dict[str, Any]:
     return {
         "domain": run.domain,
         "done": run.done,
+        "steps": [{"step": step, "why": why} for step, why in zip(run.done, run.why, strict=True)],
         "waiting": run.waiting,
+        "waits": [wait_json(w) for w in run.waits],
         "warnings": run.warnings,
-        "next_due": run.next_due.isoformat() if run.next_due else None,
+        "next_due": _iso(run.next_due),
         "error": run.error,
+    }
+
+
+def rotation_json(results: list[RotateResult]) -> dict[str, Any]:
+    """Every round of a run (an emergency may take several) as one document: per domain, the
+    steps of all rounds and what the last round waits for."""
+    domains: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for run in result.runs:
+            data = run_json(run)
+            before = domains.get(run.domain)
+            if before is not None:
+                data["done"] = before["done"] + data["done"]
+                data["steps"] = before["steps"] + data["steps"]
+                data["error"] = before["error"] or data["error"]
+            domains[run.domain] = data
+    last = results[-1]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dry_run": last.dry_run,
+        "due": last.due if last.dry_run else None,
+        "domains": list(domains.values()),
+        "mta_files": [str(p) for r in results for p in r.mta_files],
+        "mta_due": last.mta_due,
+        "apply_domains": sorted({d for r in results for d in r.apply_domains}),
+        "errors": [e for r in results for e in r.errors],
     }
 
 
 def print_rotation(
     results: list[RotateResult], fmt: str, out: TextIO, err: TextIO, applied: bool
 ) -> None:
-    """Each domain: what was done, what it waits for and when the next step is due; errors on
-    `err`. Several results (an emergency's rounds) are printed in order."""
+    """Each domain: what was done (a dry run: what is due, and why), what it waits for and when
+    the next step is due; errors on `err`. Several results (an emergency's rounds) are printed
+    in order."""
     if fmt == "json":
-        data = [
-            {
-                "domains": [run_json(r) for r in result.runs],
-                "mta_files": [str(p) for p in result.mta_files],
-                "errors": result.errors,
-            }
-            for result in results
-        ]
-        out.write(json.dumps(data if len(data) > 1 else data[0], indent=2) + "\n")
+        out.write(json.dumps(rotation_json(results), indent=2) + "\n")
     idle = 0
     for result in results:
         for run in result.runs:
@@ -57,8 +97,9 @@ def print_rotation(
             if not (run.done or run.waiting or run.warnings or run.error):
                 idle += 1
                 continue
-            for line in run.done:
-                out.write(f"{run.domain}: {line}\n")
+            for line, why in zip(run.done, run.why, strict=True):
+                shown = f"due: {line}; why: {why}" if result.dry_run else line
+                out.write(f"{run.domain}: {shown}\n")
             for line in run.waiting:
                 out.write(f"{run.domain}: waiting: {line}\n")
             for line in run.warnings:
@@ -77,10 +118,26 @@ def print_rotation(
         dues = [r.next_due for r in last.runs if r.next_due and not (r.done or r.waiting)]
         soonest = f"; next due {_when(min(dues))}" if dues else ""
         out.write(f"nothing due for {idle} domain(s){soonest}\n")
-    if not applied and any(r.dns_changed for res in results for r in res.runs):
+    if last.dry_run:
+        _print_preview(last, out)
+    elif not applied and any(r.dns_changed for res in results for r in res.runs):
         out.write(
             "DNS changes are in state/: run `mailzone apply` (or push state/ for CI to apply)\n"
         )
+
+
+def _print_preview(result: RotateResult, out: TextIO) -> None:
+    if result.mta_due:
+        out.write("mta: due: write the signing configuration and run the reload commands\n")
+    if result.apply_domains:
+        out.write(f"--apply would publish the DNS changes of {', '.join(result.apply_domains)}\n")
+    due = sum(1 for r in result.runs if r.done)
+    out.write(
+        f"dry run: nothing was written; {due} domain(s) have a step due (`mailzone rotate` "
+        "without --dry-run takes it)\n"
+        if result.due
+        else "dry run: nothing was written; nothing is due\n"
+    )
 
 
 def print_held(plans: Sequence[ZonePlan], out: TextIO) -> None:
