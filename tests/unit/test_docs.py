@@ -161,11 +161,16 @@ def test_readme_is_short_with_both_commands_on_its_first_screen() -> None:
     assert ".venv/bin/pytest" in first_screen
 
 
-def test_shipped_example_spec_is_valid() -> None:
+def test_shipped_example_spec_is_valid(tmp_path: Path) -> None:
     from mailzone.repo.project import load_domain
 
-    domain = load_domain(ROOT / "zones" / "example.org.yaml", ROOT)
+    domain = load_domain(ROOT / "examples" / "example.org.yaml", tmp_path)
     assert ("", "MX") in {(r.name, r.type) for r in domain.records}
+
+
+def test_a_checkout_has_no_spec_that_the_quickstart_would_apply() -> None:
+    # the README's commands apply every spec in zones/ and `init example.org` must not collide
+    assert not list((ROOT / "zones").glob("*.yaml"))
 
 
 def test_host_config_example_is_valid(tmp_path: Path) -> None:
