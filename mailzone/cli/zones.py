@@ -5,6 +5,8 @@ Thin: parse options, call the core (repo, octo), hand results to `render`. Regis
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,12 +70,18 @@ def init(
 
     run = Context.of(ctx)
     host = load_host_config(host_config, run.root)  # a bad host.yaml stops init before any write
-    path = scaffold(
+    done = scaffold(
         run.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
     )
     out = console()
-    out.print(f"wrote {display_path(path)}", markup=False)
-    name = path.name[: -len(".yaml")]
+    if done.written:
+        out.print(f"wrote {display_path(done.path)}", markup=False)
+    else:
+        out.print(
+            f"{display_path(done.path)} already holds what these options write; left as it is",
+            markup=False,
+        )
+    name = done.path.name[: -len(".yaml")]
     for entry in first_keys(
         run.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)
     ):
@@ -83,7 +91,20 @@ def init(
             "it the signing key once every nameserver serves it",
             markup=False,
         )
-    out.print(NEXT_STEPS.format(domain=name, policy=dmarc_policy), markup=False)
+    command = _invoked_as() + ("" if run.root == Path(".") else f" --root {run.root}")
+    out.print(NEXT_STEPS.format(mailzone=command, domain=name, policy=dmarc_policy), markup=False)
+
+
+def _invoked_as() -> str:
+    """`mailzone` as the user typed it (e.g. `.venv/bin/mailzone`), so that a printed next step
+    works when pasted; plain `mailzone` when that is what the shell finds."""
+    typed = sys.argv[0] if sys.argv else ""
+    if Path(typed).name != "mailzone" or "/" not in typed:
+        return "mailzone"
+    found = shutil.which("mailzone")
+    if found and Path(found).resolve() == Path(typed).resolve():
+        return "mailzone"
+    return shlex.quote(typed)
 
 
 def validate(ctx: typer.Context) -> None:

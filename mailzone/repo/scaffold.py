@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
@@ -37,10 +38,19 @@ dmarc:
 """
 
 NEXT_STEPS = """\
-Next: `mailzone plan {domain}` shows what would change, `mailzone apply {domain}` does it.
+Next: `{mailzone} plan {domain}` shows what would change, `{mailzone} apply {domain}` does it.
 DMARC starts at p={policy} with aggregate reports to postmaster@{domain}. Read the reports for
 two to four weeks; once every legitimate sender passes, set `dmarc.policy: quarantine`, and later
 `reject`."""
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What init did: the spec's path, and whether it was written (False: the file already held
+    exactly what these options write, and was left alone)."""
+
+    path: Path
+    written: bool
 
 
 def scaffold(
@@ -52,8 +62,9 @@ def scaffold(
     provider: str = "local",
     dmarc_policy: str = "none",
     overwrite: bool = False,
-) -> Path:
-    """Write `zones/<domain>.yaml`; refuse to overwrite, and never write a spec that fails validation."""
+) -> Scaffold:
+    """Write `zones/<domain>.yaml`; never write a spec that fails validation, and refuse to
+    overwrite a spec unless it already holds this text (then leave it) or `overwrite` is set."""
     # each option is checked on its own, so an error names the option, not a template line
     checks: list[tuple[str, Callable[[str], object], list[str]]] = [
         ("DOMAIN", idna_name, [domain]),
@@ -80,10 +91,6 @@ def scaffold(
             "give the mail host's address: --ipv4 (and --ipv6 if it sends over IPv6)"
         )
     path = root / "zones" / f"{domain}.yaml"
-    if path.exists() and not overwrite:
-        raise MailzoneError(
-            f"{display_path(path)} exists; edit it, or replace it with init --force"
-        )
     relative = host[: -len(domain) - 1] if host.endswith("." + domain) else None
     text = TEMPLATE.format(
         domain=domain,
@@ -102,7 +109,21 @@ def scaffold(
         check_spec(validate(ZoneSpec, doc), doc)
     except SpecError as err:
         raise MailzoneError(f"init: {err.message}") from None
+    if path.exists() and not overwrite:
+        if _read(path) == text:  # the same init again (a re-run quickstart): nothing to do
+            return Scaffold(path, written=False)
+        raise MailzoneError(
+            f"{display_path(path)} exists and differs from what these options write; edit it, "
+            "or replace it with init --force"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
     record_publication(root, load_state(root, domain), domain, provider)
-    return path
+    return Scaffold(path, written=True)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None

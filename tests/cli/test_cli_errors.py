@@ -344,7 +344,8 @@ def test_init_refuses_to_overwrite_an_existing_spec(tmp_path: Path) -> None:
     )
 
     assert refused(run).endswith(
-        "zones/example.org.yaml exists; edit it, or replace it with init --force"
+        "zones/example.org.yaml exists and differs from what these options write; edit it, "
+        "or replace it with init --force"
     )
     assert files(tmp_path) == before
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.cli import Run, mailzone
+from tests.cli import Run, files, mailzone, refused
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -58,3 +61,56 @@ def test_readme_workflow_init_works_in_a_fresh_checkout(tmp_path: Path) -> None:
     # then it writes the spec
     assert result.code == 0, result.err
     assert (repo / "zones" / "example.org.yaml").exists()
+
+
+def test_readme_quickstart_runs_again_and_changes_nothing(tmp_path: Path) -> None:
+    # given the README's first command has run once
+    repo = checkout(tmp_path)
+    for args in readme_commands("mailzone apply --yes"):
+        assert run(repo, args).code == 0
+    before = files(repo)
+    # when it runs again, then every command succeeds
+    outputs = []
+    for args in readme_commands("mailzone apply --yes"):
+        result = run(repo, args)
+        assert result.code == 0, result.err
+        outputs.append(result.out)
+    # and init said why it wrote nothing, and nothing changed
+    assert "zones/example.com.yaml already holds what these options write" in outputs[0]
+    assert files(repo) == before
+
+
+def test_init_with_other_options_still_refuses_an_existing_spec(tmp_path: Path) -> None:
+    repo = checkout(tmp_path)
+    init = ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "203.0.113.25"]
+    assert run(repo, init).code == 0
+    before = files(repo)
+
+    result = run(repo, [*init[:-1], "203.0.113.26"])
+
+    assert refused(result).endswith(
+        "differs from what these options write; edit it, or replace it with init --force"
+    )
+    assert files(repo) == before
+
+
+def test_init_next_step_works_as_typed(tmp_path: Path) -> None:
+    # given mailzone run by its path in a virtualenv that is not on PATH (the README's way)
+    repo = checkout(tmp_path)
+    script = Path(sys.executable).parent / "mailzone"
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != script.parent
+    )
+    env = {**os.environ, "PATH": path, "XDG_DATA_HOME": str(tmp_path / "data")}
+    init = [str(script), "init", "example.com", "--mail-host", "mail.example.com"]
+    done = subprocess.run(
+        [*init, "--ipv4", "203.0.113.25"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    # when the printed next step is pasted
+    (hint,) = re.findall(r"Next: `([^`]+)`", done.stdout)
+    assert hint.startswith(str(script))
+    pasted = subprocess.run(shlex.split(hint), cwd=repo, env=env, capture_output=True, text=True)
+    # then it runs
+    assert pasted.returncode == 0, pasted.stderr
+    assert "example.com" in pasted.stdout
