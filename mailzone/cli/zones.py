@@ -64,6 +64,7 @@ def init(
 ) -> None:
     """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
     from mailzone.dkim.selectors import first_keys
+    from mailzone.octo.providers import load_provider_def
     from mailzone.repo.scaffold import NEXT_STEPS, scaffold
     from mailzone.spec.host import load_host_config
     from mailzone.spec.yamlfile import display_path
@@ -71,7 +72,15 @@ def init(
     run = Context.of(ctx)
     host = load_host_config(host_config, run.root)  # a bad host.yaml stops init before any write
     done = scaffold(
-        run.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
+        run.root,
+        domain,
+        mail_host,
+        ipv4 or [],
+        ipv6 or [],
+        provider,
+        dmarc_policy,
+        force,
+        check_provider=load_provider_def,
     )
     out = console()
     if done.written:

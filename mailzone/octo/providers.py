@@ -89,9 +89,12 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
             if (root / "providers").is_dir()
             else []
         )
+        choices = [LOCAL, *known]
+        hint = difflib.get_close_matches(name, choices, n=1)
+        mean = f"did you mean '{hint[0]}'? " if hint else ""
         raise ProviderError(
             f"provider '{name}' has no file {display_path(path)} "
-            f"(known: {', '.join([LOCAL, *known])})"
+            f"({mean}known: {', '.join(choices)})"
         )
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):

@@ -62,9 +62,12 @@ def scaffold(
     provider: str = "local",
     dmarc_policy: str = "none",
     overwrite: bool = False,
+    check_provider: Callable[[Path, str], object] | None = None,
 ) -> Scaffold:
     """Write `zones/<domain>.yaml`; never write a spec that fails validation, and refuse to
-    overwrite a spec unless it already holds this text (then leave it) or `overwrite` is set."""
+    overwrite a spec unless it already holds this text (then leave it) or `overwrite` is set.
+    `check_provider(root, name)` raises if the provider cannot be used (octoDNS's side:
+    `mailzone.octo.providers.load_provider_def`)."""
     # each option is checked on its own, so an error names the option, not a template line
     checks: list[tuple[str, Callable[[str], object], list[str]]] = [
         ("DOMAIN", idna_name, [domain]),
@@ -82,6 +85,8 @@ def scaffold(
         raise MailzoneError(
             f"--provider: '{provider}' is not a provider name (a file in providers/ without .yaml)"
         )
+    if check_provider is not None:
+        check_provider(root, provider)
     domain = idna_name(domain)
     host = idna_name(mail_host, "host name")
     ipv4 = [check_ipv4(v) for v in ipv4]

@@ -350,6 +350,33 @@ def test_init_refuses_to_overwrite_an_existing_spec(tmp_path: Path) -> None:
     assert files(tmp_path) == before
 
 
+def test_init_with_a_misspelt_provider_fails_like_validate(tmp_path: Path) -> None:
+    # given a repository with providers/bind.yaml
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "providers/bind.yaml").write_text("class: octodns_bind.Rfc2136Provider\n")
+    before = files(tmp_path)
+    # when init names a provider that has no file
+    run = mailzone(
+        tmp_path,
+        "init",
+        "example.org",
+        "--mail-host",
+        "mail.example.org",
+        "--ipv4",
+        "192.0.2.1",
+        "--provider",
+        "bnd",
+    )
+    # then it fails with validate's message, did-you-mean included, and writes nothing
+    expected = (
+        "provider 'bnd' has no file providers/bnd.yaml (did you mean 'bind'? known: local, bind)"
+    )
+    assert refused(run) == expected
+    assert files(tmp_path) == before
+    write_spec(tmp_path, "example.org", basic_spec(provider="bnd"))
+    assert expected in mailzone(tmp_path, "validate").errors
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_init_with_bad_ipv4_writes_nothing(tmp_path: Path, force: bool) -> None:
     if force:
