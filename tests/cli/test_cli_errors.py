@@ -350,6 +350,20 @@ def test_init_refuses_to_overwrite_an_existing_spec(tmp_path: Path) -> None:
     assert files(tmp_path) == before
 
 
+def test_init_with_a_misspelt_dmarc_policy_says_which_was_meant(tmp_path: Path) -> None:
+    run = mailzone(
+        tmp_path,
+        *("init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"),
+        *("--dmarc-policy", "quarantaine"),
+    )
+
+    assert refused(run) == (
+        "--dmarc-policy: 'quarantaine' is not one of none, quarantine, reject "
+        "(did you mean 'quarantine'?)"
+    )
+    assert files(tmp_path) == {}
+
+
 def test_init_with_a_misspelt_provider_fails_like_validate(tmp_path: Path) -> None:
     # given a repository with providers/bind.yaml
     (tmp_path / "providers").mkdir()
