@@ -120,3 +120,22 @@ def test_forget_without_delete_leaves_records_unowned(tmp_path: Path) -> None:
     }
     # the spec is still there: its records are now foreign, so taking them back is an adoption
     assert "adopt?" in mailzone(tmp_path, "plan").stdout
+
+
+def test_plan_text_shows_the_registry_entries_added_and_removed(tmp_path: Path) -> None:
+    # given an applied domain whose registry value is long (past the cut for long values)
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    spec = tmp_path / "zones" / "example.org.yaml"
+    spec.write_text(spec.read_text().replace("ipv6: []", 'ipv6: ["2001:db8::25"]'))
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    # when the spec renames the mail host
+    spec.write_text(spec.read_text().replace("- name: mail\n", "- name: mx1\n"))
+    plan = mailzone(tmp_path, "plan").out
+    # then the registry's diff names what changed, whole
+    registry = plan.split("_mailzone.example.org.\n", 1)[1].splitlines()[:2]
+    assert [line.strip() for line in registry] == [
+        "- example.org: A/mail AAAA/mail SPF/mail",
+        "+ example.org: A/mx1 AAAA/mx1 SPF/mx1",
+    ]
