@@ -227,3 +227,19 @@ def test_relative_links_lead_to_a_file_and_heading(doc: str) -> None:
 if __name__ == "__main__":
     rewrite()
     sys.exit(0)
+
+
+def test_rotate_help_readme_and_timer_say_how_often_alike() -> None:
+    from mailzone.cli.dkim import rotate
+
+    # given every place that tells the user how often to run rotate
+    places = {
+        "rotate --help": rotate.__doc__ or "",
+        "README": (ROOT / "README.md").read_text(),
+        "docs/rotation.md": (ROOT / "docs" / "rotation.md").read_text(),
+    }
+    # then each says hourly (the documented systemd timer's OnCalendar), none says daily
+    for place, text in places.items():
+        assert re.search(r"run it hourly", text), place
+        assert "daily" not in text, place
+    assert "OnCalendar=hourly" in places["docs/rotation.md"]
