@@ -479,6 +479,36 @@ def test_validate_exits_0_on_a_good_repository(tmp_path: Path) -> None:
     assert run.out == "all specs, states and provider files are valid\n"
 
 
+@pytest.mark.parametrize("used", [False, True])
+def test_validate_warns_of_a_missing_secret_only_for_a_provider_in_use(
+    tmp_path: Path, used: bool
+) -> None:
+    # given a provider file whose secret is not set here, used by a spec or by none
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns" if used else "local"))
+    write_provider(tmp_path, BIND_PROVIDER)
+    # when validate runs
+    run = mailzone(tmp_path, "validate", unset=(SECRET_VAR,))
+    # then the file is checked either way, and the secret is noted only where a spec needs it
+    assert run.code == 0
+    warning = (
+        f"warning: providers/dns.yaml:6: key_secret: environment variable {SECRET_VAR} "
+        "is not set here"
+    )
+    assert run.err.splitlines() == ([warning] if used else [])
+
+
+def test_validate_still_finds_errors_in_a_provider_file_no_spec_uses(tmp_path: Path) -> None:
+    write_spec(tmp_path, "example.org", basic_spec())
+    write_provider(tmp_path, BIND_PROVIDER.replace("host:", "hots:"))
+
+    run = mailzone(tmp_path, "validate", unset=(SECRET_VAR,))
+
+    assert run.err.splitlines() == [
+        "error: providers/dns.yaml:2: unknown option 'hots' for "
+        "octodns_bind.Rfc2136Provider (did you mean 'host'?)"
+    ]
+
+
 def test_validate_reports_a_bad_state_once(applied_with_state: Path) -> None:
     path = applied_with_state / "state/example.org.yaml"
     path.write_text(path.read_text().replace("phase: pending", "phase: active"))
