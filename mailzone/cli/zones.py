@@ -90,6 +90,8 @@ def init(
             f"{display_path(done.path)} already holds what these options write; left as it is",
             markup=False,
         )
+    if done.ignored:
+        out.print(f"added {', '.join(done.ignored)} to .gitignore", markup=False)
     name = done.path.name[: -len(".yaml")]
     for entry in first_keys(
         run.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)

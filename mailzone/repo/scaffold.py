@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.repo.spec_checks import check_spec
-from mailzone.repo.state import load_state, record_publication
+from mailzone.repo.state import ROTATE_LOCK, load_state, record_publication
 from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
 from mailzone.spec.yamlfile import display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
@@ -44,13 +44,30 @@ two to four weeks; once every legitimate sender passes, set `dmarc.policy: quara
 `reject`."""
 
 
+# what a mailzone repository never commits: build output (zone files, backups) and rotate's lock
+IGNORED = ("build/", f"state/{ROTATE_LOCK}")
+
+
 @dataclass(frozen=True)
 class Scaffold:
-    """What init did: the spec's path, and whether it was written (False: the file already held
-    exactly what these options write, and was left alone)."""
+    """What init did: the spec's path, whether it was written (False: the file already held
+    exactly what these options write, and was left alone), and the lines added to .gitignore."""
 
     path: Path
     written: bool
+    ignored: tuple[str, ...] = ()
+
+
+def ignore_outputs(root: Path) -> tuple[str, ...]:
+    """Append to `.gitignore` whichever of IGNORED it lacks (idempotent); the lines added."""
+    path = root / ".gitignore"
+    text = path.read_text() if path.exists() else ""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    missing = tuple(p for p in IGNORED if p.strip("/") not in have)
+    if missing:
+        lead = "" if not text or text.endswith("\n") else "\n"
+        write_atomic(path, text + lead + "".join(f"{p}\n" for p in missing))
+    return missing
 
 
 def scaffold(
@@ -116,7 +133,7 @@ def scaffold(
         raise MailzoneError(f"init: {err.message}") from None
     if path.exists() and not overwrite:
         if _read(path) == text:  # the same init again (a re-run quickstart): nothing to do
-            return Scaffold(path, written=False)
+            return Scaffold(path, written=False, ignored=ignore_outputs(root))
         raise MailzoneError(
             f"{display_path(path)} exists and differs from what these options write; edit it, "
             "or replace it with init --force"
@@ -124,7 +141,7 @@ def scaffold(
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
     record_publication(root, load_state(root, domain), domain, provider)
-    return Scaffold(path, written=True)
+    return Scaffold(path, written=True, ignored=ignore_outputs(root))
 
 
 def _read(path: Path) -> str | None:

@@ -114,3 +114,32 @@ def test_init_next_step_works_as_typed(tmp_path: Path) -> None:
     # then it runs
     assert pasted.returncode == 0, pasted.stderr
     assert "example.com" in pasted.stdout
+
+
+def test_init_makes_git_ignore_build_output_and_the_rotate_lock_once(tmp_path: Path) -> None:
+    # given a repository whose .gitignore ignores build/ already, without a final newline
+    repo = checkout(tmp_path)
+    (repo / ".gitignore").write_text("node_modules/\n/build")
+    init = ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "203.0.113.25"]
+    # when init runs, twice
+    first, second = run(repo, init), run(repo, init)
+    # then the lock file is added once, and build/ is not added again
+    assert "added state/.rotate.lock to .gitignore" in first.out
+    assert ".gitignore" not in second.out
+    assert (repo / ".gitignore").read_text() == "node_modules/\n/build\nstate/.rotate.lock\n"
+
+
+def test_init_writes_a_gitignore_where_there_is_none(tmp_path: Path) -> None:
+    repo = checkout(tmp_path)
+    result = run(
+        repo, ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "192.0.2.1"]
+    )
+    assert "added build/, state/.rotate.lock to .gitignore" in result.out
+    assert (repo / ".gitignore").read_text() == "build/\nstate/.rotate.lock\n"
+
+
+def test_this_repository_ignores_what_init_makes_a_repository_ignore() -> None:
+    from mailzone.repo.scaffold import IGNORED
+
+    ignored = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()}
+    assert {p.strip("/") for p in IGNORED} <= ignored
