@@ -84,7 +84,7 @@ def rotate(
     fmt: TextJsonOpt = "text",
     jobs: JobsOpt = 4,
 ) -> None:
-    """Advance DKIM key rotation as far as is safe now (idempotent; run it daily)."""
+    """Advance DKIM key rotation as far as is safe now (idempotent; run it hourly from a timer)."""
     from mailzone.cli.render import dkim as render_dkim
     from mailzone.dkim.rotate import parse_now
     from mailzone.dkim.rotate import rotate as run_rotation

@@ -5,6 +5,8 @@ Thin: parse options, call the core (repo, octo), hand results to `render`. Regis
 
 from __future__ import annotations
 
+import shlex
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,17 +65,34 @@ def init(
 ) -> None:
     """Write zones/DOMAIN.yaml for one mail server, and its first DKIM key."""
     from mailzone.dkim.selectors import first_keys
+    from mailzone.octo.providers import load_provider_def
     from mailzone.repo.scaffold import NEXT_STEPS, scaffold
     from mailzone.spec.yamlfile import display_path
 
     run = Context.of(ctx)
     host = run.host(host_config)  # a bad host.yaml stops init before any write
-    path = scaffold(
-        run.root, domain, mail_host, ipv4 or [], ipv6 or [], provider, dmarc_policy, force
+    done = scaffold(
+        run.root,
+        domain,
+        mail_host,
+        ipv4 or [],
+        ipv6 or [],
+        provider,
+        dmarc_policy,
+        force,
+        check_provider=load_provider_def,
     )
     out = console()
-    out.print(f"wrote {display_path(path)}", markup=False)
-    name = path.name[: -len(".yaml")]
+    if done.written:
+        out.print(f"wrote {display_path(done.path)}", markup=False)
+    else:
+        out.print(
+            f"{display_path(done.path)} already holds what these options write; left as it is",
+            markup=False,
+        )
+    if done.ignored:
+        out.print(f"added {', '.join(done.ignored)} to .gitignore", markup=False)
+    name = done.path.name[: -len(".yaml")]
     for entry in first_keys(
         run.root, name, ["rsa"], 2048, host, datetime.now(UTC).replace(microsecond=0)
     ):
@@ -89,7 +108,20 @@ def init(
             "config's key_dir or $MAILZONE_KEY_DIR chooses another directory)",
             markup=False,
         )
-    out.print(NEXT_STEPS.format(domain=name, policy=dmarc_policy), markup=False)
+    command = _invoked_as() + ("" if run.root == Path(".") else f" --root {run.root}")
+    out.print(NEXT_STEPS.format(mailzone=command, domain=name, policy=dmarc_policy), markup=False)
+
+
+def _invoked_as() -> str:
+    """`mailzone` as the user typed it (e.g. `.venv/bin/mailzone`), so that a printed next step
+    works when pasted; plain `mailzone` when that is what the shell finds."""
+    typed = sys.argv[0] if sys.argv else ""
+    if Path(typed).name != "mailzone" or "/" not in typed:
+        return "mailzone"
+    found = shutil.which("mailzone")
+    if found and Path(found).resolve() == Path(typed).resolve():
+        return "mailzone"
+    return shlex.quote(typed)
 
 
 def validate(ctx: typer.Context) -> None:

@@ -34,7 +34,7 @@ from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
 from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
-from mailzone.repo.state import save_state
+from mailzone.repo.state import ROTATE_LOCK, save_state
 from mailzone.spec import dkim_key
 from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.duration import format_duration
@@ -44,7 +44,7 @@ from mailzone.spec.zone import Dkim
 from mailzone.util.files import write_atomic
 from mailzone.util.lock import exclusive
 
-LOCK_NAME = ".rotate.lock"
+LOCK_NAME = ROTATE_LOCK
 OBSERVE_THREADS = 16
 
 

@@ -1,7 +1,7 @@
 """Queries to authoritative servers and resolvers (dnspython), with one cache per run.
 
     dns = Dns(resolver=("127.0.0.1", 53))
-    servers = dns.nameservers("example.org.", provider.section.nameservers)
+    servers = dns.nameservers("example.org.", provider.nameservers())
     seen = dns.served_everywhere("example.org.", "sel._domainkey.example.org.", value, [])
     if not seen.ok:
         print(seen.per_server)     # {'192.0.2.53:53': 'old value: v=DKIM1; ...', ...}

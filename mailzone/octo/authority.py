@@ -118,7 +118,7 @@ class Authorities:
         configured = self.host.nameservers.get(zone)
         if configured is None:
             defn = self.provider(provider)
-            configured = defn.section.nameservers
+            configured = defn.nameservers()
             if not configured and defn.class_path == LOCAL_CLASS:
                 return [ZoneFile(Path(str(defn.options["directory"])) / f"{zone}.zone", zone)]
         return list(self.dns.servers(zone, configured))

@@ -37,10 +37,13 @@ class MailzoneSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    nameservers: list[str] = Field(
+    # raw, with env/ unresolved: read it through ProviderDef.nameservers()
+    nameservers: list[str] | str = Field(
         default_factory=list,
         description="Authoritative servers of this provider's zones, as HOST or HOST:PORT "
-        "(checks and rotation query them directly; default: the zone's NS records).",
+        "(checks and rotation query them directly; default: the zone's NS records). The list, "
+        "or any entry, may be `env/VAR` (or `env/VAR/DEFAULT`) holding a comma-separated list; "
+        "read when the servers are asked.",
     )
 
     write_concurrency: int | None = Field(
@@ -53,8 +56,14 @@ class MailzoneSection(BaseModel):
 
     @field_validator("nameservers")
     @classmethod
-    def _endpoints(cls, values: list[str]) -> list[str]:
-        for value in values:
+    def _endpoints(cls, values: list[str] | str) -> list[str] | str:
+        for value in [values] if isinstance(values, str) else values:
+            if isinstance(value, str) and value.startswith("env/"):
+                continue  # checked when it is read
+            if isinstance(values, str):
+                raise ValueError(
+                    "a list of HOST or HOST:PORT, or env/VAR holding a comma-separated list"
+                )
             parse_endpoint(str(value))
         return values
 
@@ -73,6 +82,53 @@ class ProviderDef:
         """`providers/x.yaml:line` for an option, or a description of the built-in."""
         return self.doc.where(loc) if self.doc else f"built-in provider '{self.name}'"
 
+    def nameservers(self) -> list[str]:
+        """`mailzone.nameservers` with `env/VAR` read from the environment now (a comma-separated
+        list); ProviderError naming the file and line for an unset variable or a bad entry."""
+        given = self.section.nameservers
+        entries: list[tuple[str, tuple[str | int, ...]]] = (
+            [(given, ("mailzone", "nameservers"))]
+            if isinstance(given, str)
+            else [(v, ("mailzone", "nameservers", i)) for i, v in enumerate(given)]
+        )
+        out: list[str] = []
+        for value, loc in entries:
+            if not value.startswith("env/"):
+                out.append(value)
+                continue
+            text = env_value(value)
+            if text is None:
+                raise ProviderError(
+                    f"mailzone.nameservers: environment variable {env_name(value)} is not set "
+                    "(a comma-separated list of HOST or HOST:PORT)",
+                    self.where(*loc),
+                )
+            for item in (part.strip() for part in text.split(",")):
+                if not item:
+                    continue
+                try:
+                    parse_endpoint(item)
+                except ValueError as err:
+                    raise ProviderError(
+                        f"mailzone.nameservers: {env_name(value)}: {err}", self.where(*loc)
+                    ) from None
+                out.append(item)
+        return out
+
+
+def env_name(value: str) -> str:
+    """VAR of `env/VAR` or `env/VAR/DEFAULT`."""
+    return value[4:].partition("/")[0]
+
+
+def env_value(value: str) -> str | None:
+    """The environment's value for `env/VAR` (or DEFAULT of `env/VAR/DEFAULT`); None when VAR is
+    not set and there is no default."""
+    var, _, default = value[4:].partition("/")
+    if var in os.environ:
+        return os.environ[var]
+    return default or None
+
 
 def provider_path(root: Path, name: str) -> Path:
     """Where a provider's file lives."""
@@ -90,9 +146,12 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
             if (root / "providers").is_dir()
             else []
         )
+        choices = [LOCAL, *known]
+        hint = difflib.get_close_matches(name, choices, n=1)
+        mean = f"did you mean '{hint[0]}'? " if hint else ""
         raise ProviderError(
             f"provider '{name}' has no file {display_path(path)} "
-            f"(known: {', '.join([LOCAL, *known])})"
+            f"({mean}known: {', '.join(choices)})"
         )
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
@@ -126,15 +185,11 @@ def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
         if isinstance(value, list):
             return [walk(v, (*loc, i)) for i, v in enumerate(value)]
         if isinstance(value, str) and value.startswith("env/"):
-            var, _, default = value[4:].partition("/")
-            if var in os.environ:
-                text = os.environ[var]
-            elif default:
-                text = default
-            else:
+            text = env_value(value)
+            if text is None:
                 key = ".".join(str(p) for p in loc)
                 raise ProviderError(
-                    f"{key}: environment variable {var} is not set", defn.where(*loc)
+                    f"{key}: environment variable {env_name(value)} is not set", defn.where(*loc)
                 )
             last = str(loc[-1]) if loc else ""
             return int(text) if text.isdigit() and _NUMERIC_KEY.search(last) else text
@@ -205,6 +260,10 @@ def check_provider_file(root: Path, name: str) -> tuple[list[str], list[str]]:
                 notes.append(
                     f"{defn.where(key)}: {key}: environment variable {var} is not set here"
                 )
+    try:
+        defn.nameservers()
+    except ProviderError as err:
+        notes.append(str(err))
     return errors, notes
 
 
@@ -215,7 +274,7 @@ def build_provider(defn: ProviderDef) -> Any:
         raise error
     options = resolve_secrets(defn)
     if defn.class_path == LOCAL_CLASS and "nameservers" not in options:
-        named = nameserver_names(defn.section.nameservers)
+        named = nameserver_names(defn.nameservers())
         if named:
             options["nameservers"] = named
     accepted = _accepted_options(cls)

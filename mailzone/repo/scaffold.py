@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.repo.spec_checks import check_spec
-from mailzone.repo.state import load_state, record_publication
+from mailzone.repo.state import ROTATE_LOCK, load_state, record_publication
 from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
 from mailzone.spec.yamlfile import display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
@@ -37,10 +38,36 @@ dmarc:
 """
 
 NEXT_STEPS = """\
-Next: `mailzone plan {domain}` shows what would change, `mailzone apply {domain}` does it.
+Next: `{mailzone} plan {domain}` shows what would change, `{mailzone} apply {domain}` does it.
 DMARC starts at p={policy} with aggregate reports to postmaster@{domain}. Read the reports for
 two to four weeks; once every legitimate sender passes, set `dmarc.policy: quarantine`, and later
 `reject`."""
+
+
+# what a mailzone repository never commits: build output (zone files, backups) and rotate's lock
+IGNORED = ("build/", f"state/{ROTATE_LOCK}")
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What init did: the spec's path, whether it was written (False: the file already held
+    exactly what these options write, and was left alone), and the lines added to .gitignore."""
+
+    path: Path
+    written: bool
+    ignored: tuple[str, ...] = ()
+
+
+def ignore_outputs(root: Path) -> tuple[str, ...]:
+    """Append to `.gitignore` whichever of IGNORED it lacks (idempotent); the lines added."""
+    path = root / ".gitignore"
+    text = path.read_text() if path.exists() else ""
+    have = {line.strip().strip("/") for line in text.splitlines()}
+    missing = tuple(p for p in IGNORED if p.strip("/") not in have)
+    if missing:
+        lead = "" if not text or text.endswith("\n") else "\n"
+        write_atomic(path, text + lead + "".join(f"{p}\n" for p in missing))
+    return missing
 
 
 def scaffold(
@@ -52,8 +79,12 @@ def scaffold(
     provider: str = "local",
     dmarc_policy: str = "none",
     overwrite: bool = False,
-) -> Path:
-    """Write `zones/<domain>.yaml`; refuse to overwrite, and never write a spec that fails validation."""
+    check_provider: Callable[[Path, str], object] | None = None,
+) -> Scaffold:
+    """Write `zones/<domain>.yaml`; never write a spec that fails validation, and refuse to
+    overwrite a spec unless it already holds this text (then leave it) or `overwrite` is set.
+    `check_provider(root, name)` raises if the provider cannot be used (octoDNS's side:
+    `mailzone.octo.providers.load_provider_def`)."""
     # each option is checked on its own, so an error names the option, not a template line
     checks: list[tuple[str, Callable[[str], object], list[str]]] = [
         ("DOMAIN", idna_name, [domain]),
@@ -71,6 +102,8 @@ def scaffold(
         raise MailzoneError(
             f"--provider: '{provider}' is not a provider name (a file in providers/ without .yaml)"
         )
+    if check_provider is not None:
+        check_provider(root, provider)
     domain = idna_name(domain)
     host = idna_name(mail_host, "host name")
     ipv4 = [check_ipv4(v) for v in ipv4]
@@ -80,10 +113,6 @@ def scaffold(
             "give the mail host's address: --ipv4 (and --ipv6 if it sends over IPv6)"
         )
     path = root / "zones" / f"{domain}.yaml"
-    if path.exists() and not overwrite:
-        raise MailzoneError(
-            f"{display_path(path)} exists; edit it, or replace it with init --force"
-        )
     relative = host[: -len(domain) - 1] if host.endswith("." + domain) else None
     text = TEMPLATE.format(
         domain=domain,
@@ -102,7 +131,21 @@ def scaffold(
         check_spec(validate(ZoneSpec, doc), doc)
     except SpecError as err:
         raise MailzoneError(f"init: {err.message}") from None
+    if path.exists() and not overwrite:
+        if _read(path) == text:  # the same init again (a re-run quickstart): nothing to do
+            return Scaffold(path, written=False, ignored=ignore_outputs(root))
+        raise MailzoneError(
+            f"{display_path(path)} exists and differs from what these options write; edit it, "
+            "or replace it with init --force"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
     record_publication(root, load_state(root, domain), domain, provider)
-    return path
+    return Scaffold(path, written=True, ignored=ignore_outputs(root))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -14,6 +14,8 @@ from mailzone.spec.state import DmarcState, DomainState
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
 from mailzone.util.files import write_atomic
 
+ROTATE_LOCK = ".rotate.lock"  # in state/: one `rotate` at a time; never committed
+
 HEADER = "# Written by mailzone. Do not edit by hand: commit it as it is.\n"
 
 

@@ -344,9 +344,51 @@ def test_init_refuses_to_overwrite_an_existing_spec(tmp_path: Path) -> None:
     )
 
     assert refused(run).endswith(
-        "zones/example.org.yaml exists; edit it, or replace it with init --force"
+        "zones/example.org.yaml exists and differs from what these options write; edit it, "
+        "or replace it with init --force"
     )
     assert files(tmp_path) == before
+
+
+def test_init_with_a_misspelt_dmarc_policy_says_which_was_meant(tmp_path: Path) -> None:
+    run = mailzone(
+        tmp_path,
+        *("init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.1"),
+        *("--dmarc-policy", "quarantaine"),
+    )
+
+    assert refused(run) == (
+        "--dmarc-policy: 'quarantaine' is not one of none, quarantine, reject "
+        "(did you mean 'quarantine'?)"
+    )
+    assert files(tmp_path) == {}
+
+
+def test_init_with_a_misspelt_provider_fails_like_validate(tmp_path: Path) -> None:
+    # given a repository with providers/bind.yaml
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "providers/bind.yaml").write_text("class: octodns_bind.Rfc2136Provider\n")
+    before = files(tmp_path)
+    # when init names a provider that has no file
+    run = mailzone(
+        tmp_path,
+        "init",
+        "example.org",
+        "--mail-host",
+        "mail.example.org",
+        "--ipv4",
+        "192.0.2.1",
+        "--provider",
+        "bnd",
+    )
+    # then it fails with validate's message, did-you-mean included, and writes nothing
+    expected = (
+        "provider 'bnd' has no file providers/bnd.yaml (did you mean 'bind'? known: local, bind)"
+    )
+    assert refused(run) == expected
+    assert files(tmp_path) == before
+    write_spec(tmp_path, "example.org", basic_spec(provider="bnd"))
+    assert expected in mailzone(tmp_path, "validate").errors
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -435,6 +477,36 @@ def test_validate_exits_0_on_a_good_repository(tmp_path: Path) -> None:
 
     assert (run.code, run.err) == (0, "")
     assert run.out == "all specs, states and provider files are valid\n"
+
+
+@pytest.mark.parametrize("used", [False, True])
+def test_validate_warns_of_a_missing_secret_only_for_a_provider_in_use(
+    tmp_path: Path, used: bool
+) -> None:
+    # given a provider file whose secret is not set here, used by a spec or by none
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns" if used else "local"))
+    write_provider(tmp_path, BIND_PROVIDER)
+    # when validate runs
+    run = mailzone(tmp_path, "validate", unset=(SECRET_VAR,))
+    # then the file is checked either way, and the secret is noted only where a spec needs it
+    assert run.code == 0
+    warning = (
+        f"warning: providers/dns.yaml:6: key_secret: environment variable {SECRET_VAR} "
+        "is not set here"
+    )
+    assert run.err.splitlines() == ([warning] if used else [])
+
+
+def test_validate_still_finds_errors_in_a_provider_file_no_spec_uses(tmp_path: Path) -> None:
+    write_spec(tmp_path, "example.org", basic_spec())
+    write_provider(tmp_path, BIND_PROVIDER.replace("host:", "hots:"))
+
+    run = mailzone(tmp_path, "validate", unset=(SECRET_VAR,))
+
+    assert run.err.splitlines() == [
+        "error: providers/dns.yaml:2: unknown option 'hots' for "
+        "octodns_bind.Rfc2136Provider (did you mean 'host'?)"
+    ]
 
 
 def test_validate_reports_a_bad_state_once(applied_with_state: Path) -> None:

@@ -182,3 +182,22 @@ def test_in_zone_nameserver_without_glue_fails_apply_with_the_fix(tmp_path: Path
     assert "example.org.zone" in applied.stderr
     assert "glue: {ns1.example.org.: [ADDRESS]}" in applied.stderr
     assert not zone_file(tmp_path).exists()
+
+
+def test_plan_text_shows_the_registry_entries_added_and_removed(tmp_path: Path) -> None:
+    # given an applied domain whose registry value is long (past the cut for long values)
+    mailzone(
+        tmp_path, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "203.0.113.25"
+    )
+    spec = tmp_path / "zones" / "example.org.yaml"
+    spec.write_text(spec.read_text().replace("ipv6: []", 'ipv6: ["2001:db8::25"]'))
+    assert mailzone(tmp_path, "apply", "--yes").returncode == 0
+    # when the spec renames the mail host
+    spec.write_text(spec.read_text().replace("- name: mail\n", "- name: mx1\n"))
+    plan = mailzone(tmp_path, "plan").out
+    # then the registry's diff names what changed, whole
+    registry = plan.split("_mailzone.example.org.\n", 1)[1].splitlines()[:2]
+    assert [line.strip() for line in registry] == [
+        "- example.org: A/mail AAAA/mail SPF/mail",
+        "+ example.org: A/mx1 AAAA/mx1 SPF/mx1",
+    ]

@@ -170,11 +170,16 @@ def test_readme_is_short_with_both_commands_on_its_first_screen() -> None:
     assert ".venv/bin/pytest" in first_screen
 
 
-def test_shipped_example_spec_is_valid() -> None:
+def test_shipped_example_spec_is_valid(tmp_path: Path) -> None:
     from mailzone.repo.project import load_domain
 
-    domain = load_domain(ROOT / "zones" / "example.org.yaml", ROOT)
+    domain = load_domain(ROOT / "examples" / "example.org.yaml", tmp_path)
     assert ("", "MX") in {(r.name, r.type) for r in domain.records}
+
+
+def test_a_checkout_has_no_spec_that_the_quickstart_would_apply() -> None:
+    # the README's commands apply every spec in zones/ and `init example.org` must not collide
+    assert not list((ROOT / "zones").glob("*.yaml"))
 
 
 def test_host_config_example_is_valid(tmp_path: Path) -> None:
@@ -231,3 +236,19 @@ def test_relative_links_lead_to_a_file_and_heading(doc: str) -> None:
 if __name__ == "__main__":
     rewrite()
     sys.exit(0)
+
+
+def test_rotate_help_readme_and_timer_say_how_often_alike() -> None:
+    from mailzone.cli.dkim import rotate
+
+    # given every place that tells the user how often to run rotate
+    places = {
+        "rotate --help": rotate.__doc__ or "",
+        "README": (ROOT / "README.md").read_text(),
+        "docs/rotation.md": (ROOT / "docs" / "rotation.md").read_text(),
+    }
+    # then each says hourly (the documented systemd timer's OnCalendar), none says daily
+    for place, text in places.items():
+        assert re.search(r"run it hourly", text), place
+        assert "daily" not in text, place
+    assert "OnCalendar=hourly" in places["docs/rotation.md"]

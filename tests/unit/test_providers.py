@@ -118,3 +118,66 @@ def test_local_publishes_the_host_names_of_mailzone_nameservers_as_its_ns_set(
     # then only host names on port 53 can be NS names; the provider's own option wins
     assert reused.nameservers == ["ns1.example.net.", "ns2.example.net."]
     assert own.nameservers == ["ns.example.com."]
+
+
+def _nameservers_file(root: Path, value: str) -> None:
+    (root / "providers").mkdir()
+    (root / "providers" / "dns.yaml").write_text(
+        f"class: mailzone.octo.local.LocalZoneFileProvider\nmailzone:\n  nameservers: {value}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["env/MAILZONE_NS", "[env/MAILZONE_NS]", "env/MAILZONE_NS/192.0.2.9"]
+)
+def test_nameservers_come_from_the_environment_as_a_comma_separated_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # given a provider file whose nameservers are an environment variable (CI points them)
+    _nameservers_file(tmp_path, value)
+    monkeypatch.setenv("MAILZONE_NS", "127.0.0.1:5300, ns2.example.net")
+    # when they are read, then the variable's list is used
+    assert load_provider_def(tmp_path, "dns").nameservers() == [
+        "127.0.0.1:5300",
+        "ns2.example.net",
+    ]
+
+
+def test_nameservers_default_when_the_variable_is_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nameservers_file(tmp_path, "[env/MAILZONE_NS/192.0.2.9:53, 192.0.2.10]")
+    monkeypatch.delenv("MAILZONE_NS", raising=False)
+    assert load_provider_def(tmp_path, "dns").nameservers() == ["192.0.2.9:53", "192.0.2.10"]
+
+
+def test_unset_nameservers_variable_fails_at_use_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a file that needs MAILZONE_NS, which is not set: loading it still works
+    _nameservers_file(tmp_path, "env/MAILZONE_NS")
+    monkeypatch.delenv("MAILZONE_NS", raising=False)
+    defn = load_provider_def(tmp_path, "dns")
+    # when the nameservers are needed, then one line names the file, the line and the variable
+    with pytest.raises(ProviderError) as caught:
+        defn.nameservers()
+    assert str(caught.value).endswith(
+        "providers/dns.yaml:3: mailzone.nameservers: environment variable MAILZONE_NS is not set "
+        "(a comma-separated list of HOST or HOST:PORT)"
+    )
+
+
+def test_a_bad_nameserver_in_the_variable_names_file_and_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nameservers_file(tmp_path, "env/MAILZONE_NS")
+    monkeypatch.setenv("MAILZONE_NS", "127.0.0.1:99999")
+    with pytest.raises(ProviderError) as caught:
+        load_provider_def(tmp_path, "dns").nameservers()
+    assert "providers/dns.yaml:3: mailzone.nameservers: MAILZONE_NS: " in str(caught.value)
+
+
+def test_nameservers_as_a_plain_string_is_refused(tmp_path: Path) -> None:
+    _nameservers_file(tmp_path, "192.0.2.1")
+    with pytest.raises(Exception, match="env/VAR holding a comma-separated list"):
+        load_provider_def(tmp_path, "dns")

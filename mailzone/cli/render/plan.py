@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from mailzone.octo.registry import MAGIC, REGISTRY_NAME, decode
 from mailzone.octo.sync import ZoneOutcome, ZonePlan
 
 _ANSI = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}
@@ -160,6 +161,24 @@ def _short(value: str, limit: int = 100) -> str:
     return f"{value[: limit - 24]}…{value[-16:]} ({len(value)} chars)"
 
 
+def _registry_diff(zp: ZonePlan, row: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """For the `_mailzone` registry: per domain, the entries removed (`-`) and added (`+`), whole,
+    instead of two long values cut in the middle; None for any other record set (or a registry
+    value mailzone did not write)."""
+    if row["type"] != "TXT" or row["name"] != f"{REGISTRY_NAME}.{zp.zone.rstrip('.')}.":
+        return None
+    if not all(v.startswith(MAGIC + " ") for v in row["old"] + row["new"]):
+        return None
+    old, new = decode(row["old"]), decode(row["new"])
+    out = []
+    for domain in sorted(old.keys() | new.keys()):
+        gone = old.get(domain, frozenset()) - new.get(domain, frozenset())
+        added = new.get(domain, frozenset()) - old.get(domain, frozenset())
+        out += [("-", f"{domain}: {' '.join(sorted(gone))}")] if gone else []
+        out += [("+", f"{domain}: {' '.join(sorted(added))}")] if added else []
+    return out
+
+
 def _unchanged(zp: ZonePlan) -> bool:
     return not (zp.error or zp.pending or zp.guard or zp.report.warnings or zp.orphans)
 
@@ -188,6 +207,10 @@ def print_plan_text(plans: Sequence[ZonePlan], output: Output) -> None:
                 f"  {output.paint(f'{action:<7}', _STYLE[action])} {row['type']:<5} {row['name']}"
             )
             minus, plus = _SIGN[action]
+            registry = _registry_diff(zp, row)
+            if registry is not None:
+                lines += [f"{'':16}{sign} {text}" for sign, text in registry]
+                continue
             lines += [f"{'':16}{minus} {_short(v)}" for v in row["old"] if minus]
             lines += [f"{'':16}{plus} {_short(v)}" for v in row["new"] if plus]
         if zp.report.pending_adoptions:
