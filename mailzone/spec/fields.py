@@ -32,7 +32,9 @@ def sections_of(model: type[BaseModel], prefix: str = "") -> Sections:
 
 def _strip_none(annotation: Any) -> Any:
     args = [a for a in get_args(annotation) if a is not type(None)]
-    return args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else annotation
+    return (
+        args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else annotation
+    )
 
 
 def _default(field: object) -> str:
