@@ -1,13 +1,14 @@
-"""A private OpenDKIM on 127.0.0.1, played by `miltertest` as the MTA.
+"""A private OpenDKIM on 127.0.0.1, with `miltertest` playing the MTA.
 
 `opendkim_root()` makes a root-owned 0755 temp dir under /run: OpenDKIM (RequireSafeKeys, on by
 default and left on) refuses a key under any world-writable directory such as /tmp, so keys
-mailzone writes there would never sign. `OpenDkim(root).write_config()` writes the instance's
-own opendkim.conf (user, pid file, no syslog, sign and verify); mailzone merges its marked block into that file and writes the KeyTable and SigningTable it
-names. `start()` runs `opendkim -f -x CONF -p inet:PORT@127.0.0.1` on a free port; `sign()`
-hands one message to it through a generated miltertest script and returns the message with the
-DKIM-Signature it inserted on top (a `SigningFailed` when there is none). `reload_command()` is
-what the host config's `mta.reload` runs: SIGUSR1, as `systemctl reload opendkim` sends.
+mailzone wrote there would never sign. `OpenDkim(root).write_config()` writes the instance's own
+opendkim.conf (user, pid file, no syslog, signing only); mailzone merges its marked block into
+that file and writes the KeyTable and SigningTable the block names. `start()` runs
+`opendkim -f -x CONF -p inet:PORT@127.0.0.1` on a free port; `sign()` hands it one message
+through a generated miltertest script and returns the message with the DKIM-Signature it
+inserted on top (`SigningFailed` when there is none). `reload_command()` is what the host
+config's `mta.reload` runs: SIGUSR1, as `systemctl reload opendkim` sends.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class OpenDkim:
             f"UserID {USER}\n"
             f"PidFile {self.pid_file}\n"
             "Syslog no\n"
-            "Mode sv\n"
+            "Mode s\n"  # sign only: no verification, so no DNS lookup
         )
         return self.conf
 
