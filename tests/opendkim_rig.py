@@ -174,6 +174,12 @@ def _script(headers: list[tuple[str, str]], body: str) -> str:
     lines += [f"mt.header(conn, {_lua(name)}, {_lua(text)})" for name, text in headers]
     lines += [
         'if mt.eoh(conn) ~= nil then error("eoh") end',
+        "-- a milter that gives up on the message (tempfail) answers nothing more: stop here",
+        "if mt.getreply(conn) ~= SMFIR_CONTINUE then",
+        '  io.write("end of headers: not continued (reply " .. mt.getreply(conn) .. ")\\n")',
+        "  mt.disconnect(conn)",
+        "  return",
+        "end",
         f"mt.bodystring(conn, {_lua(body)})",
         'if mt.eom(conn) ~= nil then error("eom") end',
         'local signature = mt.getheader(conn, "DKIM-Signature", 0)',
