@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.servers import (
     DEFAULT_ZONES,
@@ -46,6 +47,11 @@ from tests.servers import (
 from tests.zonecheck import check_written_zone_files
 
 S = TypeVar("S", bound=DnsServer)
+
+# Hypothesis's per-example deadline (200 ms) and its too_slow health check are wall-clock limits
+# that a loaded machine misses; the properties, not their speed, are what the tests prove.
+settings.register_profile("mailzone", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mailzone")
 
 
 def pytest_configure(config: pytest.Config) -> None:

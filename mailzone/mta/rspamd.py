@@ -20,6 +20,8 @@ hold the module's settings without the `dkim_signing { }` wrapper):
 
 Unlike OpenDKIM, one rspamd signs with several selectors per domain (the `selectors` array), so
 RSA + Ed25519 dual signing is one configuration: each selector adds a DKIM-Signature header.
+(rspamd 3.4, Debian 12's, cannot read an Ed25519 key in PEM and signs with the RSA selector only;
+see docs/rotation.md.)
 
 Only listed domains are signed: `try_fallback = false` stops rspamd from signing other domains
 with its global `path`/`selector`, and `use_esld = false` looks up the exact From: domain (a

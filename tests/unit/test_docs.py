@@ -162,6 +162,27 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert ci_lines == [test_command]
 
 
+def test_the_test_command_installs_every_python_package_at_an_exact_version() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[_canonical(name)] = version
+    names = [
+        _canonical(re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]) for requirement in wanted
+    ]
+    assert [name for name in names if name not in pinned] == []
+    assert "-c constraints.txt" in (ROOT / ".ci" / "run").read_text()
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def test_readme_is_short_with_both_commands_on_its_first_screen() -> None:
     readme = (ROOT / "README.md").read_text()
     assert len(readme.encode()) < README_LIMIT, "move reference material to docs/"

@@ -5,8 +5,6 @@ registry of MTA kinds against the host config's choices."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import get_args
 
@@ -318,26 +316,3 @@ def test_an_unknown_mta_kind_is_refused_naming_the_known_ones() -> None:
 
     with pytest.raises(MailzoneError, match=re.escape(expected)):
         render_files("postfix", [], HostConfig())
-
-
-# -- the real daemons, when installed ----------------------------------------------------------
-
-
-@pytest.mark.skipif(shutil.which("opendkim") is None, reason="opendkim not installed")
-def test_opendkim_config_parses(tmp_path: Path) -> None:
-    files = render_opendkim(
-        DUAL,
-        KEY_DIR,
-        "rsa",
-        ALGORITHMS,
-        key_table_file=tmp_path / "key.table",
-        signing_table_file=tmp_path / "signing.table",
-    )
-    (tmp_path / "key.table").write_text(files.key_table)
-    (tmp_path / "signing.table").write_text(files.signing_table)
-    conf = tmp_path / "opendkim.conf"
-    conf.write_text(files.config_snippet + "Socket local:" + str(tmp_path / "sock") + "\n")
-    result = subprocess.run(
-        ["opendkim", "-n", "-x", str(conf)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
