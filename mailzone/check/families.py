@@ -37,6 +37,9 @@ class Family:
     target: str  # `module:function` inside mailzone.check
     about: str  # one line: what it verifies
     reach: Reach = "dns"  # dns: `unknown` makes the run inconclusive; network: only if required
+    # asks servers the others do not (the zone's own nameservers): runs beside them, so a dead
+    # resolver and dead nameservers cost a domain one timeout, not two
+    apart: bool = False
 
     def load(self) -> Check:
         """The check function (imported once)."""
@@ -52,7 +55,10 @@ def _load(target: str) -> Check:
 
 FAMILIES: tuple[Family, ...] = (
     Family(
-        "drift", "drift:check_drift", "every authoritative nameserver serves what the specs want"
+        "drift",
+        "drift:check_drift",
+        "every authoritative nameserver serves what the specs want",
+        apart=True,
     ),
     Family("spf", "spf:check_spf", "SPF passes for each sending address, within the lookup limits"),
     Family("dkim", "dkim:check_dkim", "each selector's key is served, valid and the expected one"),

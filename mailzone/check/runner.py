@@ -1,7 +1,8 @@
 """Run every check family for many domains at once: threads share one DNS cache, so a question
 that several domains need (a shared mail host's PTR, A and blocklist entries) goes out once.
-A domain's families run at once too, so a domain whose resolver and nameservers are all down
-waits for one timeout (``Dns`` then knows them down), not one per family."""
+A domain's drift check (its zone's nameservers) runs beside its other families (the resolver),
+so a domain whose resolver and nameservers are all down waits for one timeout (``Dns`` then
+knows them down), not one per family."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from mailzone.repo.project import Domain
 
 
 def check_domain(domain: Domain, env: CheckEnv, pool: Executor | None = None) -> DomainReport:
-    """Every wanted family for one domain, at once on `pool` (else one after another), the
-    findings in registry order; a family that cannot run is one failing finding."""
+    """Every wanted family for one domain, the findings in registry order; a family that cannot
+    run is one failing finding. With a `pool`, the families that ask other servers (`apart`)
+    run on it beside the rest, which run here one after another: a domain whose DNS is down
+    waits one timeout (`Dns` then knows those servers down), with two threads per domain, not
+    one per family."""
     wanted = [family for family in FAMILIES if env.wants(family.name)]
 
     def run(family: Family) -> list[Finding]:
@@ -31,19 +35,18 @@ def check_domain(domain: Domain, env: CheckEnv, pool: Executor | None = None) ->
         except MailzoneError as err:
             return [Finding(family.name, domain.name, "fail", str(err))]
 
+    beside = {f.name: pool.submit(run, f) for f in wanted if f.apart} if pool is not None else {}
+    found = {f.name: run(f) for f in wanted if f.name not in beside}
+    found.update((name, future.result()) for name, future in beside.items())
     report = DomainReport(domain.name)
-    if pool is None:
-        found = [run(family) for family in wanted]
-    else:
-        found = [future.result() for future in [pool.submit(run, f) for f in wanted]]
-    for findings in found:
-        report.findings += findings
+    for family in wanted:
+        report.findings += found[family.name]
     return report
 
 
 def _family_pool(jobs: int) -> ThreadPoolExecutor:
-    """Threads for the families of `jobs` domains checked at once (started as needed)."""
-    return ThreadPoolExecutor(max_workers=max(1, jobs) * len(FAMILIES))
+    """Threads for the `apart` families of `jobs` domains checked at once (started as needed)."""
+    return ThreadPoolExecutor(max_workers=max(1, jobs) * sum(f.apart for f in FAMILIES))
 
 
 def check_all(
