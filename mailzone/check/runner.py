@@ -23,10 +23,13 @@ from mailzone.repo.project import Domain
 
 def check_domain(domain: Domain, env: CheckEnv, pool: Executor | None = None) -> DomainReport:
     """Every wanted family for one domain, the findings in registry order; a family that cannot
-    run is one failing finding. With a `pool`, the families that ask other servers (`apart`)
-    run on it beside the rest, which run here one after another: a domain whose DNS is down
-    waits one timeout (`Dns` then knows those servers down), with two threads per domain, not
-    one per family."""
+    run is one failing finding.
+
+    With a `pool`, and until the resolver has answered once in this run, the families that ask
+    other servers (`apart`) run on it beside the rest: a domain whose resolver and nameservers
+    are all down waits one timeout, not two (`Dns` then knows them down). Once the resolver
+    answers, a dead nameserver costs at most that one timeout too, so the families run here one
+    after another, which takes less CPU than handing work between threads."""
     wanted = [family for family in FAMILIES if env.wants(family.name)]
 
     def run(family: Family) -> list[Finding]:
@@ -35,7 +38,9 @@ def check_domain(domain: Domain, env: CheckEnv, pool: Executor | None = None) ->
         except MailzoneError as err:
             return [Finding(family.name, domain.name, "fail", str(err))]
 
-    beside = {f.name: pool.submit(run, f) for f in wanted if f.apart} if pool is not None else {}
+    beside = {}
+    if pool is not None and not env.dns.resolver_answered():
+        beside = {f.name: pool.submit(run, f) for f in wanted if f.apart}
     found = {f.name: run(f) for f in wanted if f.name not in beside}
     found.update((name, future.result()) for name, future in beside.items())
     report = DomainReport(domain.name)

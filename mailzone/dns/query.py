@@ -137,6 +137,11 @@ class Dns:
         with self._lock:
             return dict(self._down)
 
+    def resolver_answered(self) -> bool:
+        """Whether the resolver has answered a question in this run (it is alive)."""
+        with self._lock:
+            return self.resolver is not None and self.resolver in self._alive
+
     # -- one question ------------------------------------------------------------------------
 
     def query(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
