@@ -20,7 +20,6 @@ server that has answered once is always asked (one slow question does not make i
 from __future__ import annotations
 
 import functools
-import ipaddress
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import dns.rdatatype
 
 from mailzone.dns import wire
 from mailzone.errors import MailzoneError
-from mailzone.util.endpoint import parse_endpoint
+from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 Endpoint = tuple[str, int]
 
@@ -92,14 +91,6 @@ def _absolute(name: str) -> str:
 def _no_response(error: str) -> bool:
     """Whether ``Answer.error`` says the server sent nothing back (not a bad question)."""
     return error in ("timeout", "connection refused") or error.startswith("network error")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class Dns:
@@ -193,7 +184,7 @@ class Dns:
 
     def _ask_fast(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer | None:
         """The hand-packed path (see wire); None when dnspython must take over."""
-        if not _is_ip(endpoint[0]):
+        if not is_ip_address(endpoint[0]):
             return None
         error = "timeout"
         for _ in range(1 + self.retries):
@@ -271,7 +262,7 @@ class Dns:
                     host, port = parse_endpoint(value)
                 except ValueError as err:
                     raise MailzoneError(f"mailzone.nameservers: {err}") from None
-                if _is_ip(host):
+                if is_ip_address(host):
                     found.append((host, port))
                     continue
                 addresses = self._addresses(host, ("A",))

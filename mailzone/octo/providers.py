@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mailzone.errors import ProviderError, SpecError
 from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
-from mailzone.util.endpoint import parse_endpoint
+from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 LOCAL = "local"
 LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
@@ -310,17 +309,9 @@ def nameserver_names(endpoints: list[str]) -> list[str]:
     names = []
     for endpoint in endpoints:
         host, port = parse_endpoint(str(endpoint))
-        if port == 53 and not _is_address(host):
+        if port == 53 and not is_ip_address(host):
             names.append(host)
     return names
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _accepted_options(cls: type) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 
@@ -17,3 +18,12 @@ def parse_endpoint(value: str, default_port: int = 53) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"'{value}': port {port} is out of range")
     return host, port
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether `host` is an IPv4 or IPv6 address (not a name)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
