@@ -163,7 +163,7 @@ def format_error(model: type[BaseModel], doc: YamlDoc, e: Any, at: Loc = ()) -> 
     if kind == "missing":
         return f"{where}: {prefix}required field is missing"
     if kind in ("literal_error", "enum"):
-        expected = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
+        expected = _choices(str(e.get("ctx", {}).get("expected", "")))
         hint = _did_you_mean(str(value), expected)
         return f"{where}: {prefix}{value!r} is not one of {', '.join(expected)}{hint}"
     message = str(e["msg"])
@@ -171,6 +171,12 @@ def format_error(model: type[BaseModel], doc: YamlDoc, e: Any, at: Loc = ()) -> 
         if message.startswith(lead):
             message = message[len(lead) :]
     return f"{where}: {prefix}{message}"
+
+
+def _choices(expected: str) -> list[str]:
+    """pydantic's `'a', 'b' or 'c'` (or `1` for a number) as ['a', 'b', 'c']."""
+    parts = re.split(r",\s*|\s+or\s+", expected.strip())
+    return [p.strip().strip("'") for p in parts if p.strip()]
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
