@@ -64,7 +64,7 @@ class Project:
 
     def select(self, names: Iterable[str] = ()) -> list[Domain]:
         """The named domains (all when none are named); an unknown name is an error."""
-        wanted = [n.rstrip(".").lower() for n in names]
+        wanted = [typed_domain(n) for n in names]
         if not wanted:
             return [self.domains[n] for n in sorted(self.domains)]
         missing = [n for n in wanted if n not in self.domains]
@@ -75,6 +75,15 @@ class Project:
                 f"(known: {', '.join(known) or 'none'})"
             )
         return [self.domains[n] for n in wanted]
+
+
+def typed_domain(name: str) -> str:
+    """A domain as a user typed it, in the form specs are named by: lower case, no trailing
+    dot, IDNA (`bücher.test` is `xn--bcher-kva.test`)."""
+    try:
+        return idna_name(name)
+    except ValueError:
+        return name.rstrip(".").lower()
 
 
 def spec_files(root: Path) -> list[Path]:
@@ -122,7 +131,7 @@ def _check_state_against_spec(
 def load_project(root: Path, names: Iterable[str] = ()) -> Project:
     """Load every spec (or only the named domains' specs); the first bad file raises."""
     project = Project(root)
-    wanted = {n.rstrip(".").lower() for n in names}
+    wanted = {typed_domain(n) for n in names}
     for path in spec_files(root):
         stem = path.name.rsplit(".", 1)[0].lower()
         if wanted and stem not in wanted:
