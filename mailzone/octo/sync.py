@@ -209,9 +209,14 @@ def plan_zone(
 
 
 def provider_error_text(zone: str, provider: str, err: Exception) -> str:
-    """One line for an exception raised inside an octoDNS provider."""
+    """One line for an exception raised inside an octoDNS provider, naming the zone."""
+    return f"{zone}: {provider_failure(provider, err)}"
+
+
+def provider_failure(provider: str, err: Exception) -> str:
+    """The same without the zone (an apply outcome's message: the zone is printed with it)."""
     text = " ".join(str(err).split()) or type(err).__name__
-    return f"{zone}: provider '{provider}': {type(err).__name__}: {text}"
+    return f"provider '{provider}': {type(err).__name__}: {text}"
 
 
 def plan_all(
@@ -278,7 +283,7 @@ def apply_zone(
         return outcome
     except Exception as err:
         log.debug("apply %s failed", zp.zone, exc_info=True)
-        outcome.message = provider_error_text(zp.zone, zp.task.provider, err)
+        outcome.message = provider_failure(zp.task.provider, err)
         return outcome
     outcome.status = "applied"
     outcome.changes = len(zp.changes)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from octodns.provider.plan import UnsafePlan
+from octodns.zone import Zone
 
-from mailzone.cli.render.plan import Output, print_plan_text
+from mailzone.cli.render.plan import Output, print_outcome_errors, print_plan_text
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import Adoption, ZoneReport
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, apply_zone
@@ -86,3 +87,38 @@ def test_printed_plan_names_the_commands_force_under_each_guard(command: str) ->
     print_plan_text([zp], Output(out, io.StringIO()))
 
     assert f"  guard: {GUARD} ({command} needs --force)\n" in out.getvalue()
+
+
+class SafeChanges:
+    """A plan that passes every check, of a zone that holds nothing yet."""
+
+    def __init__(self) -> None:
+        self.changes: list[Any] = [object()]
+        self.existing = Zone("example.org.", [])
+
+    def raise_if_unsafe(self) -> None:
+        return None
+
+
+class FailingWrite:
+    """A provider whose write times out (as a silent server's does)."""
+
+    def apply(self, plan: Any) -> None:
+        raise TimeoutError("The write operation timed out")
+
+
+def test_a_failed_write_names_the_zone_once(tmp_path: Path) -> None:
+    # given a plan that passes every check, and a provider whose write times out
+    zp = ZonePlan(ZoneTask("example.org", "local", []), plan=SafeChanges())
+    cache = ProviderCache(tmp_path)
+    cache.get = lambda name: FailingWrite()  # type: ignore[method-assign]
+
+    # when
+    outcome = apply_zone(zp, cache, tmp_path / "backups", NOW)
+    printed = io.StringIO()
+    print_outcome_errors([outcome], Output(io.StringIO(), printed))
+
+    # then the error line names the zone once
+    assert printed.getvalue() == (
+        "error: example.org: provider 'local': TimeoutError: The write operation timed out\n"
+    )
