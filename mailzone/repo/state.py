@@ -19,6 +19,18 @@ ROTATE_LOCK = ".rotate.lock"  # in state/: one `rotate` at a time; never committ
 HEADER = "# Written by mailzone. Do not edit by hand: commit it as it is.\n"
 
 
+_BaseDumper: type[yaml.SafeDumper] = getattr(
+    yaml, "CSafeDumper", yaml.SafeDumper
+)  # libyaml's is faster
+
+
+class StateDumper(_BaseDumper):  # type: ignore[valid-type,misc]
+    """Writes every value out: no anchors or aliases, which mailzone's loader refuses."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def state_path(root: Path, domain: str) -> Path:
     """Where a domain's state lives."""
     return root / "state" / f"{domain}.yaml"
@@ -82,9 +94,8 @@ def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
         for flag, usual in (("mta_done", True), ("urgent", False)):
             if entry.get(flag) == usual:
                 del entry[flag]
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's is several times faster
     text = HEADER + yaml.dump(
-        data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1000
+        data, Dumper=StateDumper, sort_keys=False, default_flow_style=False, width=1000
     )
     write_atomic(path, text, durable=durable)
     return path

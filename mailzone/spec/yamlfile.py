@@ -4,6 +4,7 @@ one-line messages that name the file, the line and the field."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
 Loc = tuple[str | int, ...]
+MAX_BYTES = 1 << 20
+MAX_NODES = 10_000
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -59,18 +62,27 @@ def display_path(path: Path) -> str:
 
 
 def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
-    """Parse one YAML file; syntax errors and duplicate keys raise SpecError with a line."""
+    """Parse one YAML file; syntax errors and duplicate keys raise SpecError with a line.
+
+    Anchors, aliases and merge keys are refused (mailzone's files write every value out, and
+    an alias is how a ten-line file expands to gigabytes), and a file is capped at
+    MAX_BYTES and MAX_NODES: the size before reading it, the nodes while scanning its events,
+    before any node or value is built."""
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError("file not found", display_path(path)) from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise SpecError(f"cannot read: {err}", display_path(path)) from None
-    loader = _Loader(text)
+        text = _read(path)
+    elif len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise _too_big(path)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        _scan(path, text)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            doc = YamlDoc(path, None)
+            if node is not None:
+                _index(node, (), doc)
+                doc.data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -81,12 +93,68 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         ) from None
     except yaml.YAMLError as err:
         raise SpecError(f"invalid YAML: {err}", display_path(path)) from None
+    return doc
+
+
+def _read(path: Path) -> str:
+    """The file's text, its size checked before it is read (and the read bounded too)."""
+    try:
+        with path.open("rb") as f:
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                raise _too_big(path)
+            raw = f.read(MAX_BYTES + 1)  # a file that grew, or a device with no size
+        if len(raw) > MAX_BYTES:
+            raise _too_big(path)
+        return raw.decode("utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found", display_path(path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read: {err}", display_path(path)) from None
+
+
+def _too_big(path: Path) -> SpecError:
+    return SpecError(
+        f"file is larger than {MAX_BYTES >> 20} MiB, the limit for mailzone's files",
+        display_path(path),
+    )
+
+
+def _scan(path: Path, text: str) -> None:
+    """Walk the YAML events (nothing is composed or constructed): refuse anchors and aliases,
+    and stop at the node cap."""
+    loader = _Loader(text)
+    nodes = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.AliasEvent):
+                raise _refused(path, event, f"YAML alias '*{event.anchor}'")
+            if isinstance(event, _NODE_EVENTS):
+                if event.anchor is not None:
+                    raise _refused(path, event, f"YAML anchor '&{event.anchor}'")
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise SpecError(
+                        f"more than {MAX_NODES:,} YAML nodes, the limit for mailzone's files",
+                        _at(path, event),
+                    )
     finally:
         loader.dispose()
-    doc = YamlDoc(path, data)
-    if node is not None:
-        _index(node, (), doc)
-    return doc
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _refused(path: Path, event: yaml.Event | yaml.Node, what: str) -> SpecError:
+    return SpecError(
+        f"{what} is not allowed in mailzone's files; write the value out", _at(path, event)
+    )
+
+
+def _at(path: Path, event: yaml.Event | yaml.Node) -> str:
+    mark = event.start_mark
+    return f"{display_path(path)}:{mark.line + 1}" if mark else display_path(path)
 
 
 def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
@@ -94,6 +162,8 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                raise _refused(doc.path, key_node, "YAML merge key '<<'")
             key = str(key_node.value)
             if key in seen:
                 raise SpecError(
