@@ -8,11 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mailzone.records.spf import spf_value
+from mailzone.records.spf import helo_spf_value, spf_value
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, MIN_RSA_BITS, PublicKey, parse_public_key
-from mailzone.spec.yamlfile import Loc, YamlDoc, spec_error
+from mailzone.spec.yamlfile import Loc, YamlDoc, field_path, spec_error
 from mailzone.spec.zone import DkimImport, ZoneSpec
 from mailzone.spf.terms import MAX_LOOKUPS, count_lookups, parse_term
+
+# The most TXT data (strings and their length bytes) one generated record may carry. The hard
+# limits are 65,535 octets of RDATA and of a whole DNS message over TCP, but a dynamic update
+# carries the old and the new value in one message, AXFR and answers carry other records
+# beside it, and providers cap lower (Route 53: 4,000 characters per TXT value). 4,000
+# octets stays far inside all of them; an SPF record that long is already past what many
+# receivers will fetch (see UDP_ANSWER).
+MAX_TXT_OCTETS = 4000
+# RFC 7208 section 3.4: an SPF answer SHOULD fit a 512-octet UDP DNS message.
+UDP_ANSWER = 512
+
+
+def txt_octets(value: str) -> int:
+    """The TXT RDATA length of a value split into 255-octet strings, each with a length byte."""
+    size = len(value.encode("utf-8"))
+    return size + max(1, -(-size // 255))
+
+
+def spf_answer_octets(domain: str, value: str) -> int:
+    """The size of a UDP answer carrying just this TXT record: header, question, one RR."""
+    qname = len(domain.rstrip(".").encode("utf-8")) + 2  # a length byte per label, the root
+    return 12 + qname + 4 + 2 + 10 + txt_octets(value)  # the answer's owner is a pointer
 
 
 def check_spec(spec: ZoneSpec, doc: YamlDoc) -> dict[str, PublicKey]:
@@ -50,6 +72,7 @@ def _spf_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
             )
     if problems:
         return problems
+    problems += _size_problems(spec, doc)
     lookups = count_lookups(spf_value(spec))
     if lookups > MAX_LOOKUPS:
         problems.append(
@@ -57,6 +80,45 @@ def _spf_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
             "RFC 7208 allows (receivers answer permerror); replace includes by ip4:/ip6: terms"
         )
     return problems
+
+
+def _size_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
+    """A generated SPF record (the domain's, a HELO one) too big for a DNS server to take."""
+    out: list[str] = []
+    octets = txt_octets(spf_value(spec))
+    if octets > MAX_TXT_OCTETS:
+        loc = _biggest_spf_part(spec)
+        out.append(_too_big(doc.where(loc), field_path(loc), "the SPF record", octets))
+    for i, host in enumerate(spec.hosts):
+        if "send" not in host.roles or host.absolute:
+            continue
+        octets = txt_octets(helo_spf_value(host))
+        if octets > MAX_TXT_OCTETS:
+            loc = ("hosts", i, "ipv4" if len(host.ipv4) >= len(host.ipv6) else "ipv6")
+            what = f"the HELO SPF record of host '{host.name}'"
+            out.append(_too_big(doc.where(loc), field_path(loc), what, octets))
+    return out
+
+
+def _too_big(where: str, field: str, what: str, octets: int) -> str:
+    return (
+        f"{where}: {field}: {what} would be {octets:,} octets of TXT data, more than the "
+        f"{MAX_TXT_OCTETS:,} a DNS server or provider takes; list networks (192.0.2.0/24) "
+        "instead of single addresses, or move senders behind an include:"
+    )
+
+
+def _biggest_spf_part(spec: ZoneSpec) -> Loc:
+    """The field adding the most to the domain's SPF record."""
+    sending = [h for h in spec.hosts if "send" in h.roles]
+    parts: dict[Loc, int] = {
+        ("hosts",): sum(len(a) + 5 for h in sending for a in (*h.ipv4, *h.ipv6)),
+        ("spf", "ip4"): sum(len(a) + 5 for a in spec.spf.ip4),
+        ("spf", "ip6"): sum(len(a) + 5 for a in spec.spf.ip6),
+        ("spf", "include"): sum(len(d) + 9 for d in spec.spf.include),
+        ("spf", "terms"): sum(len(t) + 1 for t in spec.spf.terms),
+    }
+    return max(parts, key=lambda loc: parts[loc])
 
 
 def imported_key(item: DkimImport, base_dir: Path | None) -> PublicKey:
@@ -92,6 +154,14 @@ def spec_warnings(
 ) -> list[str]:
     """Things that are valid but deserve a look; `where(loc)` gives `file:line` for a field."""
     out: list[str] = []
+    answer = spf_answer_octets(spec.domain, spf_value(spec))
+    if answer > UDP_ANSWER:
+        out.append(
+            f"{where(('spf',))}: spf: an answer with the SPF record of {spec.domain} is "
+            f"{answer:,} octets, over the {UDP_ANSWER} of a UDP answer RFC 7208 section 3.4 asks "
+            "for (other TXT records there add to it); receivers may fail over to TCP or give up "
+            "(temperror): list networks instead of single addresses, or use an include:"
+        )
     for i, item in enumerate(spec.dkim.imports):
         key = imported[item.selector]
         if key.algorithm == "rsa" and key.bits < GOOD_RSA_BITS:
