@@ -571,3 +571,40 @@ def test_now_help_no_longer_calls_it_a_dry_run(tmp_path: Path) -> None:
     run = mailzone(tmp_path, "rotate", "--help")
     assert "dry runs)" not in run.out
     assert "--dry-run" in run.out
+
+
+def test_a_switch_that_fails_prints_no_step_it_did_not_take(tmp_path: Path) -> None:
+    """The signing key became a symlink loop: the switch fails, and the run does not claim it
+    signs with the new selector (nor any other step of that domain)."""
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    key = repo.key(first)
+    key.unlink()
+    key.symlink_to(key.name)  # ELOOP: Too many levels of symbolic links
+    run = repo.rotate(repo.t0 + HOUR + DAY)
+    assert run.code == 1, (run.out, run.err)
+    assert "(active)" not in run.out, run.out
+    assert f"error: {DOMAIN}: " in run.err and first in run.err, run.err
+    assert repo.phases() == {first: "pending"}
+    data = json.loads(repo.rotate(repo.t0 + HOUR + DAY, "--format", "json").out)
+    assert data["domains"][0]["done"] == [] and data["domains"][0]["steps"] == []
+
+
+def test_a_failed_mta_reload_does_not_claim_the_mta_signs(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    host = yaml.safe_load(repo.host.read_text())
+    host["mta"]["reload"] = ["false"]
+    repo.write_host(host)
+    run = repo.rotate(repo.t0 + HOUR + DAY)
+    assert run.code == 1, (run.out, run.err)
+    assert "MTA not switched" in run.err
+    assert f"sign rsa mail with {first}" not in run.out, run.out
+    assert (
+        f"{DOMAIN}: {first} is the active rsa selector in the state, but the MTA does not sign "
+        "with it yet"
+    ) in run.out
