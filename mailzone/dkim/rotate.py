@@ -449,9 +449,13 @@ def _published(line: str) -> str:
         " waits to be published (mailzone apply)",
         " published now; the next rotate checks that every nameserver serves it",
     )
-    return line.replace(
+    line = line.replace(
         " waits to be removed from DNS (mailzone apply)",
         " removed from DNS now; its key is deleted once no nameserver serves it",
+    )
+    return line.replace(
+        " (mailzone apply publishes it)",
+        " (published now; the next rotate checks that every nameserver serves it)",
     )
 
 

@@ -608,3 +608,29 @@ def test_a_failed_mta_reload_does_not_claim_the_mta_signs(tmp_path: Path) -> Non
         f"{DOMAIN}: {first} is the active rsa selector in the state, but the MTA does not sign "
         "with it yet"
     ) in run.out
+
+
+def test_rotate_apply_that_publishes_a_revocation_says_so(tmp_path: Path) -> None:
+    """A revocation left unpublished (rotate without --apply) is published by the next
+    `rotate --apply`, whose lines then say it was published, not that `mailzone apply` will."""
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    t0 = repo.t0
+    ok(repo.rotate(t0 + HOUR))
+    ok(repo.rotate(t0 + HOUR + DAY))
+    now = t0 + timedelta(days=90, hours=2)
+    ok(repo.rotate(now, "--apply"))
+    ok(repo.rotate(now + HOUR, "--apply"))
+    switch = now + HOUR + DAY
+    ok(repo.rotate(switch, "--apply"))
+    ok(repo.rotate(switch + 7 * DAY))  # revoked in the state, not published
+    assert repo.phases()[first] == "revoked"
+    assert f"p={public_of(repo, first)}" in (repo.served(first) or "")
+
+    held = ok(repo.rotate(switch + 7 * DAY + HOUR))
+    assert "(mailzone apply publishes it)" in held, held
+    out = ok(repo.rotate(switch + 7 * DAY + HOUR, "--apply"))
+    assert (repo.served(first) or "").endswith("p=")
+    assert "mailzone apply publishes it" not in out, out
+    assert f"{first} is revoked" in out and "published now" in out, out
