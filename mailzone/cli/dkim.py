@@ -167,14 +167,23 @@ def keys_list(
     domains: DomainsArg = None,
     host_config: HostOpt = None,
     fmt: TextJsonOpt = "text",
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also read each private key this host holds and check that its public half "
+            "is the key the state publishes (without it, keys list reads no private key).",
+        ),
+    ] = False,
 ) -> None:
-    """Selectors, phases and fingerprints (and whether this host holds each private key)."""
+    """Selectors, phases and fingerprints (and whether this host holds each private key, and
+    what is wrong with it: a symbolic link, its owner, mode or group)."""
     from mailzone.cli.render import dkim as render_dkim
     from mailzone.dkim.selectors import list_keys
 
     run = Context.of(ctx)
     project = run.project(domains)
-    rows = list_keys(project.select(domains or []), run.host(host_config))
+    rows = list_keys(project.select(domains or []), run.host(host_config), verify=verify)
     if fmt == "json":
         print(json.dumps([render_dkim.row_json(r) for r in rows], indent=2))
     else:

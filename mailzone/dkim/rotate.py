@@ -77,6 +77,15 @@ class DomainRun:
     error: str | None = None
     dns_changed: bool = False
 
+    def fail(self, message: str) -> None:
+        """A real run that failed before saving the domain's state took none of its steps: keep
+        the error and forget what they would have done, waited for and been due next (a dry
+        run's lines stay: they say what is due)."""
+        self.error = message
+        self.done, self.why, self.waiting, self.waits = [], [], [], []
+        self.next_due = None
+        self.dns_changed = False
+
 
 @dataclass
 class RotateResult:
@@ -180,7 +189,7 @@ def _rotate(
             _delete_keys(decision, store, host, result)  # while the state still names them
             state = _new_state(decision, now, mta_ready=host.mta.kind == "none")
         except MailzoneError as err:
-            decision.run.error = str(err)
+            decision.run.fail(str(err))
             continue
         if state != decision.domain.state:
             save_state(project.root, state)
@@ -440,9 +449,13 @@ def _published(line: str) -> str:
         " waits to be published (mailzone apply)",
         " published now; the next rotate checks that every nameserver serves it",
     )
-    return line.replace(
+    line = line.replace(
         " waits to be removed from DNS (mailzone apply)",
         " removed from DNS now; its key is deleted once no nameserver serves it",
+    )
+    return line.replace(
+        " (mailzone apply publishes it)",
+        " (published now; the next rotate checks that every nameserver serves it)",
     )
 
 
@@ -457,10 +470,10 @@ def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int |
                     try:
                         key = keys.public_key_of(store.read(decision.domain.name, action.selector))
                     except MailzoneError as err:
-                        decision.run.error = str(err)
+                        decision.run.fail(str(err))
                         continue
                     if key.algorithm != action.algorithm:
-                        decision.run.error = (
+                        decision.run.fail(
                             f"{existing} holds a {key.algorithm} key, not {action.algorithm}; "
                             "move it away"
                         )
@@ -478,7 +491,7 @@ def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int |
         try:
             store.write(decision.domain.name, action.selector, pem)
         except MailzoneError as err:
-            decision.run.error = str(err)
+            decision.run.fail(str(err))
             continue
         decision.new_keys[action.selector] = key
 
@@ -608,6 +621,11 @@ def _switch_mta(
             run_reload(host)
     except MailzoneError as err:
         result.errors.append(f"MTA not switched: {err} (the next rotate retries)")
+        for decision in switched:  # the state changed, the MTA did not: say only that
+            decision.run.done = [
+                _unswitched(action, line)
+                for action, line in zip(decision.actions, decision.run.done, strict=False)
+            ] + decision.run.done[len(decision.actions) :]
         return
     for decision in switched:
         state = decision.domain.state
@@ -623,6 +641,18 @@ def _switch_mta(
         save_state(project.root, state)
         decision.domain.state = state
         states[state.domain] = state
+
+
+def _unswitched(action: lifecycle.Action, line: str) -> str:
+    """A step's line when the state took it but the MTA could not be switched."""
+    if isinstance(action, lifecycle.SwitchMta):
+        return (
+            f"{action.selector} is the active {action.algorithm} selector in the state, but the "
+            "MTA does not sign with it yet"
+        )
+    if isinstance(action, lifecycle.ArchiveKey):
+        return f"{action.selector} is retiring in the state, but the MTA still signs with it"
+    return line
 
 
 def _unpublished(decision: _Decision) -> bool:

@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import grp
 import os
+import pwd
 import re
 import shlex
 import stat
@@ -209,10 +210,16 @@ class KeyStore:
             and e.is_file(follow_symlinks=False)
         ]
 
+    def exists(self, domain: str, selector: str) -> bool:
+        """Whether there is anything at the key's path (a symbolic link too, even a broken one
+        or a loop: `problem` says what is wrong with it)."""
+        return os.path.lexists(self.path(domain, selector))
+
     def problem(self, domain: str, selector: str) -> KeyProblem | None:
-        """Why the key file cannot be used as it is: unsafe (as `read` refuses it) or, with a
-        group, not readable by that group (the signer could not load it). None when it is fine
-        or missing. Looks at the file's mode and group only, never at its content."""
+        """Why the key file cannot be used as it is: a symbolic link (never followed), owned by
+        another user than the one running mailzone or root, unsafe (as `read` refuses it) or,
+        with a group, not readable by that group (the signer could not load it). None when it
+        is fine or missing. Looks at the file's metadata only (lstat), never at its content."""
         path = self.path(domain, selector)
         try:
             st = os.lstat(path)
@@ -220,6 +227,14 @@ class KeyStore:
             return None
         except OSError as err:
             return KeyProblem(f"{path}: cannot look at the DKIM key: {err.strerror}")
+        if stat.S_ISLNK(st.st_mode):
+            return KeyProblem(
+                f"{path}: a symbolic link{_link_target(path)}; mailzone does not follow links to "
+                "DKIM keys: put the key file itself there"
+            )
+        owner = self._foreign_owner(path, st)
+        if owner is not None:
+            return owner
         unsafe = self._unsafe(path, st)
         if unsafe is not None or self._gid is None:
             return unsafe
@@ -231,6 +246,33 @@ class KeyStore:
                 self._fix(path, st),
             )
         return None
+
+    def mismatch(self, domain: str, selector: str, fingerprint: str) -> KeyProblem | None:
+        """Reads the key: why it is not the key the state publishes for `selector` (its public
+        half has another fingerprint, or it cannot be read). None when it matches."""
+        path = self.path(domain, selector)
+        try:
+            if self.fingerprint_matches(domain, selector, fingerprint):
+                return None
+        except MailzoneError as err:
+            return KeyProblem(str(err))
+        return KeyProblem(
+            f"{path}: its public half does not match the fingerprint of {selector} in "
+            f"state/{_domain(domain)}.yaml (the key DNS publishes): mail signed with it fails DKIM"
+        )
+
+    def _foreign_owner(self, path: Path, st: os.stat_result) -> KeyProblem | None:
+        """A key owned by another user than the one running mailzone (or root): that user can
+        replace it at will, so it is not this host's key."""
+        me = os.geteuid()
+        if st.st_uid in (me, 0):
+            return None
+        allowed = f"{_user_name(me)} (who runs mailzone)" + (" or root" if me else "")
+        return KeyProblem(
+            f"{path}: owned by {_user_name(st.st_uid)}, not by {allowed}: its owner can replace "
+            "this DKIM private key",
+            f"chown {_user_name(me)} {path}",
+        )
 
     def _check_safe(self, path: Path, st: os.stat_result) -> None:
         unsafe = self._unsafe(path, st)
@@ -349,6 +391,20 @@ def _file_name(domain: str, selector: str) -> str:
 
 def _domain(domain: str) -> str:
     return domain.strip().rstrip(".").lower()
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return f" to {os.readlink(path)}"
+    except OSError:
+        return ""
 
 
 def _group_name(gid: int) -> str:

@@ -7,6 +7,8 @@ one list and one import run as real subprocesses."""
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -252,3 +254,65 @@ def test_import_refusals_are_one_line_and_change_nothing(
     assert "\n" not in error
     assert repo.snapshot() == before
     assert "secret" not in error
+
+
+def _listed(repo: Repo, *args: str) -> tuple[str, str]:
+    """`keys list` of the one selector: its KEY FILE cell and the stderr."""
+    run = repo.cli("keys", "list", *args)
+    assert run.code == 0, run.err
+    return run.out.splitlines()[1].split()[-1], run.err
+
+
+@pytest.mark.parametrize("target", ["other", "loop"])
+def test_keys_list_shows_a_symlinked_key_and_does_not_follow_it(
+    tmp_path: Path, target: str
+) -> None:
+    repo = Repo(tmp_path)
+    repo.import_("s2026", repo.pem_file("a.pem", pem(rsa_key(2048, 0))), "--created", "2026-01-05")
+    stored = repo.keys / f"{DOMAIN}.s2026.pem"
+    other = repo.pem_file("other.pem", stored.read_bytes())  # a fine key elsewhere
+    stored.unlink()
+    stored.symlink_to(other if target == "other" else stored.name)
+    shown = str(other) if target == "other" else stored.name
+    assert _listed(repo) == (
+        "unusable",
+        f"warning: {DOMAIN} s2026: {stored}: a symbolic link to {shown}; mailzone does not "
+        "follow links to DKIM keys: put the key file itself there\n",
+    )
+    data = json.loads(repo.cli("keys", "list", "--format", "json").out)
+    assert data[0]["key_file"] is True and "symbolic link" in data[0]["key_problem"]
+
+
+def test_keys_list_shows_a_key_owned_by_another_user(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    repo = Repo(tmp_path)
+    repo.import_("s2026", repo.pem_file("a.pem", pem(rsa_key(2048, 0))), "--created", "2026-01-05")
+    stored = repo.keys / f"{DOMAIN}.s2026.pem"
+    nobody = pwd.getpwnam("nobody")
+    os.chown(stored, nobody.pw_uid, -1)
+    assert _listed(repo) == (
+        "unusable",
+        f"warning: {DOMAIN} s2026: {stored}: owned by nobody, not by root (who runs mailzone): "
+        f"its owner can replace this DKIM private key; run: chown root {stored}\n",
+    )
+
+
+def test_keys_list_verify_shows_a_key_that_is_not_the_published_one(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    repo.import_("s2026", repo.pem_file("a.pem", pem(rsa_key(2048, 0))), "--created", "2026-01-05")
+    stored = repo.keys / f"{DOMAIN}.s2026.pem"
+    stored.write_bytes(pem(rsa_key(2048, 1)))  # same mode and owner, another key
+    assert _listed(repo) == ("yes", "")  # without --verify no private key is read
+    assert _listed(repo, "--verify") == (
+        "unusable",
+        f"warning: {DOMAIN} s2026: {stored}: its public half does not match the fingerprint of "
+        f"s2026 in state/{DOMAIN}.yaml (the key DNS publishes): mail signed with it fails DKIM\n",
+    )
+    stored.write_bytes(b"garbage\n")
+    cell, err = _listed(repo, "--verify")
+    assert cell == "unusable" and err == (
+        f"warning: {DOMAIN} s2026: {stored}: not a readable PEM private key\n"
+    )
+    stored.write_bytes(pem(rsa_key(2048, 0)))
+    assert _listed(repo, "--verify") == ("yes", "")

@@ -571,3 +571,66 @@ def test_now_help_no_longer_calls_it_a_dry_run(tmp_path: Path) -> None:
     run = mailzone(tmp_path, "rotate", "--help")
     assert "dry runs)" not in run.out
     assert "--dry-run" in run.out
+
+
+def test_a_switch_that_fails_prints_no_step_it_did_not_take(tmp_path: Path) -> None:
+    """The signing key became a symlink loop: the switch fails, and the run does not claim it
+    signs with the new selector (nor any other step of that domain)."""
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    key = repo.key(first)
+    key.unlink()
+    key.symlink_to(key.name)  # ELOOP: Too many levels of symbolic links
+    run = repo.rotate(repo.t0 + HOUR + DAY)
+    assert run.code == 1, (run.out, run.err)
+    assert "(active)" not in run.out, run.out
+    assert f"error: {DOMAIN}: " in run.err and first in run.err, run.err
+    assert repo.phases() == {first: "pending"}
+    data = json.loads(repo.rotate(repo.t0 + HOUR + DAY, "--format", "json").out)
+    assert data["domains"][0]["done"] == [] and data["domains"][0]["steps"] == []
+
+
+def test_a_failed_mta_reload_does_not_claim_the_mta_signs(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    ok(repo.rotate(repo.t0 + HOUR))
+    host = yaml.safe_load(repo.host.read_text())
+    host["mta"]["reload"] = ["false"]
+    repo.write_host(host)
+    run = repo.rotate(repo.t0 + HOUR + DAY)
+    assert run.code == 1, (run.out, run.err)
+    assert "MTA not switched" in run.err
+    assert f"sign rsa mail with {first}" not in run.out, run.out
+    assert (
+        f"{DOMAIN}: {first} is the active rsa selector in the state, but the MTA does not sign "
+        "with it yet"
+    ) in run.out
+
+
+def test_rotate_apply_that_publishes_a_revocation_says_so(tmp_path: Path) -> None:
+    """A revocation left unpublished (rotate without --apply) is published by the next
+    `rotate --apply`, whose lines then say it was published, not that `mailzone apply` will."""
+    repo = Repo(tmp_path)
+    (first,) = repo.phases()
+    repo.apply()
+    t0 = repo.t0
+    ok(repo.rotate(t0 + HOUR))
+    ok(repo.rotate(t0 + HOUR + DAY))
+    now = t0 + timedelta(days=90, hours=2)
+    ok(repo.rotate(now, "--apply"))
+    ok(repo.rotate(now + HOUR, "--apply"))
+    switch = now + HOUR + DAY
+    ok(repo.rotate(switch, "--apply"))
+    ok(repo.rotate(switch + 7 * DAY))  # revoked in the state, not published
+    assert repo.phases()[first] == "revoked"
+    assert f"p={public_of(repo, first)}" in (repo.served(first) or "")
+
+    held = ok(repo.rotate(switch + 7 * DAY + HOUR))
+    assert "(mailzone apply publishes it)" in held, held
+    out = ok(repo.rotate(switch + 7 * DAY + HOUR, "--apply"))
+    assert (repo.served(first) or "").endswith("p=")
+    assert "mailzone apply publishes it" not in out, out
+    assert f"{first} is revoked" in out and "published now" in out, out

@@ -177,7 +177,8 @@ def key_problems(rows: list[KeyRow]) -> list[str]:
 
 def key_table(rows: list[KeyRow]) -> str:
     """Aligned columns: domain, selector, key, phase, created, fingerprint, key file here
-    (`unusable` when its mode or group is wrong: `key_problems` says why)."""
+    (`unusable` when it is a symbolic link or its owner, mode or group is wrong, or with
+    --verify it is not the published key: `key_problems` says why)."""
     header = ("DOMAIN", "SELECTOR", "KEY", "PHASE", "CREATED", "FINGERPRINT", "KEY FILE")
     lines = [header]
     for row in rows:
