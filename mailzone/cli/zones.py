@@ -257,10 +257,9 @@ def apply(
     plans, cache = _plan(root, domains, adopt, jobs)
     _print_plan(plans, fmt, show=fmt != "json")
     pending = [zp for zp in plans if zp.pending and not zp.error]
-    if pending and not yes and sys.stdin.isatty():
+    if pending:
         count = sum(len(zp.changes) for zp in pending)
-        if not typer.confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", default=False):
-            raise typer.Exit(EXIT_ERROR)
+        _confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", yes)
     now = datetime.now(UTC)
     backups = backup_dir or root / "build" / "backups"
     outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
@@ -300,8 +299,8 @@ def forget(
     # deleting the domain's MX, SPF and DMARC is what was asked; a DKIM key the state still has is not
     zp.guard = [g for g in zp.guard if g.kind.startswith("dkim")]
     _print_plan([zp], "text")
-    if zp.pending and not yes and sys.stdin.isatty() and not typer.confirm("Apply?", default=False):
-        raise typer.Exit(EXIT_ERROR)
+    if zp.pending:
+        _confirm("Apply?", yes)
     backups = root / "build" / "backups"
     outcome = apply_zone(
         zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
@@ -311,6 +310,17 @@ def forget(
         raise typer.Exit(EXIT_ERROR)
     for name in [d.name for d in zp.task.forget] + zp.task.release:  # the one domain forgotten
         forget_state(root, name)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Go on with --yes, or when the user answers yes on a terminal; exit 1 otherwise. Without a
+    terminal there is nobody to ask (`echo n | mailzone apply` must not apply): an error."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise MailzoneError("no terminal to confirm on; pass --yes")
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(EXIT_ERROR)
 
 
 def schema(

@@ -200,7 +200,8 @@ def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
 
 def provider_class(defn: ProviderDef) -> type:
     """Import the provider class named by `class:` (octodns-bind's RFC 2136 provider gets
-    mailzone's faster zone reader, which yields the same records)."""
+    mailzone's faster zone reader, which yields the same records); ProviderError unless it is
+    an octoDNS provider class, checked before anything constructs it."""
     if defn.class_path in ("octodns_bind.Rfc2136Provider", "octodns_bind.BindProvider"):
         from mailzone.octo.bind_reader import FastRfc2136Provider
 
@@ -224,6 +225,14 @@ def provider_class(defn: ProviderDef) -> type:
         extra = f" (did you mean '{module_name}.{hint[0]}'?)" if hint else ""
         raise ProviderError(
             f"class: '{module_name}' has no class '{class_name}'{extra}", defn.where("class")
+        )
+    from octodns.provider.base import BaseProvider
+
+    if not issubclass(cls, BaseProvider):  # before anything builds it: a file is input
+        raise ProviderError(
+            f"class: '{defn.class_path}' is not an octoDNS provider "
+            "(a subclass of octodns.provider.base.BaseProvider)",
+            defn.where("class"),
         )
     return cls
 

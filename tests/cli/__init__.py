@@ -58,12 +58,14 @@ def mailzone(
     env: dict[str, str] | None = None,
     unset: tuple[str, ...] = (),
     debug: bool = False,
+    stdin: str | None = None,
 ) -> Run:
     """Run `python -m mailzone --root ROOT ARGS` from inside ROOT; never a traceback, never a secret.
 
     Every value passed in `env` counts as a secret: it must not appear in any output. Variables
     named in `unset` are removed from the environment. `debug`: the run asks for `-v -v`, whose
-    debug log may show a provider's traceback on stderr (never on stdout)."""
+    debug log may show a provider's traceback on stderr (never on stdout). `stdin`: text piped
+    in (default: none); either way the process has no terminal."""
     environ = {k: v for k, v in os.environ.items() if k not in unset}
     environ = {**environ, **(env or {})}
     # tests run as root: the real default key directory (/var/lib/mailzone/keys) is never used;
@@ -75,7 +77,8 @@ def mailzone(
         [sys.executable, "-m", "mailzone", "--root", str(root), *args],
         cwd=root,
         env=environ,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,

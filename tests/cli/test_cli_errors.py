@@ -590,3 +590,32 @@ def test_usage_error_is_a_message_not_a_traceback(
     assert run.code == 1
     assert expected in run.err
     assert files(tmp_path) == {}
+
+
+# -- class: in a provider file ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+@pytest.mark.parametrize(
+    ("class_path", "options"),
+    [
+        ("subprocess.Popen", 'args: ["touch", "PWNED"]\n'),
+        ("subprocess.Popen", "shell: true\n"),
+        ("octodns.processor.base.BaseProcessor", ""),  # octoDNS's, not a provider
+    ],
+)
+def test_a_class_that_is_not_an_octodns_provider_is_refused_and_never_built(
+    tmp_path: Path, command: str, class_path: str, options: str
+) -> None:
+    # given a pull request whose provider file names a class that runs a command when built
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns"))
+    write_provider(tmp_path, f"class: {class_path}\n{options}")
+    before = files(tmp_path)
+
+    # when validate or plan reads it
+    error = refused(mailzone(tmp_path, command))
+
+    # then one line names the file, the line and class:, and nothing ran or changed
+    assert error.startswith(f"providers/dns.yaml:1: class: '{class_path}' is not an octoDNS"), error
+    assert not (tmp_path / "PWNED").exists()
+    assert files(tmp_path) == before

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from mailzone.errors import ProviderError
-from mailzone.octo.providers import build_provider, load_provider_def
+from mailzone.octo.providers import (
+    build_provider,
+    check_provider_file,
+    load_provider_def,
+    provider_class,
+)
 from mailzone.util.endpoint import parse_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,3 +187,56 @@ def test_nameservers_as_a_plain_string_is_refused(tmp_path: Path) -> None:
     _nameservers_file(tmp_path, "192.0.2.1")
     with pytest.raises(Exception, match="env/VAR holding a comma-separated list"):
         load_provider_def(tmp_path, "dns")
+
+
+# -- class: only octoDNS provider classes -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "class_path",
+    [
+        "subprocess.Popen",  # any importable class was built: a pull request ran a command
+        "octodns.processor.base.BaseProcessor",  # octoDNS's, but not a provider
+        "octodns.source.envvar.EnvVarSource",  # a source that is not a provider
+    ],
+)
+def test_class_that_is_not_an_octodns_provider_is_refused_before_it_is_built(
+    tmp_path: Path, class_path: str
+) -> None:
+    # given a provider file whose class: runs `touch PWNED` if anything constructs it
+    name = "touch PWNED"  # Popen(name, shell=True) runs the provider's name as a command
+    write_provider_file(tmp_path, name, f"class: {class_path}\nshell: true\ncwd: {tmp_path}\n")
+
+    # when validate's check and the build that plan does read it
+    with pytest.raises(ProviderError) as checked:
+        check_provider_file(tmp_path, name)
+    with pytest.raises(ProviderError) as built:
+        build_provider(load_provider_def(tmp_path, name))
+
+    # then both refuse it in one line naming the file, the line and class:, and nothing ran
+    for caught in (checked, built):
+        message = str(caught.value)
+        assert "\n" not in message
+        assert f"providers/{name}.yaml:1: class: '{class_path}'" in message, message
+        assert "is not an octoDNS provider" in message
+    time.sleep(0.2)  # a Popen started would have touched it by now
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(
+    "class_path",
+    [
+        "mailzone.octo.local.LocalZoneFileProvider",
+        "octodns_bind.Rfc2136Provider",
+        "octodns_powerdns.PowerDnsProvider",
+    ],
+)
+def test_octodns_provider_classes_are_accepted(tmp_path: Path, class_path: str) -> None:
+    write_provider_file(tmp_path, "p", f"class: {class_path}\n")
+    assert isinstance(provider_class(load_provider_def(tmp_path, "p")), type)
+
+
+def write_provider_file(root: Path, name: str, text: str) -> None:
+    path = root / "providers" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
