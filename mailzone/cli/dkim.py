@@ -28,6 +28,7 @@ from mailzone.cli.context import (
 from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
 
 if TYPE_CHECKING:
+    from mailzone.dkim.rotate import RotateResult
     from mailzone.spec.host import HostConfig
     from mailzone.spec.state import DomainState
 
@@ -100,32 +101,26 @@ def rotate(
     def publish(names: list[str]) -> list[str]:
         return publish_rotation(run.root, names, jobs, quiet=fmt == "json")
 
-    project = run.project(domains)
-    result = run_rotation(
-        project,
-        project.select(domains or []),
-        host,
-        when,
-        dns=Dns(server),
-        emergency=emergency,
-        apply=publish if apply else None,
-        dry_run=dry_run,
-    )
+    def step(at: datetime, urgent: bool, dry: bool) -> RotateResult:
+        project = run.project(domains)  # read again each step: the last one changed the states
+        return run_rotation(
+            project,
+            project.select(domains or []),
+            host,
+            at,
+            dns=Dns(server),
+            emergency=urgent,
+            apply=publish if apply else None,
+            dry_run=dry,
+        )
+
+    result = step(when, emergency, dry_run)
     results = [result]
     if emergency and apply and not dry_run and not result.failed:
         # the new selector is published: finish the emergency as soon as every server serves it
         deadline = time.monotonic() + wait
         while True:
-            project = run.project(domains)
-            step_now = when if now else datetime.now(UTC)
-            again = run_rotation(
-                project,
-                project.select(domains or []),
-                host,
-                step_now,
-                dns=Dns(server),
-                apply=publish,
-            )
+            again = step(when if now else datetime.now(UTC), False, False)
             if (
                 not any(r.waiting for r in again.runs)
                 or time.monotonic() >= deadline
