@@ -26,6 +26,7 @@ import dns.rdtypes.ANY.TXT
 import dns.rdtypes.IN.A
 import dns.rdtypes.IN.AAAA
 import dns.update
+import dns.xfr
 from octodns.record import Create, Record, Update
 from octodns.record.rr import Rrset
 from octodns_bind import (
@@ -66,7 +67,8 @@ class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
     def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
-        """Read the zone by AXFR into `zone`; the zone always exists for RFC 2136."""
+        """Read the zone by AXFR into `zone`; False when the server does not serve the zone (it
+        answers the transfer NOTAUTH; a transfer it does not allow is REFUSED, an error)."""
         sets: dict[tuple[dns.name.Name, str], tuple[int, list[Any]]] = {}
         try:
             for message in dns.query.xfr(
@@ -85,6 +87,10 @@ class FastRfc2136Provider(Rfc2136Provider):
                     ttl, rdatas = sets.get((rrset.name, rtype), (rrset.ttl, []))
                     rdatas += [r for r in rrset if r not in rdatas]
                     sets[(rrset.name, rtype)] = (min(ttl, rrset.ttl), rdatas)
+        except dns.xfr.TransferError as err:
+            if err.rcode == dns.rcode.NOTAUTH:
+                return False
+            raise AxfrSourceZoneTransferFailed(err) from None
         except dns.exception.DNSException as err:
             raise AxfrSourceZoneTransferFailed(err) from None
         for (name, rtype), (ttl, rdatas) in sorted(

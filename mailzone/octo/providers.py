@@ -53,6 +53,14 @@ class MailzoneSection(BaseModel):
         "1 for others; PowerDNS on sqlite refuses concurrent writes).",
     )
 
+    create_zones: bool = Field(
+        False,
+        description="Let apply create a zone this provider does not have, as octoDNS's provider "
+        "does (PowerDNS: without NS records). Off: such a zone is an error, so a typo'd zone is "
+        "never served. A provider that does not say whether a zone exists is taken as having it; "
+        "`local` always writes new zone files.",
+    )
+
     @field_validator("nameservers")
     @classmethod
     def _endpoints(cls, values: list[str] | str) -> list[str] | str:
@@ -349,6 +357,20 @@ def _takes_anything(cls: type) -> bool:
 
 
 CONCURRENT_WRITERS = {"octodns_bind.Rfc2136Provider", "octodns_bind.BindProvider", LOCAL_CLASS}
+
+
+def creates_zones(defn: ProviderDef) -> bool:
+    """Whether apply may create a zone this provider does not have (`local` writes new files)."""
+    return defn.section.create_zones or defn.class_path == LOCAL_CLASS
+
+
+def missing_zone(zone: str, provider: str) -> ProviderError:
+    """The error for a zone that does not exist on a provider that may not create it."""
+    return ProviderError(
+        f"zone {zone} does not exist on provider '{provider}'; create it there, "
+        "or set mailzone: create_zones: true",
+        zone,
+    )
 
 
 def write_concurrency(defn: ProviderDef) -> int:

@@ -95,6 +95,7 @@ class ProviderCache:
         self.root = root
         self._built: dict[str, Any] = {}
         self._writers: dict[str, int] = {}
+        self._creates: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Any:
@@ -105,6 +106,7 @@ class ProviderCache:
                     defn = provider_files.load_provider_def(self.root, name)
                     self._built[name] = provider_files.build_provider(defn)
                     self._writers[name] = provider_files.write_concurrency(defn)
+                    self._creates[name] = provider_files.creates_zones(defn)
                 except MailzoneError as err:
                     self._built[name] = err
             built = self._built[name]
@@ -115,6 +117,10 @@ class ProviderCache:
     def writers(self, name: str) -> int:
         """How many zones of this provider may be written at once (1 if it could not be built)."""
         return self._writers.get(name, 1)
+
+    def creates_zones(self, name: str) -> bool:
+        """Whether apply may create a zone this provider does not have."""
+        return self._creates.get(name, False)
 
 
 def zone_tasks(
@@ -192,7 +198,11 @@ def plan_zone(
         processor.zone_options[desired.name] = ZoneOptions(
             protected=_protected(task), release=frozenset(task.release), scope=task.scope
         )
-        result.plan = RecordPlan.of(provider.plan(desired, processors=[processor]))
+        plan = RecordPlan.of(provider.plan(desired, processors=[processor]))
+        # exists is None when the provider cannot tell: taken as existing, as octoDNS does
+        if plan is not None and plan.exists is False and not cache.creates_zones(task.provider):
+            raise provider_files.missing_zone(task.zone, task.provider)
+        result.plan = plan
         result.report = processor.reports.get(desired.name, ZoneReport())
         if result.plan is not None:
             result.guard = processor.violations(result.plan)

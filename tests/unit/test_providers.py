@@ -11,6 +11,7 @@ from mailzone.errors import ProviderError
 from mailzone.octo.providers import (
     build_provider,
     check_provider_file,
+    creates_zones,
     load_provider_def,
     provider_class,
 )
@@ -234,6 +235,30 @@ def test_class_that_is_not_an_octodns_provider_is_refused_before_it_is_built(
 def test_octodns_provider_classes_are_accepted(tmp_path: Path, class_path: str) -> None:
     write_provider_file(tmp_path, "p", f"class: {class_path}\n")
     assert isinstance(provider_class(load_provider_def(tmp_path, "p")), type)
+
+
+# -- mailzone.create_zones: only `local` creates zones unless the file says so ------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "creates"),
+    [
+        ("local", None, True),  # the built-in: writing a new zone file is what it is for
+        ("files", "class: mailzone.octo.local.LocalZoneFileProvider\n", True),
+        ("pdns", "class: octodns_powerdns.PowerDnsProvider\n", False),
+        (
+            "pdns",
+            "class: octodns_powerdns.PowerDnsProvider\nmailzone: {create_zones: true}\n",
+            True,
+        ),
+    ],
+)
+def test_only_local_or_create_zones_true_creates_zones(
+    tmp_path: Path, name: str, text: str | None, creates: bool
+) -> None:
+    if text is not None:
+        write_provider_file(tmp_path, name, text)
+    assert creates_zones(load_provider_def(tmp_path, name)) is creates
 
 
 def write_provider_file(root: Path, name: str, text: str) -> None:
