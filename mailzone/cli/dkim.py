@@ -153,7 +153,7 @@ def publish_rotation(root: Path, names: list[str], jobs: int, quiet: bool = Fals
     out = render.Output(sys.stderr, sys.stderr) if quiet else output()
     render.print_outcomes(outcomes, out)
     render_dkim.print_held(plans, out.out)
-    return [f"apply {o.zone}: {o.message}" for o in outcomes if o.status == "error"]
+    return [f"apply {o.error_line}" for o in outcomes if o.status == "error"]
 
 
 @keys_app.command("list")

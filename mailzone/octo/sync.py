@@ -87,6 +87,13 @@ class ZoneOutcome:
     backup: Path | None = None
     reported: bool = False  # the error was already shown with the plan
 
+    @property
+    def error_line(self) -> str:
+        """The message, prefixed with the zone unless it names it first already (plan errors)."""
+        if self.message.startswith(f"{self.zone}: "):
+            return self.message
+        return f"{self.zone}: {self.message}"
+
 
 class ProviderCache:
     """Builds each configured provider once per run (thread-safe)."""

@@ -280,4 +280,4 @@ def print_outcome_errors(outcomes: Sequence[ZoneOutcome], output: Output) -> Non
     """`error: <zone>: ...` on stderr for each zone apply refused or failed (plan errors were shown)."""
     for outcome in outcomes:
         if outcome.status == "error" and not outcome.reported:
-            output.error(f"{outcome.zone}: {outcome.message}")
+            output.error(outcome.error_line)
