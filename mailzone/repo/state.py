@@ -59,12 +59,16 @@ def record_publication(
     provider: str,
     dmarc_policy: str | None = None,
     now: datetime | None = None,
+    records: list[str] | None = None,
 ) -> None:
-    """Remember where a domain is published (so a removed spec can still be found in DNS) and
-    since when its DMARC policy is live."""
+    """Remember where a domain is published (so a removed spec can still be found in DNS),
+    which record sets it generated (`records`, registry entries) and since when its DMARC
+    policy is live."""
     update: dict[str, object] = {}
     if (state.zone, state.provider) != (zone, provider):
         update.update(zone=zone, provider=provider)
+    if records is not None and state.records != records:
+        update["records"] = records
     if dmarc_policy is None and state.dmarc is not None:
         update["dmarc"] = None
     elif dmarc_policy is not None and (state.dmarc is None or state.dmarc.policy != dmarc_policy):
