@@ -76,8 +76,10 @@ def record_publication(
         update["dmarc"] = DmarcState(policy=dmarc_policy, since=when)
     if state_path(root, state.domain).exists() and not update:
         return
+    # onto the file as it is now: a rotate may have changed its selectors since this run read it
+    current = load_state(root, state.domain)
     # every apply writes this again, so it need not survive a power cut: skip the fsyncs
-    save_state(root, state.model_copy(update=update), durable=False)
+    save_state(root, current.model_copy(update=update), durable=False)
 
 
 def stale_states(root: Path, known: set[str]) -> list[DomainState]:
