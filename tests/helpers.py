@@ -37,6 +37,17 @@ def ed25519_public_b64() -> str:
     return base64.b64encode(raw).decode()
 
 
+def big_rsa_public_b64(bits: int = 24576) -> str:
+    """An RSA public key too big for a DKIM TXT record (not a usable key: only its size matters)."""
+    n = (1 << (bits - 1)) | (12345 << 100) | 1
+    der = (
+        rsa.RSAPublicNumbers(65537, n)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return base64.b64encode(der).decode()
+
+
 def write_dedented(path: Path, text: str) -> Path:
     """Write `text` (dedented) to `path`, making its directory."""
     path.parent.mkdir(parents=True, exist_ok=True)

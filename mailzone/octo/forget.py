@@ -2,7 +2,11 @@
 
 Where the domain lives comes from its spec; once the spec is gone, from `state/<domain>.yaml`
 (apply records the zone and provider there), else from the newest backup under `build/backups/`
-whose registry lists the domain. `--zone`/`--provider` override either."""
+whose registry lists the domain. `--zone`/`--provider` override either.
+
+With `--delete-records` it deletes only what the `_mailzone` registry in DNS claims for the
+domain AND mailzone could have generated for it (`deletable_entries`): the registry is a TXT
+record anyone with write access to the zone can edit."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
+from mailzone.octo.registry import REGISTRY_NAME, decode, entry, owner_key, split_key
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
+from mailzone.records.families import RECORD_TYPES
+from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, load_project
 from mailzone.repo.state import load_state
 from mailzone.spec.types import idna_name
@@ -46,6 +53,7 @@ def plan_forget(
     task = ZoneTask(zone_name, provider, sorted(members, key=lambda d: d.name))
     if delete_records:
         task.forget = [spec_domain or _stateless(root, name)]
+        task.deletable = {name: deletable_entries(root, name, zone_name, spec_domain)}
     else:
         task.release = [name]
     cache = ProviderCache(root)
@@ -54,6 +62,27 @@ def plan_forget(
     if not zp.error and name not in zp.report.live_registry:
         zp.error = f"{name} is not in mailzone's registry of zone {zone_name} at provider {provider}: nothing to forget"
     return zp, cache
+
+
+def deletable_entries(
+    root: Path, name: str, zone: str, spec_domain: Domain | None
+) -> frozenset[str]:
+    """The registry entries mailzone could have generated for the domain in `zone`: its
+    expansion (from the spec and state, else the record sets the state says its last apply
+    generated, else those the newest backup of the zone lists for it) and a TXT per DKIM
+    selector of its state, of a type some record family produces."""
+    state = spec_domain.state if spec_domain is not None else load_state(root, name)
+    made = set(state.records or ())
+    if spec_domain is not None:
+        made |= {owner_key(r) for r in spec_domain.records}
+    elif state.records is None:
+        made |= _backup_entries(root / "build" / "backups", name, zone)
+    made |= {
+        entry("TXT", relative_name(f"{sel.selector}._domainkey.{name}", zone))
+        for sel in state.selectors
+    }
+    kinds = RECORD_TYPES | {"SPF"}
+    return frozenset(e for e in made if split_key(e)[0] in kinds)
 
 
 def where_published(root: Path, name: str) -> tuple[str | None, str | None]:
@@ -66,29 +95,54 @@ def where_published(root: Path, name: str) -> tuple[str | None, str | None]:
 
 
 def _last_backup_listing(folder: Path, name: str) -> tuple[str | None, str | None]:
+    lines = _newest_backup_listing(folder, name)
+    if lines is None:
+        return None, None
+    provider = next(
+        (
+            line[len("; provider ") :].split(";")[0].strip()
+            for line in lines
+            if line.startswith("; provider ")
+        ),
+        None,
+    )
+    zone = next(
+        (line.split()[1].rstrip(".") for line in lines if line.startswith("$ORIGIN ")), None
+    )
+    return zone, provider or None
+
+
+def _backup_entries(folder: Path, name: str, zone: str) -> set[str]:
+    """The registry entries of the domain in the newest backup of `zone` that lists it."""
+    lines = _newest_backup_listing(folder, name, zone)
+    values = [
+        "".join(_QUOTED.findall(line))
+        for line in lines or ()
+        if line.startswith(f"{REGISTRY_NAME} ")
+    ]
+    return set(decode(values).get(name, ()))
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _newest_backup_listing(folder: Path, name: str, zone: str = "*") -> list[str] | None:
+    """The lines of the newest backup (of `zone`, or any) whose registry lists the domain."""
     listed = re.compile(r'^_mailzone\s.*\sTXT\s.*"mailzone:1 ' + re.escape(name) + r'[ "]')
-    # `<zone>.<UTC time>.zone`: the newest first, whatever the zone
-    backups = sorted(folder.glob("*.zone"), key=lambda p: p.name.rsplit(".", 2)[-2], reverse=True)
+    # `<zone>.<UTC time>.zone`: the newest first
+    backups = sorted(
+        folder.glob(f"{zone}.*.zone"), key=lambda p: p.name.rsplit(".", 2)[-2], reverse=True
+    )
     for path in backups:
+        if zone != "*" and path.name.rsplit(".", 2)[0] != zone:
+            continue  # `example.org.*` also matches the zone example.org.uk
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             continue
-        if not any(listed.match(line) for line in lines):
-            continue
-        provider = next(
-            (
-                line[len("; provider ") :].split(";")[0].strip()
-                for line in lines
-                if line.startswith("; provider ")
-            ),
-            None,
-        )
-        zone = next(
-            (line.split()[1].rstrip(".") for line in lines if line.startswith("$ORIGIN ")), None
-        )
-        return zone, provider or None
-    return None, None
+        if any(listed.match(line) for line in lines):
+            return lines
+    return None
 
 
 class _NoSpec:

@@ -7,6 +7,7 @@ live record mailzone would replace without owning it is an *adoption*, done only
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from octodns.record import Record
@@ -69,18 +70,23 @@ def reconcile(
     adopt: bool,
     release: frozenset[str] = frozenset(),
     keep_unowned: bool = True,
+    deletable: Mapping[str, frozenset[str]] | None = None,
 ) -> ZoneReport:
     """Rewrite `desired` (a copy octoDNS made for this target) so the diff obeys ownership.
 
     `release`: domains dropped from the registry whose records stay in DNS, unowned.
     `keep_unowned`: keep live records nobody wants (False when another octoDNS source owns the
-    rest of the zone and octoDNS's own deletions should apply outside mailzone's records)."""
+    rest of the zone and octoDNS's own deletions should apply outside mailzone's records).
+    `deletable`: per domain being forgotten, the registry entries mailzone could have made for
+    it; a live claim beyond them is not trusted (the record stays, with a warning)."""
     report = ZoneReport()
     want_rec = desired.get_type(REGISTRY_NAME, "TXT")
     live_rec = existing.get_type(REGISTRY_NAME, "TXT")
     want = registry.decode(_values(want_rec)) if want_rec else {}
     have = registry.decode(_values(live_rec)) if live_rec else {}
     report.live_registry = have
+    if deletable:
+        have = _trusted(have, deletable, existing.decoded_name, report)
     owned_any = frozenset().union(*have.values()) if have else frozenset()
     running = [d for d in want if d not in release]
     owned_by_run = (
@@ -151,6 +157,29 @@ def reconcile(
 
     _write_registry(desired, want_rec, live_rec, have, want, claimed)
     return report
+
+
+def _trusted(
+    have: registry.Registry,
+    deletable: Mapping[str, frozenset[str]],
+    zone: str,
+    report: ZoneReport,
+) -> registry.Registry:
+    """The live registry without the claims mailzone never generated (a hand-edited
+    `_mailzone` must not make forget delete someone else's records)."""
+    out = dict(have)
+    for domain, allowed in deletable.items():
+        claims = have.get(domain, frozenset())
+        for claim in sorted(claims - allowed):
+            kind, name = registry.split_key(claim)
+            fqdn = f"{name}.{zone}" if name else zone
+            report.warnings.append(
+                f"{domain}: the {REGISTRY_NAME} registry claims {kind} {fqdn.rstrip('.')}, "
+                "which mailzone never generated for it; left in place"
+            )
+        if domain in out:
+            out[domain] = claims & allowed
+    return out
 
 
 def _merge_spf(

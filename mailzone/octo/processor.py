@@ -12,7 +12,8 @@ mailzone's own `plan`/`apply` use the same class."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from octodns.processor.base import BaseProcessor
@@ -43,6 +44,8 @@ class ZoneOptions:
     protected: frozenset[str] = frozenset()  # DKIM selector names the state still has
     release: frozenset[str] = frozenset()  # domains to drop from the registry, records kept
     scope: frozenset[str] | None = None  # change only these names (rotate --apply), hold the rest
+    # forget --delete-records: per forgotten domain, the registry entries it may delete
+    deletable: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class MailzoneProcessor(BaseProcessor):
@@ -69,7 +72,14 @@ class MailzoneProcessor(BaseProcessor):
     ) -> tuple[Any, Any]:
         """Carry unowned live records into the desired zone; merge the apex TXT; hold adoptions."""
         options = self.zone_options.get(desired.name, ZoneOptions())
-        report = reconcile(desired, existing, self.adopt, options.release, self.keep_unowned)
+        report = reconcile(
+            desired,
+            existing,
+            self.adopt,
+            options.release,
+            self.keep_unowned,
+            options.deletable,
+        )
         if options.scope is not None:
             hold_outside(desired, existing, options.scope, target, report)
         self.reports[desired.name] = report

@@ -24,6 +24,7 @@ from mailzone.octo.desired import fill_zone
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.octo.registry import owner_key
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, Project
@@ -45,6 +46,8 @@ class ZoneTask:
     release: list[str] = field(default_factory=list)
     sub_zones: set[str] = field(default_factory=set)
     scope: frozenset[str] | None = None  # names this run may change (rotate --apply); None: all
+    # forget: per forgotten domain, the registry entries mailzone could have made (may delete)
+    deletable: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -203,7 +206,10 @@ def plan_zone(
         fill_zone(desired, per_domain, ttl=min((d.spec.ttl for d in task.domains), default=3600))
         processor = MailzoneProcessor("mailzone", adopt=adopt)
         processor.zone_options[desired.name] = ZoneOptions(
-            protected=_protected(task), release=frozenset(task.release), scope=task.scope
+            protected=_protected(task),
+            release=frozenset(task.release),
+            scope=task.scope,
+            deletable=task.deletable,
         )
         plan = RecordPlan.of(provider.plan(desired, processors=[processor]))
         # exists is None when the provider cannot tell: taken as existing, as octoDNS does
@@ -316,7 +322,10 @@ def _record_publications(zp: ZonePlan, cache: ProviderCache, outcome: ZoneOutcom
             policy = domain.spec.dmarc.policy if domain.spec.dmarc else None
             if zp.task.scope is not None:  # rotate --apply: DMARC is apply's to publish
                 policy = domain.state.dmarc.policy if domain.state.dmarc else None
-            record_publication(cache.root, domain.state, domain.zone, domain.spec.provider, policy)
+            made = sorted({owner_key(r) for r in domain.records})
+            record_publication(
+                cache.root, domain.state, domain.zone, domain.spec.provider, policy, records=made
+            )
     except OSError as err:
         outcome.status = "error"
         outcome.message = f"applied, but could not write state/: {err}"

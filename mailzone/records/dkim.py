@@ -10,21 +10,22 @@ from mailzone.spec.state import PUBLISHED_PHASES
 def expand_dkim(given: DomainInput) -> list[DesiredRecord]:
     """Imported selectors as given; state selectors by phase (revoked: an empty `p=`)."""
     spec, state, imported = given.spec, given.state, given.imported
-    values: dict[str, str] = {}
-    for item in spec.dkim.imports:
-        values[item.selector] = imported[item.selector].txt_value()
+    values: dict[str, tuple[str, tuple[str | int, ...]]] = {}  # selector: (value, origin)
+    for i, item in enumerate(spec.dkim.imports):
+        values[item.selector] = (imported[item.selector].txt_value(), ("dkim", "import", i))
     for sel in state.selectors:
         if sel.phase in PUBLISHED_PHASES:
-            values[sel.selector] = sel.key().txt_value()
+            values[sel.selector] = (sel.key().txt_value(), ("dkim",))
         elif sel.phase == "revoked":
-            values[sel.selector] = revoked_txt_value(sel.algorithm)
+            values[sel.selector] = (revoked_txt_value(sel.algorithm), ("dkim",))
     zone = spec.zone_name
     return [
         DesiredRecord(
             relative_name(f"{selector}._domainkey.{spec.domain}", zone),
             "TXT",
             spec.ttl,
-            (v,),
+            (value,),
+            origin=origin,
         )
-        for selector, v in sorted(values.items())
+        for selector, (value, origin) in sorted(values.items())
     ]

@@ -42,4 +42,9 @@ def expand_dmarc(given: DomainInput) -> list[DesiredRecord]:
     if spec.dmarc is None:
         return []
     name = relative_name(f"_dmarc.{spec.domain}", spec.zone_name)
-    return [DesiredRecord(name, "TXT", spec.ttl, (dmarc_value(spec.dmarc),))]
+    dmarc = spec.dmarc
+    # a long record is long for its report addresses: name the longer list
+    reports = {"rua": dmarc.rua, "ruf": dmarc.ruf}
+    longest = max(reports, key=lambda tag: len(",".join(reports[tag])))
+    origin = ("dmarc", longest) if reports[longest] else ("dmarc",)
+    return [DesiredRecord(name, "TXT", spec.ttl, (dmarc_value(dmarc),), origin=origin)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailzone.spec.dkim_key import PublicKey
 from mailzone.spec.state import DomainState
@@ -27,13 +27,15 @@ class DesiredRecord:
 
     `values` are what the record says: TXT as the whole unquoted text (however long), MX as
     `10 mail.example.org.`, A/AAAA as addresses. `zone_lines()` gives the presentation form.
-    `spf_only`: a TXT name where mailzone owns only the `v=spf1` value and keeps the others."""
+    `spf_only`: a TXT name where mailzone owns only the `v=spf1` value and keeps the others.
+    `origin`: the spec field it comes from, as a key path (`('dmarc', 'rua')`), for errors."""
 
     name: str  # relative to the zone; '' is the apex
     type: str
     ttl: int
     values: tuple[str, ...]
     spf_only: bool = False
+    origin: tuple[str | int, ...] = field(default=(), compare=False)
 
     def zone_lines(self, zone: str) -> list[str]:
         """Zone-file lines (`name ttl IN TYPE rdata`) with names relative to `zone`."""

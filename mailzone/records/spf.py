@@ -33,15 +33,28 @@ def helo_spf_value(host: Host) -> str:
     return " ".join(terms)
 
 
+def spf_origin(spec: ZoneSpec) -> tuple[str, ...]:
+    """The field adding the most to the domain's SPF record."""
+    sending = [h for h in spec.hosts if "send" in h.roles]
+    parts: dict[tuple[str, ...], int] = {
+        ("hosts",): sum(len(a) + 5 for h in sending for a in (*h.ipv4, *h.ipv6)),
+        ("spf", "ip4"): sum(len(a) + 5 for a in spec.spf.ip4),
+        ("spf", "ip6"): sum(len(a) + 5 for a in spec.spf.ip6),
+        ("spf", "include"): sum(len(d) + 9 for d in spec.spf.include),
+        ("spf", "terms"): sum(len(t) + 1 for t in spec.spf.terms),
+    }
+    return max(parts, key=lambda loc: parts[loc])
+
+
 def expand_spf(given: DomainInput) -> list[DesiredRecord]:
     """The domain's SPF value and a HELO SPF value per sending host inside the zone."""
     spec = given.spec
     zone = spec.zone_name
-    out = [
-        DesiredRecord(relative_name(spec.domain, zone), "TXT", spec.ttl, (spf_value(spec),), True)
-    ]
-    for host in spec.hosts:
+    apex = relative_name(spec.domain, zone)
+    out = [DesiredRecord(apex, "TXT", spec.ttl, (spf_value(spec),), True, spf_origin(spec))]
+    for i, host in enumerate(spec.hosts):
         if "send" in host.roles and not host.absolute:
             name = relative_name(host_fqdn(spec, host), zone)
-            out.append(DesiredRecord(name, "TXT", spec.ttl, (helo_spf_value(host),), True))
+            origin = ("hosts", i, "ipv4" if len(host.ipv4) >= len(host.ipv6) else "ipv6")
+            out.append(DesiredRecord(name, "TXT", spec.ttl, (helo_spf_value(host),), True, origin))
     return out

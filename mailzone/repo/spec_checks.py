@@ -1,5 +1,6 @@
 """What a spec needs checked beyond its models: SPF terms and the 10-lookup limit (through
-`mailzone.spf`), and the imported DKIM keys, read here once (files relative to the spec).
+`mailzone.spf`), the imported DKIM keys, read here once (files relative to the spec), and the
+size of every TXT record the spec generates.
 
 The models stay pure; these checks know the file and line of every field they name."""
 
@@ -8,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mailzone.records.spf import helo_spf_value, spf_value
+from mailzone.errors import SpecError
+from mailzone.records.domain import expand_domain
+from mailzone.records.spf import spf_value
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, MIN_RSA_BITS, PublicKey, parse_public_key
+from mailzone.spec.state import DomainState
 from mailzone.spec.yamlfile import Loc, YamlDoc, field_path, spec_error
 from mailzone.spec.zone import DkimImport, ZoneSpec
 from mailzone.spf.terms import MAX_LOOKUPS, count_lookups, parse_term
@@ -38,8 +42,8 @@ def spf_answer_octets(domain: str, value: str) -> int:
 
 
 def check_spec(spec: ZoneSpec, doc: YamlDoc) -> dict[str, PublicKey]:
-    """Raise SpecError listing every SPF and imported-key problem; return the imported keys
-    by selector."""
+    """Raise SpecError listing every SPF, imported-key and TXT-size problem; return the
+    imported keys by selector."""
     problems = _spf_problems(spec, doc)
     keys: dict[str, PublicKey] = {}
     for i, item in enumerate(spec.dkim.imports):
@@ -47,6 +51,8 @@ def check_spec(spec: ZoneSpec, doc: YamlDoc) -> dict[str, PublicKey]:
             keys[item.selector] = imported_key(item, doc.path.parent)
         except ValueError as err:
             problems.append(f"{doc.where(('dkim', 'import', i))}: {err}")
+    if len(keys) == len(spec.dkim.imports):  # the expansion needs every imported key
+        problems += _size_problems(spec, doc, keys)
     if problems:
         raise spec_error(problems)
     return keys
@@ -72,7 +78,6 @@ def _spf_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
             )
     if problems:
         return problems
-    problems += _size_problems(spec, doc)
     lookups = count_lookups(spf_value(spec))
     if lookups > MAX_LOOKUPS:
         problems.append(
@@ -82,43 +87,41 @@ def _spf_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
     return problems
 
 
-def _size_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
-    """A generated SPF record (the domain's, a HELO one) too big for a DNS server to take."""
+def _size_problems(spec: ZoneSpec, doc: YamlDoc, keys: dict[str, PublicKey]) -> list[str]:
+    """Every generated TXT record too big for a DNS server to take, named by the spec field
+    it comes from. A spec the expansion refuses is left to `Domain.records` to report."""
+    try:
+        records = expand_domain(spec, DomainState(domain=spec.domain), keys)
+    except (ValueError, SpecError):
+        return []
     out: list[str] = []
-    octets = txt_octets(spf_value(spec))
-    if octets > MAX_TXT_OCTETS:
-        loc = _biggest_spf_part(spec)
-        out.append(_too_big(doc.where(loc), field_path(loc), "the SPF record", octets))
-    for i, host in enumerate(spec.hosts):
-        if "send" not in host.roles or host.absolute:
+    for record in records:
+        if record.type != "TXT":
             continue
-        octets = txt_octets(helo_spf_value(host))
-        if octets > MAX_TXT_OCTETS:
-            loc = ("hosts", i, "ipv4" if len(host.ipv4) >= len(host.ipv6) else "ipv6")
-            what = f"the HELO SPF record of host '{host.name}'"
-            out.append(_too_big(doc.where(loc), field_path(loc), what, octets))
+        octets = max(txt_octets(v) for v in record.values)
+        if octets <= MAX_TXT_OCTETS:
+            continue
+        loc = record.origin
+        what = "SPF record" if record.spf_only else "TXT record"
+        name = f"{record.name}.{spec.zone_name}" if record.name else spec.zone_name
+        out.append(
+            f"{doc.where(loc)}: {field_path(loc)}: the {what} {name} would be {octets:,} octets "
+            f"of TXT data, more than the {MAX_TXT_OCTETS:,} a DNS server or provider takes; "
+            f"{_SHORTER.get(str(loc[0]) if loc else '', 'shorten it')}"
+        )
     return out
 
 
-def _too_big(where: str, field: str, what: str, octets: int) -> str:
-    return (
-        f"{where}: {field}: {what} would be {octets:,} octets of TXT data, more than the "
-        f"{MAX_TXT_OCTETS:,} a DNS server or provider takes; list networks (192.0.2.0/24) "
-        "instead of single addresses, or move senders behind an include:"
-    )
-
-
-def _biggest_spf_part(spec: ZoneSpec) -> Loc:
-    """The field adding the most to the domain's SPF record."""
-    sending = [h for h in spec.hosts if "send" in h.roles]
-    parts: dict[Loc, int] = {
-        ("hosts",): sum(len(a) + 5 for h in sending for a in (*h.ipv4, *h.ipv6)),
-        ("spf", "ip4"): sum(len(a) + 5 for a in spec.spf.ip4),
-        ("spf", "ip6"): sum(len(a) + 5 for a in spec.spf.ip6),
-        ("spf", "include"): sum(len(d) + 9 for d in spec.spf.include),
-        ("spf", "terms"): sum(len(t) + 1 for t in spec.spf.terms),
-    }
-    return max(parts, key=lambda loc: parts[loc])
+_NETWORKS = (
+    "list networks (192.0.2.0/24) instead of single addresses, or move senders behind an include:"
+)
+# what makes a too-big record shorter, by the spec section it comes from
+_SHORTER = {
+    "hosts": _NETWORKS,
+    "spf": _NETWORKS,
+    "dmarc": "send reports to fewer addresses",
+    "dkim": "import a shorter key (RSA 2048 bits, or Ed25519)",
+}
 
 
 def imported_key(item: DkimImport, base_dir: Path | None) -> PublicKey:

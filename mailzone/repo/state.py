@@ -59,12 +59,16 @@ def record_publication(
     provider: str,
     dmarc_policy: str | None = None,
     now: datetime | None = None,
+    records: list[str] | None = None,
 ) -> None:
-    """Remember where a domain is published (so a removed spec can still be found in DNS) and
-    since when its DMARC policy is live."""
+    """Remember where a domain is published (so a removed spec can still be found in DNS),
+    which record sets it generated (`records`, registry entries) and since when its DMARC
+    policy is live."""
     update: dict[str, object] = {}
     if (state.zone, state.provider) != (zone, provider):
         update.update(zone=zone, provider=provider)
+    if records is not None and state.records != records:
+        update["records"] = records
     if dmarc_policy is None and state.dmarc is not None:
         update["dmarc"] = None
     elif dmarc_policy is not None and (state.dmarc is None or state.dmarc.policy != dmarc_policy):
@@ -72,8 +76,10 @@ def record_publication(
         update["dmarc"] = DmarcState(policy=dmarc_policy, since=when)
     if state_path(root, state.domain).exists() and not update:
         return
+    # onto the file as it is now: a rotate may have changed its selectors since this run read it
+    current = load_state(root, state.domain)
     # every apply writes this again, so it need not survive a power cut: skip the fsyncs
-    save_state(root, state.model_copy(update=update), durable=False)
+    save_state(root, current.model_copy(update=update), durable=False)
 
 
 def stale_states(root: Path, known: set[str]) -> list[DomainState]:

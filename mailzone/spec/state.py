@@ -195,6 +195,11 @@ class DomainState(BaseModel):
     zone: DomainName | None = Field(None, description="Where the domain was last published.")
     provider: str | None = Field(None, description="Which provider published it.")
     dmarc: DmarcState | None = Field(None, description="The DMARC policy live since when.")
+    records: list[str] | None = Field(
+        None,
+        description="The record sets its last apply generated (`MX/@ A/mail ...`, as the "
+        "`_mailzone` registry names them): what `forget --delete-records` may delete.",
+    )
     selectors: list[SelectorState] = Field(default_factory=list)
 
     @model_validator(mode="after")

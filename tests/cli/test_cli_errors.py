@@ -19,7 +19,7 @@ from mailzone.repo.state import save_state
 from mailzone.spec import dkim_key
 from mailzone.spec.state import DomainState, SelectorState
 from tests.cli import files, line_of, mailzone, refused
-from tests.helpers import basic_spec, rsa_public_b64, write_spec
+from tests.helpers import basic_spec, big_rsa_public_b64, rsa_public_b64, write_spec
 
 SECRET_VAR = "MAILZONE_TEST_TSIG_SECRET"
 ZONE_FILE = Path("build/zones/example.org.zone")
@@ -59,6 +59,19 @@ def dkim_import_twice() -> str:
     )
 
 
+def many_rua() -> str:
+    """A DMARC record past 4,000 octets of TXT data: 120 long report addresses."""
+    uris = "".join(f"\n    - mailto:dmarc-reports-{i:03}@reports.example.org" for i in range(120))
+    return GOOD.replace('  rua: ["mailto:postmaster@example.org"]', "  rua:" + uris)
+
+
+def huge_dkim_import() -> str:
+    """An imported RSA key of 24,576 bits: its DKIM record is past 4,000 octets."""
+    return (
+        GOOD + f"dkim:\n  import:\n    - selector: big\n      public_key: {big_rsa_public_b64()}\n"
+    )
+
+
 SPEC_CASES = {
     "malformed_yaml": (
         GOOD.replace("    ipv6:", "   ipv6:"),
@@ -92,6 +105,17 @@ SPEC_CASES = {
     "duplicate_selector": (
         dkim_import_twice(),
         "zones/example.org.yaml:12: dkim.import: duplicate selector 's1'",
+    ),
+    "dmarc_record_too_big": (
+        many_rua(),
+        "zones/example.org.yaml:10: dmarc.rua: the TXT record _dmarc.example.org would be "
+        "5,443 octets of TXT data, more than the 4,000 a DNS server or provider takes; "
+        "send reports to fewer addresses",
+    ),
+    "dkim_record_too_big": (
+        huge_dkim_import(),
+        "zones/example.org.yaml:13: dkim.import[0]: the TXT record big._domainkey.example.org "
+        "would be 4,183 octets of TXT data, ",
     ),
 }
 

@@ -1,16 +1,20 @@
 """A spec removed from zones/: `plan` warns that its records are still in DNS and names the
-`forget` command, and that very command deletes them, on a real PowerDNS (provider `pdns`)."""
+`forget` command, and that very command deletes them, on a real PowerDNS (provider `pdns`);
+and a hand-edited registry does not make it delete a foreign record."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from octodns.record import Record
+from octodns.zone import Zone
 
 from tests.cli import mailzone, write_provider
 from tests.helpers import basic_spec, write_spec
-from tests.servers import PowerDnsServer, query
+from tests.servers import DnsServer, PowerDnsServer, make_provider, query, txt_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.", "example.net.")]
 
@@ -106,3 +110,46 @@ def test_plan_after_the_last_spec_is_removed_warns_and_names_forget(
     empty = mailzone(tmp_path, "plan", "--exit-code")
     assert empty.code == 1
     assert empty.err == f"error: no specs in {tmp_path / 'zones'}: start with `mailzone init`\n"
+
+
+def _edit_live_zone(server: DnsServer, edit: Any) -> None:
+    """Change example.org on the server by hand (octoDNS straight to it, not mailzone)."""
+    provider = make_provider(server, "someone-else")
+    zone = Zone("example.org.", [])
+    provider.populate(zone)
+    edit(zone)
+    provider.apply(provider.plan(zone))
+
+
+def test_forget_leaves_a_record_a_hand_edited_registry_claims(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    # given example.org applied, a foreign www A, and the _mailzone registry edited on the
+    # server (in the form mailzone writes) to claim A/www for example.org
+    write_provider(tmp_path, "dns", dns_server.provider_config())
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns"))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+
+    def tamper(zone: Zone) -> None:
+        zone.add_record(Record.new(zone, "www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}))
+        live = zone.get_type("_mailzone", "TXT")
+        assert live is not None
+        claims = [v + " A/www" for v in live.values]
+        zone.add_record(live.copy(zone=zone, values=claims), replace=True)
+
+    _edit_live_zone(dns_server, tamper)
+    assert any("A/www" in v for v in txt_values(dns_server, "_mailzone.example.org."))
+
+    # when example.org is forgotten with its records
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+
+    # then the foreign www A is still served, mailzone's records and registry entry are gone
+    assert forgot.code == 0, forgot.out + forgot.err
+    assert query(dns_server, "www.example.org.", "A") == ["192.0.2.80"]
+    assert query(dns_server, "example.org.", "MX") == []
+    assert query(dns_server, "mail.example.org.", "A") == []
+    assert txt_values(dns_server, "_mailzone.example.org.") == []
+    assert (
+        "example.org: the _mailzone registry claims A www.example.org, which mailzone never "
+        "generated for it; left in place"
+    ) in forgot.out

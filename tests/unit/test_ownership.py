@@ -279,3 +279,34 @@ def test_a_scoped_plan_changes_only_its_names_and_their_registry_entries(
         "delete TXT mail",
         "update MX @",
     }
+
+
+def test_forget_deletes_only_the_claims_mailzone_could_have_made() -> None:
+    # given a live registry claiming MX/@ (mailzone's) and A/www (a hand edit) for example.org
+    live = live_zone(
+        (
+            "",
+            {
+                "type": "MX",
+                "ttl": 300,
+                "value": {"preference": 10, "exchange": "mail.example.org."},
+            },
+        ),
+        ("www", {"type": "A", "ttl": 300, "value": "192.0.2.80"}),
+        owned("MX/@", "A/www"),
+    )
+    desired = Zone(ZONE, [])
+    fill_zone(desired, [("example.org", [])])  # forgotten: no records, an empty registry entry
+
+    # when example.org is forgotten and mailzone could only have made its MX
+    work = desired.copy()
+    report = reconcile(work, live, False, deletable={"example.org": frozenset({"MX/@"})})
+    keys = by_key(live.changes(work, FakeTarget()))
+
+    # then the MX and the registry go, www stays, and the refused claim is reported
+    assert set(keys) == {("", "MX"), ("_mailzone", "TXT")}
+    assert all(isinstance(c, Delete) for c in keys.values())
+    assert report.warnings == [
+        "example.org: the _mailzone registry claims A www.example.org, which mailzone never "
+        "generated for it; left in place"
+    ]
