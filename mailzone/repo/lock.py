@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mailzone.repo.scaffold import add_to_gitignore
 from mailzone.repo.state import LEGACY_LOCK, REPO_LOCK
+from mailzone.spec.yamlfile import display_path
 from mailzone.util.files import remove_stale_temp_files
 from mailzone.util.lock import exclusive
 
@@ -28,16 +29,17 @@ def repo_lock(
     writing in state/, the backups, build/zones and `key_dir` (`say` names each)."""
     state = root / "state"
     lock = state / REPO_LOCK
+    shown = display_path(lock)
 
     def waiting(pid: str) -> None:
-        say(f"waiting for the lock held by pid {pid} ({lock})…")
+        say(f"waiting for the lock held by pid {pid} ({shown})…")
 
-    with exclusive(lock, "mailzone run", timeout, waiting):
+    with exclusive(lock, "mailzone run", timeout, waiting, shown):
         # state/ is committed: keep the lock out of git (and the old one, where it is left)
         add_to_gitignore(state / ".gitignore", (REPO_LOCK, LEGACY_LOCK), "# written by mailzone\n")
         folders = [state, backup_dir or root / "build" / "backups", root / "build" / "zones"]
         for path in remove_stale_temp_files(
             [*folders, *([key_dir] if key_dir else [])], time.time()
         ):
-            say(f"removed stale temp file {path}")
+            say(f"removed stale temp file {display_path(path)}")
         yield

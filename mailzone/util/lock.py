@@ -20,12 +20,13 @@ def exclusive(
     what: str,
     timeout: float = 0,
     waiting: Callable[[str], None] | None = None,
+    shown: str | None = None,
 ) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing; the holder's pid in it meanwhile).
 
     While another process holds it, try again every POLL seconds for up to `timeout` seconds,
-    calling `waiting(holder's pid)` once; then MailzoneError naming the holder. Not re-entrant:
-    a process takes it once."""
+    calling `waiting(holder's pid)` once; then MailzoneError naming the holder and the file
+    (`shown`, default `path`). Not re-entrant: a process takes it once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -40,7 +41,7 @@ def exclusive(
                 if left <= 0:
                     waited = f"waited {timeout:g} s" if timeout else "not waiting"
                     raise MailzoneError(
-                        f"another {what} (pid {_holder(fd)}) holds {path}; {waited} "
+                        f"another {what} (pid {_holder(fd)}) holds {shown or path}; {waited} "
                         "(--lock-timeout); try again when it ends"
                     ) from None
                 if waiting is not None and not told:
