@@ -35,8 +35,10 @@ def repo_lock(
         say(f"waiting for the lock held by pid {pid} ({shown})…")
 
     with exclusive(lock, "mailzone run", timeout, waiting, shown):
-        # state/ is committed: keep the lock out of git (and the old one, where it is left)
-        add_to_gitignore(state / ".gitignore", (REPO_LOCK, LEGACY_LOCK), "# written by mailzone\n")
+        # a killed run leaves the lock file in state/, which is committed: init has git ignore
+        # it; a state/.gitignore of rotate's old lock gets its name too
+        if (state / ".gitignore").exists():
+            add_to_gitignore(state / ".gitignore", (LEGACY_LOCK, REPO_LOCK))
         folders = [state, backup_dir or root / "build" / "backups", root / "build" / "zones"]
         for path in remove_stale_temp_files(
             [*folders, *([key_dir] if key_dir else [])], time.time()

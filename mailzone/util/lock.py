@@ -22,42 +22,56 @@ def exclusive(
     waiting: Callable[[str], None] | None = None,
     shown: str | None = None,
 ) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if missing; the holder's pid in it meanwhile).
+    """Hold an exclusive lock on `path` (the holder's pid in it; removed on release).
 
     While another process holds it, try again every POLL seconds for up to `timeout` seconds,
     calling `waiting(holder's pid)` once; then MailzoneError naming the holder and the file
     (`shown`, default `path`). Not re-entrant: a process takes it once."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                waited = f"waited {timeout:g} s" if timeout else "not waiting"
+                raise MailzoneError(
+                    f"another {what} (pid {holder}) holds {shown or path}; {waited} "
+                    "(--lock-timeout); try again when it ends"
+                ) from None
+            if waiting is not None and not told:
+                waiting(holder)
+                told = True
+            time.sleep(min(POLL, left))
+            continue
+        if _is(fd, path):
+            break
+        os.close(fd)  # the holder removed this file as it ended: lock the one at `path` now
     try:
-        deadline = time.monotonic() + timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    waited = f"waited {timeout:g} s" if timeout else "not waiting"
-                    raise MailzoneError(
-                        f"another {what} (pid {_holder(fd)}) holds {shown or path}; {waited} "
-                        "(--lock-timeout); try again when it ends"
-                    ) from None
-                if waiting is not None and not told:
-                    waiting(_holder(fd))
-                    told = True
-                time.sleep(min(POLL, left))
-        # the pid over the old one, then the rest cut: a reader never sees an empty file
+        # the pid over a killed holder's, then the rest cut: a reader never sees an empty file
         pid = f"{os.getpid()}\n".encode()
         os.pwrite(fd, pid, 0)
         os.ftruncate(fd, len(pid))
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)  # released: no pid left behind (and an unchanged file)
+        yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while held: a finished run leaves no file behind
         os.close(fd)
+
+
+def _is(fd: int, path: Path) -> bool:
+    """Whether `fd` is the file at `path` (not one removed meanwhile)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _holder(fd: int) -> str:

@@ -75,8 +75,6 @@ class Repo:
             if base.exists()
             for p in sorted(base.rglob("*"))
             if p.is_file()
-            and p.name != ".mailzone.lock"
-            and p != self.root / "state" / ".gitignore"
         }
 
 

@@ -138,6 +138,21 @@ def test_init_writes_a_gitignore_where_there_is_none(tmp_path: Path) -> None:
     assert (repo / ".gitignore").read_text() == "build/\nstate/.mailzone.lock\n"
 
 
+def test_a_state_gitignore_of_the_old_rotate_lock_gets_the_new_lock_too(tmp_path: Path) -> None:
+    # given a repository whose state/.gitignore an older mailzone wrote for rotate's lock
+    repo = checkout(tmp_path)
+    init = ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "192.0.2.1"]
+    assert run(repo, init).code == 0
+    (repo / "state" / ".gitignore").write_text("# written by mailzone\n.rotate.lock\n")
+    # when a run takes the lock, twice
+    for _ in range(2):
+        assert run(repo, ["apply", "--yes"]).code == 0
+    # then both names are ignored, the new one added once, and no lock file is left
+    ignored = (repo / "state" / ".gitignore").read_text()
+    assert ignored == "# written by mailzone\n.rotate.lock\n.mailzone.lock\n"
+    assert not (repo / "state" / ".mailzone.lock").exists()
+
+
 def test_this_repository_ignores_what_init_makes_a_repository_ignore() -> None:
     from mailzone.repo.scaffold import IGNORED
 

@@ -120,11 +120,11 @@ class Repo:
         return out
 
     def snapshot(self) -> dict[str, bytes]:
-        """Bytes and modes of every file that rotate may write (the lock file aside)."""
+        """Bytes and modes of every file that rotate may write."""
         found = {}
         for base in (self.root / "state", self.root / "build", self.keys, self.exim, self.archive):
             for path in sorted(base.rglob("*")) if base.exists() else []:
-                if path.is_file() and path.name != ".mailzone.lock":
+                if path.is_file():
                     found[str(path)] = path.read_bytes() + oct(path.stat().st_mode).encode()
         return found
 
