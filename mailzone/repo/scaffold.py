@@ -63,10 +63,10 @@ def ignore_outputs(root: Path) -> tuple[str, ...]:
     return add_to_gitignore(root / ".gitignore", IGNORED)
 
 
-def add_to_gitignore(path: Path, patterns: Sequence[str], header: str = "") -> tuple[str, ...]:
-    """Append to the `.gitignore` at `path` whichever of `patterns` it lacks (idempotent; a new
-    file starts with `header`); the lines added."""
-    text = path.read_text() if path.exists() else header
+def add_to_gitignore(path: Path, patterns: Sequence[str]) -> tuple[str, ...]:
+    """Append to the `.gitignore` at `path` whichever of `patterns` it lacks (idempotent); the
+    lines added."""
+    text = path.read_text() if path.exists() else ""
     have = {line.strip().strip("/") for line in text.splitlines()}
     missing = tuple(p for p in patterns if p.strip("/") not in have)
     if missing:

@@ -39,10 +39,10 @@ def exclusive(
             os.close(fd)
             left = deadline - time.monotonic()
             if left <= 0:
-                waited = f"waited {timeout:g} s" if timeout else "not waiting"
+                waited = f"waited {timeout:g} s" if timeout else "did not wait"
                 raise MailzoneError(
                     f"another {what} (pid {holder}) holds {shown or path}; {waited} "
-                    "(--lock-timeout); try again when it ends"
+                    f"(--lock-timeout {timeout:g}); try again when it ends"
                 ) from None
             if waiting is not None and not told:
                 waiting(holder)
@@ -53,7 +53,7 @@ def exclusive(
             break
         os.close(fd)  # the holder removed this file as it ended: lock the one at `path` now
     try:
-        # the pid over a killed holder's, then the rest cut: a reader never sees an empty file
+        # over a killed holder's pid, then the rest cut: a reader never sees an empty pid
         pid = f"{os.getpid()}\n".encode()
         os.pwrite(fd, pid, 0)
         os.ftruncate(fd, len(pid))

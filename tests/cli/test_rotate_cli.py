@@ -329,7 +329,7 @@ def test_a_second_rotate_while_one_runs_is_refused_and_changes_nothing(tmp_path:
         run = repo.rotate(repo.t0 + 2 * DAY, "--lock-timeout", "0", subprocess=True)
     error = refused(run)
     assert error.startswith(f"another mailzone run (pid {os.getpid()}) holds "), error
-    assert "state/.mailzone.lock; not waiting" in error
+    assert "state/.mailzone.lock; did not wait (--lock-timeout 0)" in error
     assert repo.snapshot() == before
     ok(repo.rotate(repo.t0 + 2 * DAY))  # free again once the holder is gone
 

@@ -29,7 +29,7 @@ def test_a_second_holder_waits_says_so_once_then_fails_naming_the_first(tmp_path
     assert said == [str(os.getpid())]
     assert str(refused.value) == (
         f"another mailzone run (pid {os.getpid()}) holds state/.mailzone.lock; waited 0.5 s "
-        "(--lock-timeout); try again when it ends"
+        "(--lock-timeout 0.5); try again when it ends"
     )
     assert not lock.exists()  # released: no file left behind
     with exclusive(lock, "mailzone run", 0):  # and free again
