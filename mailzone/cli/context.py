@@ -6,7 +6,9 @@ wrong choice into one `error:` line. Nothing here imports the core: `mailzone --
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -63,6 +65,24 @@ class Context:
         project.select(domains or [])  # unknown names are an error
         return project
 
+    @contextlib.contextmanager
+    def locked(
+        self, timeout: float, backup_dir: Path | None = None, key_dir: Path | None = None
+    ) -> Iterator[None]:
+        """Hold the repository's lock (`--lock-timeout`), saying on stderr that it waits and
+        which stale temp files it removed (in `backup_dir` and `key_dir` too)."""
+        from mailzone.repo.lock import repo_lock
+
+        err = console(stderr=True)
+        with repo_lock(
+            self.root,
+            timeout,
+            lambda line: err.print(line, markup=False),
+            backup_dir=backup_dir,
+            key_dir=key_dir,
+        ):
+            yield
+
 
 TextJson = Literal["text", "json"]
 PlanFormat = Literal["text", "json", "markdown"]
@@ -80,6 +100,16 @@ DomainsArg = Annotated[
     list[str] | None, typer.Argument(help="Mail domains (default: every spec).", show_default=False)
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, max=64, help="Zones read concurrently.")]
+LOCK_TIMEOUT = 60.0  # seconds a writing run waits for another one to end
+LockTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        min=0,
+        help="Seconds to wait while another mailzone run holds the repository's lock "
+        "(state/.mailzone.lock); 0: fail at once.",
+    ),
+]
 TextJsonOpt = Annotated[TextJson, typer.Option("--format", help="Output format.")]
 PlanFormatOpt = Annotated[PlanFormat, typer.Option("--format", help="Output format.")]
 HostOpt = Annotated[

@@ -4,6 +4,7 @@ Registered on the main app by `mailzone.cli.app`; heavy modules are imported ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -14,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailzone.cli.context import (
+    LOCK_TIMEOUT,
     Context,
     DomainsArg,
     HostOpt,
     JobsOpt,
+    LockTimeoutOpt,
     MtaKind,
     NameserverOpt,
     TextJsonOpt,
@@ -84,6 +87,7 @@ def rotate(
     nameserver: NameserverOpt = None,
     fmt: TextJsonOpt = "text",
     jobs: JobsOpt = 4,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it hourly from a timer)."""
     from mailzone.cli.render import dkim as render_dkim
@@ -114,21 +118,23 @@ def rotate(
             dry_run=dry,
         )
 
-    result = step(when, emergency, dry_run)
-    results = [result]
-    if emergency and apply and not dry_run and not result.failed:
-        # the new selector is published: finish the emergency as soon as every server serves it
-        deadline = time.monotonic() + wait
-        while True:
-            again = step(when if now else datetime.now(UTC), False, False)
-            if (
-                not any(r.waiting for r in again.runs)
-                or time.monotonic() >= deadline
-                or again.failed
-            ):
-                results.append(again)
-                break
-            time.sleep(1)
+    run.project(domains)  # bad specs or states fail before the lock is taken
+    with contextlib.nullcontext() if dry_run else run.locked(lock_timeout, key_dir=host.key_path):
+        result = step(when, emergency, dry_run)
+        results = [result]
+        if emergency and apply and not dry_run and not result.failed:
+            # the new selector is published: finish the emergency as soon as every server serves it
+            deadline = time.monotonic() + wait
+            while True:
+                again = step(when if now else datetime.now(UTC), False, False)
+                if (
+                    not any(r.waiting for r in again.runs)
+                    or time.monotonic() >= deadline
+                    or again.failed
+                ):
+                    results.append(again)
+                    break
+                time.sleep(1)
     render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
     if any(r.failed for r in results):
         raise typer.Exit(EXIT_ERROR)
@@ -204,6 +210,7 @@ def keys_import(
         ),
     ] = None,
     host_config: HostOpt = None,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
 ) -> None:
     """Bring an existing selector and its private key under mailzone's rotation."""
     from mailzone.dkim.rotate import parse_now
@@ -221,10 +228,11 @@ def keys_import(
             raise MailzoneError(f"--created: {created} is in the future")
         when = made
     run = Context.of(ctx)
-    project = run.project([domain])
-    (item,) = project.select([domain])
+    run.project([domain])  # bad specs or states fail before the lock is taken
     host = run.host(host_config)
-    entry = import_key(run.root, item, selector, pem, host, when)
+    with run.locked(lock_timeout, key_dir=host.key_path):
+        (item,) = run.project([domain]).select([domain])  # read again under the lock
+        entry = import_key(run.root, item, selector, pem, host, when)
     out = console()
     out.print(
         f"imported {entry.selector} ({entry.algorithm}-{entry.bits}, {entry.fingerprint[:19]}…) as "

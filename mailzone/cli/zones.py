@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailzone.cli.context import (
+    LOCK_TIMEOUT,
     Context,
     DmarcPolicy,
     DomainsArg,
     JobsOpt,
+    LockTimeoutOpt,
     PlanFormat,
     PlanFormatOpt,
     RecordsFormat,
@@ -248,21 +250,23 @@ def apply(
     ] = None,
     fmt: PlanFormatOpt = "text",
     jobs: JobsOpt = 4,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
 ) -> None:
     """Make live DNS match the specs (after showing the plan)."""
     root = Context.of(ctx).root
     from mailzone.cli.render import plan as render
     from mailzone.octo.sync import apply_all
 
-    plans, cache = _plan(root, domains, adopt, jobs)
-    _print_plan(plans, fmt, show=fmt != "json")
-    pending = [zp for zp in plans if zp.pending and not zp.error]
-    if pending:
-        count = sum(len(zp.changes) for zp in pending)
-        _confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", yes)
-    now = datetime.now(UTC)
     backups = backup_dir or root / "build" / "backups"
-    outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
+    with Context.of(ctx).locked(lock_timeout, backup_dir=backups):
+        plans, cache = _plan(root, domains, adopt, jobs)
+        _print_plan(plans, fmt, show=fmt != "json")
+        pending = [zp for zp in plans if zp.pending and not zp.error]
+        if pending:
+            count = sum(len(zp.changes) for zp in pending)
+            _confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", yes)
+        now = datetime.now(UTC)
+        outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
     if fmt == "json":
         render.print_apply_json(plans, outcomes, output())
     else:
@@ -287,6 +291,7 @@ def forget(
     force: Annotated[
         bool, typer.Option("--force", help="Also delete DKIM selectors the state still has.")
     ] = False,
+    lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
 ) -> None:
     """Drop a domain from mailzone's registry; with --delete-records, delete what mailzone created."""
     from mailzone.cli.render import plan as render
@@ -295,21 +300,22 @@ def forget(
     from mailzone.repo.state import forget_state
 
     root = Context.of(ctx).root
-    zp, cache = plan_forget(root, domain, delete_records, zone, provider)
-    # deleting the domain's MX, SPF and DMARC is what was asked; a DKIM key the state still has is not
-    zp.guard = [g for g in zp.guard if g.kind.startswith("dkim")]
-    _print_plan([zp], "text")
-    if zp.pending:
-        _confirm("Apply?", yes)
-    backups = root / "build" / "backups"
-    outcome = apply_zone(
-        zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
-    )
-    render.print_outcomes([outcome], output())
-    if outcome.status == "error":
-        raise typer.Exit(EXIT_ERROR)
-    for name in [d.name for d in zp.task.forget] + zp.task.release:  # the one domain forgotten
-        forget_state(root, name)
+    with Context.of(ctx).locked(lock_timeout):
+        zp, cache = plan_forget(root, domain, delete_records, zone, provider)
+        # deleting its MX, SPF and DMARC is what was asked; a DKIM key the state still has is not
+        zp.guard = [g for g in zp.guard if g.kind.startswith("dkim")]
+        _print_plan([zp], "text")
+        if zp.pending:
+            _confirm("Apply?", yes)
+        backups = root / "build" / "backups"
+        outcome = apply_zone(
+            zp, cache, backups, datetime.now(UTC), force=force or not zp.guard, adopt=False
+        )
+        render.print_outcomes([outcome], output())
+        if outcome.status == "error":
+            raise typer.Exit(EXIT_ERROR)
+        for name in [d.name for d in zp.task.forget] + zp.task.release:  # the one domain forgotten
+            forget_state(root, name)
 
 
 def _confirm(question: str, yes: bool) -> None:

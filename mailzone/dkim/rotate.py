@@ -34,17 +34,14 @@ from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
 from mailzone.mta.install import install, render_files, run_reload
 from mailzone.repo.project import Domain, Project
-from mailzone.repo.state import ROTATE_LOCK, save_state
+from mailzone.repo.state import save_state
 from mailzone.spec import dkim_key
 from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
 from mailzone.spec.state import DomainState, SelectorLifecycle, SelectorState
 from mailzone.spec.zone import Dkim
-from mailzone.util.files import write_atomic
-from mailzone.util.lock import exclusive
 
-LOCK_NAME = ROTATE_LOCK
 OBSERVE_THREADS = 16
 
 
@@ -144,23 +141,13 @@ def rotate(
     processes: int | None = None,
     dry_run: bool = False,
 ) -> RotateResult:
-    """One rotation run over `selected` (under a lock). `apply(domains)` publishes DNS and returns
+    """One rotation run over `selected` (the caller holds the repository's lock). `apply(domains)` publishes DNS and returns
     error lines; without it, publishing is left to `mailzone apply` (e.g. in CI). `dry_run`:
     decide and say, write nothing (`apply` is not called; `apply_domains` says what it would
     publish)."""
     if dry_run:
         return _preview(project, selected, host, now, dns, emergency, publish=apply is not None)
-    with exclusive(project.root / "state" / LOCK_NAME, "mailzone rotate"):
-        _ignore_lock(project.root / "state")
-        return _rotate(project, selected, host, now, dns, emergency, apply, processes)
-
-
-def _ignore_lock(folder: Path) -> None:
-    """state/ is committed: keep the lock file out of git."""
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(ignore, f"# written by mailzone\n{LOCK_NAME}\n")
+    return _rotate(project, selected, host, now, dns, emergency, apply, processes)
 
 
 def _rotate(

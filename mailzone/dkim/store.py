@@ -25,7 +25,6 @@ import pwd
 import re
 import shlex
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from mailzone.dkim.keys import PrivateKey, public_key_of
 from mailzone.errors import MailzoneError
 from mailzone.spec.yamlfile import display_path
+from mailzone.util.files import temp_file
 
 if TYPE_CHECKING:
     from mailzone.spec.host import HostConfig
@@ -328,7 +328,7 @@ class KeyStore:
 def _publish(path: Path, data: bytes, mode: int, gid: int | None) -> None:
     """Make `path` hold `data` with `mode`/`gid`, atomically, failing if `path` exists."""
     # mkstemp creates the file 0600 (O_EXCL), so the bytes are never readable by others
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.repo.spec_checks import check_spec
-from mailzone.repo.state import ROTATE_LOCK, load_state, record_publication
+from mailzone.repo.state import REPO_LOCK, load_state, record_publication
 from mailzone.spec.types import check_ipv4, check_ipv6, idna_name
 from mailzone.spec.yamlfile import display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
@@ -44,8 +44,8 @@ two to four weeks; once every legitimate sender passes, set `dmarc.policy: quara
 `reject`."""
 
 
-# what a mailzone repository never commits: build output (zone files, backups) and rotate's lock
-IGNORED = ("build/", f"state/{ROTATE_LOCK}")
+# what a mailzone repository never commits: build output (zone files, backups) and the lock
+IGNORED = ("build/", f"state/{REPO_LOCK}")
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,15 @@ class Scaffold:
 
 def ignore_outputs(root: Path) -> tuple[str, ...]:
     """Append to `.gitignore` whichever of IGNORED it lacks (idempotent); the lines added."""
-    path = root / ".gitignore"
+    return add_to_gitignore(root / ".gitignore", IGNORED)
+
+
+def add_to_gitignore(path: Path, patterns: Sequence[str]) -> tuple[str, ...]:
+    """Append to the `.gitignore` at `path` whichever of `patterns` it lacks (idempotent); the
+    lines added."""
     text = path.read_text() if path.exists() else ""
     have = {line.strip().strip("/") for line in text.splitlines()}
-    missing = tuple(p for p in IGNORED if p.strip("/") not in have)
+    missing = tuple(p for p in patterns if p.strip("/") not in have)
     if missing:
         lead = "" if not text or text.endswith("\n") else "\n"
         write_atomic(path, text + lead + "".join(f"{p}\n" for p in missing))

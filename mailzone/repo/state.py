@@ -14,7 +14,8 @@ from mailzone.spec.state import DmarcState, DomainState
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
 from mailzone.util.files import write_atomic
 
-ROTATE_LOCK = ".rotate.lock"  # in state/: one `rotate` at a time; never committed
+REPO_LOCK = ".mailzone.lock"  # in state/: one writing run per repository; never committed
+LEGACY_LOCK = ".rotate.lock"  # rotate's own lock before REPO_LOCK: still git-ignored
 
 HEADER = "# Written by mailzone. Do not edit by hand: commit it as it is.\n"
 

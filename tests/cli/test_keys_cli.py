@@ -74,7 +74,7 @@ class Repo:
             for base in (self.root, self.keys)
             if base.exists()
             for p in sorted(base.rglob("*"))
-            if p.is_file() and p.name != ".rotate.lock"
+            if p.is_file()
         }
 
 

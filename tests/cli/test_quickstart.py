@@ -116,7 +116,7 @@ def test_init_next_step_works_as_typed(tmp_path: Path) -> None:
     assert "example.com" in pasted.stdout
 
 
-def test_init_makes_git_ignore_build_output_and_the_rotate_lock_once(tmp_path: Path) -> None:
+def test_init_makes_git_ignore_build_output_and_the_lock_once(tmp_path: Path) -> None:
     # given a repository whose .gitignore ignores build/ already, without a final newline
     repo = checkout(tmp_path)
     (repo / ".gitignore").write_text("node_modules/\n/build")
@@ -124,9 +124,9 @@ def test_init_makes_git_ignore_build_output_and_the_rotate_lock_once(tmp_path: P
     # when init runs, twice
     first, second = run(repo, init), run(repo, init)
     # then the lock file is added once, and build/ is not added again
-    assert "added state/.rotate.lock to .gitignore" in first.out
+    assert "added state/.mailzone.lock to .gitignore" in first.out
     assert ".gitignore" not in second.out
-    assert (repo / ".gitignore").read_text() == "node_modules/\n/build\nstate/.rotate.lock\n"
+    assert (repo / ".gitignore").read_text() == "node_modules/\n/build\nstate/.mailzone.lock\n"
 
 
 def test_init_writes_a_gitignore_where_there_is_none(tmp_path: Path) -> None:
@@ -134,8 +134,23 @@ def test_init_writes_a_gitignore_where_there_is_none(tmp_path: Path) -> None:
     result = run(
         repo, ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "192.0.2.1"]
     )
-    assert "added build/, state/.rotate.lock to .gitignore" in result.out
-    assert (repo / ".gitignore").read_text() == "build/\nstate/.rotate.lock\n"
+    assert "added build/, state/.mailzone.lock to .gitignore" in result.out
+    assert (repo / ".gitignore").read_text() == "build/\nstate/.mailzone.lock\n"
+
+
+def test_a_state_gitignore_of_the_old_rotate_lock_gets_the_new_lock_too(tmp_path: Path) -> None:
+    # given a repository whose state/.gitignore an older mailzone wrote for rotate's lock
+    repo = checkout(tmp_path)
+    init = ["init", "example.com", "--mail-host", "mail.example.com", "--ipv4", "192.0.2.1"]
+    assert run(repo, init).code == 0
+    (repo / "state" / ".gitignore").write_text("# written by mailzone\n.rotate.lock\n")
+    # when a run takes the lock, twice
+    for _ in range(2):
+        assert run(repo, ["apply", "--yes"]).code == 0
+    # then both names are ignored, the new one added once, and no lock file is left
+    ignored = (repo / "state" / ".gitignore").read_text()
+    assert ignored == "# written by mailzone\n.rotate.lock\n.mailzone.lock\n"
+    assert not (repo / "state" / ".mailzone.lock").exists()
 
 
 def test_this_repository_ignores_what_init_makes_a_repository_ignore() -> None:

@@ -120,11 +120,11 @@ class Repo:
         return out
 
     def snapshot(self) -> dict[str, bytes]:
-        """Bytes and modes of every file that rotate may write (the lock file aside)."""
+        """Bytes and modes of every file that rotate may write."""
         found = {}
         for base in (self.root / "state", self.root / "build", self.keys, self.exim, self.archive):
             for path in sorted(base.rglob("*")) if base.exists() else []:
-                if path.is_file() and path.name != ".rotate.lock":
+                if path.is_file():
                     found[str(path)] = path.read_bytes() + oct(path.stat().st_mode).encode()
         return found
 
@@ -325,11 +325,11 @@ def test_a_second_rotate_while_one_runs_is_refused_and_changes_nothing(tmp_path:
     repo.apply()
     ok(repo.rotate(repo.t0 + HOUR))
     before = repo.snapshot()
-    with exclusive(repo.root / "state" / ".rotate.lock", "mailzone rotate"):
-        run = repo.rotate(repo.t0 + 2 * DAY, subprocess=True)
+    with exclusive(repo.root / "state" / ".mailzone.lock", "mailzone run"):
+        run = repo.rotate(repo.t0 + 2 * DAY, "--lock-timeout", "0", subprocess=True)
     error = refused(run)
-    assert error.startswith("another mailzone rotate is running"), error
-    assert f"pid {os.getpid()}" in error
+    assert error.startswith(f"another mailzone run (pid {os.getpid()}) holds "), error
+    assert "state/.mailzone.lock; did not wait (--lock-timeout 0)" in error
     assert repo.snapshot() == before
     ok(repo.rotate(repo.t0 + 2 * DAY))  # free again once the holder is gone
 
