@@ -130,7 +130,7 @@ def _load_private(path: Path, data: bytes) -> keys.PrivateKey:
 def list_keys(domains: list[Domain], host: HostConfig | None, verify: bool = False) -> list[KeyRow]:
     """Every selector of `domains`: the state's (with whether this host has the key file, and
     what is wrong with it, when a host config is given: a symbolic link, its owner, mode or
-    group) and the spec's imports. Reads no private key, unless `verify`: then each key file
+    group, or a pending or active key too weak to sign with) and the spec's imports. Reads no private key, unless `verify`: then each key file
     that is otherwise fine is read and its public half compared with the state's fingerprint."""
     store = KeyStore.for_host(host) if host is not None else None
     rows = []
@@ -153,7 +153,10 @@ def list_keys(domains: list[Domain], host: HostConfig | None, verify: bool = Fal
             )
         for entry in domain.state.selectors:
             present = store.exists(domain.name, entry.selector) if store else None
-            problem = store.problem(domain.name, entry.selector) if store and present else None
+            used = entry.key() if entry.phase in ("pending", "active") else None  # strength
+            problem = (
+                store.problem(domain.name, entry.selector, used) if store and present else None
+            )
             if store and present and problem is None and verify:
                 problem = store.mismatch(domain.name, entry.selector, entry.fingerprint)
             rows.append(
