@@ -100,7 +100,10 @@ def import_key(
             )
     store = KeyStore.for_host(host)
     path = store.path(domain.name, selector)
-    if path.exists():
+    if store.exists(domain.name, selector):
+        problem = store.problem(domain.name, selector)  # a link, another user's file, ...
+        if problem is not None:
+            raise MailzoneError(str(problem))
         if keys.public_key_of(store.read(domain.name, selector)).fingerprint != public.fingerprint:
             raise MailzoneError(f"{path} exists and holds another key; move it away first")
     else:

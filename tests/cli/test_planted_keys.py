@@ -198,3 +198,16 @@ def test_a_weak_active_key_is_refused_by_rotate_and_shown_by_keys_list(tmp_path:
         f"replace it; run: mailzone rotate --emergency {DOMAIN}"
     )
     assert repo.phases() == {repo.first: "pending", "legacy": "active"}
+
+
+def test_import_does_not_take_over_a_key_file_owned_by_another_user(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    source = tmp_path / "legacy.pem"
+    source.write_bytes(pem_of(2048))
+    source.chmod(0o600)
+    planted = repo.plant("legacy", source.read_bytes())  # the very key, but not mailzone's file
+    chown_to_nobody(planted)
+    state = repo.state_bytes()
+    error = refused(repo.cli("keys", "import", DOMAIN, "legacy", str(source)))
+    assert error.startswith(f"{planted}: owned by nobody, not by "), error
+    assert repo.state_bytes() == state
