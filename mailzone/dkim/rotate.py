@@ -5,7 +5,8 @@ A run, in this order, so that a crash anywhere converges on the next run without
 1. observe DNS, only for selectors waiting on it (pending ones, tombstones) and for revoked
    ones (a revocation whose apply failed is published again);
 2. decide (`lifecycle.step`, a pure function of the state, the policy, the time and DNS);
-3. generate the new keys (all cores) and write them, before any state names them;
+3. generate the new keys (all cores), note their fingerprints and write them (never over a
+   file that exists: one mailzone did not write is refused), before any state names them;
 4. delete (or archive) the keys of selectors that no nameserver serves any more, then save the
    states (atomically): a key is never left behind by a state that forgot it;
 5. write the MTA configuration, reload the MTA, then mark the switch complete;
