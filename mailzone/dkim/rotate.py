@@ -519,8 +519,7 @@ def _own_key(
         raise planted
     problem = store.problem(domain, selector)
     if problem is not None:
-        fix = f"; run: {problem.fix}" if problem.fix else ""
-        raise MailzoneError(f"{problem.message}; not using it for new selector {selector}{fix}")
+        raise MailzoneError(problem.stops(f"not using it for new selector {selector}"))
     key = keys.public_key_of(store.read(domain, selector))
     if key.fingerprint != fingerprint:
         raise planted
@@ -595,9 +594,8 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
             )
         problem = store.problem(decision.domain.name, action.selector, entry.key())
         if problem is not None:
-            fix = f"; run: {problem.fix}" if problem.fix else ""
             raise MailzoneError(
-                f"{problem.message}; not switching to {action.selector} until it is fixed{fix}"
+                problem.stops(f"not switching to {action.selector} until it is fixed")
             )
         if not store.fingerprint_matches(decision.domain.name, action.selector, entry.fingerprint):
             raise MailzoneError(

@@ -61,7 +61,12 @@ class KeyProblem:
     fix: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.message}; run: {self.fix}" if self.fix else self.message
+        return self.stops("")
+
+    def stops(self, what: str) -> str:
+        """The message, then what the problem stops (if anything), then the fix."""
+        stopped = f"; {what}" if what else ""
+        return f"{self.message}{stopped}; run: {self.fix}" if self.fix else self.message + stopped
 
 
 class KeyStore:
