@@ -713,16 +713,15 @@ def _delete_keys(
     for action in decision.actions:
         if not isinstance(action, lifecycle.DeleteKey):
             continue
-        path = store.path(domain, action.selector)
-        if not path.exists():
+        if not store.exists(domain, action.selector):
             continue  # deleted by a run that crashed before saving its state
         try:
             if host.archive_dir:
-                target = host.path(host.archive_dir) / path.name
-                if target.exists() and target.read_bytes() == path.read_bytes():
+                archive = host.path(host.archive_dir)
+                if store.archived(domain, action.selector, archive):
                     store.delete(domain, action.selector)  # archived by a run that crashed
                 else:
-                    store.archive(domain, action.selector, host.path(host.archive_dir))
+                    store.archive(domain, action.selector, archive)
             else:
                 store.delete(domain, action.selector)
         except (MailzoneError, OSError) as err:

@@ -129,6 +129,12 @@ class KeyStore:
 
     def read(self, domain: str, selector: str, validate: bool = True) -> PrivateKey:
         """Load a key, refusing a file that anyone but its owner (and the group) can read or change."""
+        path, data, st = self._raw(domain, selector)
+        self._check_safe(path, st)
+        return _load(path, data, validate)
+
+    def _raw(self, domain: str, selector: str) -> tuple[Path, bytes, os.stat_result]:
+        """The key file's path, bytes and status, never through a symbolic link."""
         path = self.path(domain, selector)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -137,9 +143,7 @@ class KeyStore:
         except OSError as err:
             raise MailzoneError(f"{path}: cannot open the DKIM key: {err.strerror}") from None
         with os.fdopen(fd, "rb") as fh:
-            self._check_safe(path, os.fstat(fh.fileno()))
-            data = fh.read()
-        return _load(path, data, validate)
+            return path, fh.read(), os.fstat(fh.fileno())
 
     def fingerprint_matches(self, domain: str, selector: str, fingerprint: str) -> bool:
         """Whether the stored key's public half has this `sha256:<hex>` fingerprint (keys.fingerprint_of)."""
@@ -165,15 +169,8 @@ class KeyStore:
         The copy is written like `write` (never overwriting, never briefly readable by others)
         and the original removed only after it is durable. A missing `archive_dir` is created
         with the store's directory mode."""
-        source = self.path(domain, selector)
+        source, data, st = self._raw(domain, selector)
         target = Path(archive_dir) / source.name
-        try:
-            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            raise MailzoneError(f"{source}: no DKIM key for selector {selector!r}") from None
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            data = fh.read()
         self._ensure_directory(target.parent)
         if target.exists():
             raise MailzoneError(
@@ -183,6 +180,18 @@ class KeyStore:
         _publish(target, data, stat.S_IMODE(st.st_mode), st.st_gid)
         self.delete(domain, selector)
         return target
+
+    def archived(self, domain: str, selector: str, archive_dir: Path) -> bool:
+        """Whether `archive_dir` already holds this very key (a run archived it, then crashed
+        before deleting it). Follows no symbolic link on either side."""
+        target = Path(archive_dir) / self.path(domain, selector).name
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        with os.fdopen(fd, "rb") as fh:
+            copy = fh.read()
+        return copy == self._raw(domain, selector)[1]
 
     def selectors_of(self, domain: str) -> builtins.list[str]:
         """Selectors with a key for `domain`, sorted: files `<domain>.*.pem`.

@@ -357,3 +357,26 @@ def test_problem_of_a_key_weaker_than_mailzone_signs_with(tmp_path: Path, pem: b
     assert problem.fix == "mailzone rotate --emergency example.org"
     assert store.problem("example.org", "s1", parse_public_key(rsa_public_b64(2048))) is None
     assert store.problem("example.org", "missing", weak) is None  # no file: nothing to judge
+
+
+def test_archived_compares_the_key_files_themselves_never_through_a_link(
+    tmp_path: Path, pem: bytes
+) -> None:
+    store = KeyStore(tmp_path / "keys")
+    path = store.write("example.org", "s1", pem)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    copy = archive / path.name
+    assert not store.archived("example.org", "s1", archive)
+    copy.write_bytes(pem)
+    assert store.archived("example.org", "s1", archive)
+    copy.unlink()
+    copy.symlink_to(path)  # a link in the archive is not an archived key
+    assert not store.archived("example.org", "s1", archive)
+    copy.unlink()
+    copy.write_bytes(pem)
+    moved = path.rename(tmp_path / "elsewhere.pem")
+    path.symlink_to(moved)  # nor is a link in the key directory followed
+    with pytest.raises(MailzoneError, match="cannot open the DKIM key") as caught:
+        store.archived("example.org", "s1", archive)
+    _assert_no_key_material(str(caught.value), pem)
