@@ -5,7 +5,8 @@ A run, in this order, so that a crash anywhere converges on the next run without
 1. observe DNS, only for selectors waiting on it (pending ones, tombstones) and for revoked
    ones (a revocation whose apply failed is published again);
 2. decide (`lifecycle.step`, a pure function of the state, the policy, the time and DNS);
-3. generate the new keys (all cores) and write them, before any state names them;
+3. generate the new keys (all cores), note their fingerprints and write them (never over a
+   file that exists: one mailzone did not write is refused), before any state names them;
 4. delete (or archive) the keys of selectors that no nameserver serves any more, then save the
    states (atomically): a key is never left behind by a state that forgot it;
 5. write the MTA configuration, reload the MTA, then mark the switch complete;
@@ -184,6 +185,7 @@ def _rotate(
         states[decision.domain.name] = state
         if any(not s.mta_done for s in state.selectors if s.phase == "active"):
             switched.append(decision)
+    _prune_noted(store, states)
     if host.mta.kind != "none" and (switched or _mta_stale(host, states)):
         _switch_mta(project, host, states, switched, result)
     result.errors += _signing_key_problems(decisions, states, host, store)
@@ -447,32 +449,37 @@ def _published(line: str) -> str:
 
 
 def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int | None) -> None:
-    """Create every new key (in parallel), write it, and remember its public half."""
+    """Create every new key (in parallel), write it, and remember its public half. The keys'
+    fingerprints are noted in the store first, so that a run that crashes before saving the
+    state takes its own key back; any other file at a new selector's path is refused."""
+    noted = store.noted_new()
     wanted: list[tuple[_Decision, lifecycle.GenerateKey]] = []
     for decision in decisions:
         for action in decision.actions:
-            if isinstance(action, lifecycle.GenerateKey):
-                existing = store.path(decision.domain.name, action.selector)
-                if existing.exists():  # written by a run that crashed before saving its state
-                    try:
-                        key = keys.public_key_of(store.read(decision.domain.name, action.selector))
-                    except MailzoneError as err:
-                        decision.run.fail(str(err))
-                        continue
-                    if key.algorithm != action.algorithm:
-                        decision.run.fail(
-                            f"{existing} holds a {key.algorithm} key, not {action.algorithm}; "
-                            "move it away"
-                        )
-                        continue
-                    decision.new_keys[action.selector] = key
-                else:
-                    wanted.append((decision, action))
+            if not isinstance(action, lifecycle.GenerateKey):
+                continue
+            if not store.exists(decision.domain.name, action.selector):
+                wanted.append((decision, action))
+                continue
+            try:
+                key = _own_key(decision.domain.name, action.selector, store, noted)
+            except MailzoneError as err:
+                decision.run.fail(str(err))
+                continue
+            decision.new_keys[action.selector] = key
     specs: list[tuple[dkim_key.Algorithm, int]] = [
         (a.algorithm, d.domain.spec.dkim.rsa_bits if a.algorithm == "rsa" else 256)
         for d, a in wanted
     ]
-    for (decision, action), (pem, key) in zip(wanted, _new_keys(specs, processes), strict=True):
+    made = [
+        (decision, action, pem, key)
+        for (decision, action), (pem, key) in zip(wanted, _new_keys(specs, processes), strict=True)
+        if not decision.run.error
+    ]
+    if made:
+        fresh = {(d.domain.name, a.selector): key.fingerprint for d, a, _, key in made}
+        store.note_new({**noted, **fresh})
+    for decision, action, pem, key in made:
         if decision.run.error:
             continue
         try:
@@ -481,6 +488,36 @@ def _generate_keys(decisions: list[_Decision], store: KeyStore, processes: int |
             decision.run.fail(str(err))
             continue
         decision.new_keys[action.selector] = key
+
+
+def _own_key(
+    domain: str, selector: str, store: KeyStore, noted: dict[tuple[str, str], str]
+) -> dkim_key.PublicKey:
+    """The key already at a new selector's path, if an earlier run wrote it (it crashed before
+    saving the state): noted with this fingerprint, and a file mailzone can use. Anything
+    else is refused: selector names are predictable, so someone may have put a key there."""
+    path = store.path(domain, selector)
+    planted = MailzoneError(
+        f"{path}: a key file already exists for new selector {selector} of {domain}; mailzone "
+        "did not write it: remove it or investigate"
+    )
+    fingerprint = noted.get((domain, selector))
+    if fingerprint is None:
+        raise planted
+    problem = store.problem(domain, selector)
+    if problem is not None:
+        raise MailzoneError(problem.stops(f"not using it for new selector {selector}"))
+    key = keys.public_key_of(store.read(domain, selector))
+    if key.fingerprint != fingerprint:
+        raise planted
+    return key
+
+
+def _prune_noted(store: KeyStore, states: dict[str, DomainState]) -> None:
+    """Keys that a saved state names now, or that are gone, need no note any more."""
+    named = {(name, entry.selector) for name, st in states.items() for entry in st.selectors}
+    noted = store.noted_new()
+    store.note_new({k: fp for k, fp in noted.items() if k not in named and store.exists(*k)})
 
 
 def _new_keys(
@@ -542,11 +579,10 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
                 f"no private key for selector {action.selector} in "
                 f"{store.directory}; run rotate on the mail host that holds it"
             )
-        problem = store.problem(decision.domain.name, action.selector)
+        problem = store.problem(decision.domain.name, action.selector, entry.key())
         if problem is not None:
-            fix = f"; run: {problem.fix}" if problem.fix else ""
             raise MailzoneError(
-                f"{problem.message}; not switching to {action.selector} until it is fixed{fix}"
+                problem.stops(f"not switching to {action.selector} until it is fixed")
             )
         if not store.fingerprint_matches(decision.domain.name, action.selector, entry.fingerprint):
             raise MailzoneError(
@@ -559,16 +595,17 @@ def _check_switch_keys(decision: _Decision, store: KeyStore) -> None:
 def _signing_key_problems(
     decisions: list[_Decision], states: dict[str, DomainState], host: HostConfig, store: KeyStore
 ) -> list[str]:
-    """The keys this host signs with now whose mode or group is wrong (exposed, or unreadable
-    by the key group): one line each, with the fix. Looks at the files' modes only."""
+    """The keys this host signs with now or next whose file is wrong (a link, another user's,
+    exposed, unreadable by the key group) or that are too weak (as the state records them):
+    one line each, with the fix. Looks at the files' metadata only."""
     lines = []
     for decision in decisions:
         name = decision.domain.name
         if decision.run.error or not host.signs_for(name):
             continue
         for entry in states[name].selectors:
-            if entry.phase == "active":
-                problem = store.problem(name, entry.selector)
+            if entry.phase in ("pending", "active"):
+                problem = store.problem(name, entry.selector, entry.key())
                 if problem is not None:
                     lines.append(f"{name}: {problem}")
     return lines
@@ -663,16 +700,15 @@ def _delete_keys(
     for action in decision.actions:
         if not isinstance(action, lifecycle.DeleteKey):
             continue
-        path = store.path(domain, action.selector)
-        if not path.exists():
+        if not store.exists(domain, action.selector):
             continue  # deleted by a run that crashed before saving its state
         try:
             if host.archive_dir:
-                target = host.path(host.archive_dir) / path.name
-                if target.exists() and target.read_bytes() == path.read_bytes():
+                archive = host.path(host.archive_dir)
+                if store.archived(domain, action.selector, archive):
                     store.delete(domain, action.selector)  # archived by a run that crashed
                 else:
-                    store.archive(domain, action.selector, host.path(host.archive_dir))
+                    store.archive(domain, action.selector, archive)
             else:
                 store.delete(domain, action.selector)
         except (MailzoneError, OSError) as err:

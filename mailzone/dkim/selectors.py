@@ -100,7 +100,10 @@ def import_key(
             )
     store = KeyStore.for_host(host)
     path = store.path(domain.name, selector)
-    if path.exists():
+    if store.exists(domain.name, selector):
+        problem = store.problem(domain.name, selector)  # a link, another user's file, ...
+        if problem is not None:
+            raise MailzoneError(str(problem))
         if keys.public_key_of(store.read(domain.name, selector)).fingerprint != public.fingerprint:
             raise MailzoneError(f"{path} exists and holds another key; move it away first")
     else:
@@ -130,7 +133,7 @@ def _load_private(path: Path, data: bytes) -> keys.PrivateKey:
 def list_keys(domains: list[Domain], host: HostConfig | None, verify: bool = False) -> list[KeyRow]:
     """Every selector of `domains`: the state's (with whether this host has the key file, and
     what is wrong with it, when a host config is given: a symbolic link, its owner, mode or
-    group) and the spec's imports. Reads no private key, unless `verify`: then each key file
+    group, or a pending or active key too weak to sign with) and the spec's imports. Reads no private key, unless `verify`: then each key file
     that is otherwise fine is read and its public half compared with the state's fingerprint."""
     store = KeyStore.for_host(host) if host is not None else None
     rows = []
@@ -153,7 +156,10 @@ def list_keys(domains: list[Domain], host: HostConfig | None, verify: bool = Fal
             )
         for entry in domain.state.selectors:
             present = store.exists(domain.name, entry.selector) if store else None
-            problem = store.problem(domain.name, entry.selector) if store and present else None
+            used = entry.key() if entry.phase in ("pending", "active") else None  # strength
+            problem = (
+                store.problem(domain.name, entry.selector, used) if store and present else None
+            )
             if store and present and problem is None and verify:
                 problem = store.mismatch(domain.name, entry.selector, entry.fingerprint)
             rows.append(

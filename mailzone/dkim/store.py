@@ -10,6 +10,10 @@ group (Debian's Exim: `Debian-exim`), keys are 0640 and the directory 0750, both
 Keys are written atomically and never overwritten; reads refuse files that others could read or
 change. Key material never appears in a message, a repr or a log line.
 
+`rotate` notes the fingerprints of the keys it is about to write in `.new-keys` in the same
+directory (`note_new`), until a state names them: a run that crashed in between takes its own key
+back, and any other file at a new selector's path is refused, never adopted.
+
 File names are ambiguous: selectors may contain dots (RFC 6376 3.1), so `a.example.s1.2024.pem` may be
 domain `a.example` with selector `s1.2024` or domain `a.example.s1` with selector `2024`. Callers
 that know the domain use `selectors_of(domain)`; `list()` guesses that the selector is one label.
@@ -35,8 +39,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailzone.dkim.keys import PrivateKey, public_key_of
 from mailzone.errors import MailzoneError
+from mailzone.spec.dkim_key import GOOD_RSA_BITS, PublicKey
 from mailzone.spec.yamlfile import display_path
-from mailzone.util.files import temp_file
+from mailzone.util.files import temp_file, write_atomic
 
 if TYPE_CHECKING:
     from mailzone.spec.host import HostConfig
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # no empty label, no '/', no leading '.'
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 SUFFIX = ".pem"
+NEW_KEYS = ".new-keys"  # keys rotate wrote that no state names yet (a dot file: not a key)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,12 @@ class KeyProblem:
     fix: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.message}; run: {self.fix}" if self.fix else self.message
+        return self.stops("")
+
+    def stops(self, what: str) -> str:
+        """The message, then what the problem stops (if anything), then the fix."""
+        stopped = f"; {what}" if what else ""
+        return f"{self.message}{stopped}; run: {self.fix}" if self.fix else self.message + stopped
 
 
 class KeyStore:
@@ -107,7 +118,7 @@ class KeyStore:
         the name exists, so a concurrent writer cannot be clobbered) and the directory fsync'd."""
         path = self.path(domain, selector)
         self._ensure_directory(self.directory)
-        if path.exists():
+        if os.path.lexists(path):
             raise MailzoneError(
                 f"{path}: a key for selector {selector!r} of {_domain(domain)} already exists; "
                 "keys are never overwritten: use a new selector, or archive the old key first"
@@ -117,6 +128,12 @@ class KeyStore:
 
     def read(self, domain: str, selector: str, validate: bool = True) -> PrivateKey:
         """Load a key, refusing a file that anyone but its owner (and the group) can read or change."""
+        path, data, st = self._raw(domain, selector)
+        self._check_safe(path, st)
+        return _load(path, data, validate)
+
+    def _raw(self, domain: str, selector: str) -> tuple[Path, bytes, os.stat_result]:
+        """The key file's path, bytes and status, never through a symbolic link."""
         path = self.path(domain, selector)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -125,9 +142,7 @@ class KeyStore:
         except OSError as err:
             raise MailzoneError(f"{path}: cannot open the DKIM key: {err.strerror}") from None
         with os.fdopen(fd, "rb") as fh:
-            self._check_safe(path, os.fstat(fh.fileno()))
-            data = fh.read()
-        return _load(path, data, validate)
+            return path, fh.read(), os.fstat(fh.fileno())
 
     def fingerprint_matches(self, domain: str, selector: str, fingerprint: str) -> bool:
         """Whether the stored key's public half has this `sha256:<hex>` fingerprint (keys.fingerprint_of)."""
@@ -153,15 +168,8 @@ class KeyStore:
         The copy is written like `write` (never overwriting, never briefly readable by others)
         and the original removed only after it is durable. A missing `archive_dir` is created
         with the store's directory mode."""
-        source = self.path(domain, selector)
+        source, data, st = self._raw(domain, selector)
         target = Path(archive_dir) / source.name
-        try:
-            fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            raise MailzoneError(f"{source}: no DKIM key for selector {selector!r}") from None
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            data = fh.read()
         self._ensure_directory(target.parent)
         if target.exists():
             raise MailzoneError(
@@ -171,6 +179,18 @@ class KeyStore:
         _publish(target, data, stat.S_IMODE(st.st_mode), st.st_gid)
         self.delete(domain, selector)
         return target
+
+    def archived(self, domain: str, selector: str, archive_dir: Path) -> bool:
+        """Whether `archive_dir` already holds this very key (a run archived it, then crashed
+        before deleting it). Follows no symbolic link on either side."""
+        target = Path(archive_dir) / self.path(domain, selector).name
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        with os.fdopen(fd, "rb") as fh:
+            copy = fh.read()
+        return copy == self._raw(domain, selector)[1]
 
     def selectors_of(self, domain: str) -> builtins.list[str]:
         """Selectors with a key for `domain`, sorted: files `<domain>.*.pem`.
@@ -215,11 +235,14 @@ class KeyStore:
         or a loop: `problem` says what is wrong with it)."""
         return os.path.lexists(self.path(domain, selector))
 
-    def problem(self, domain: str, selector: str) -> KeyProblem | None:
+    def problem(
+        self, domain: str, selector: str, key: PublicKey | None = None
+    ) -> KeyProblem | None:
         """Why the key file cannot be used as it is: a symbolic link (never followed), owned by
-        another user than the one running mailzone or root, unsafe (as `read` refuses it) or,
-        with a group, not readable by that group (the signer could not load it). None when it
-        is fine or missing. Looks at the file's metadata only (lstat), never at its content."""
+        another user than the one running mailzone or root, unsafe (as `read` refuses it), with a
+        group, not readable by that group (the signer could not load it), or, given `key` (the
+        public half the state records for it), weaker than mailzone signs with. None when it is
+        fine or missing. Looks at the file's metadata only (lstat), never at its content."""
         path = self.path(domain, selector)
         try:
             st = os.lstat(path)
@@ -236,14 +259,20 @@ class KeyStore:
         if owner is not None:
             return owner
         unsafe = self._unsafe(path, st)
-        if unsafe is not None or self._gid is None:
+        if unsafe is not None:
             return unsafe
         mode = stat.S_IMODE(st.st_mode)
-        if st.st_gid != self._gid or not mode & 0o040:
+        if self._gid is not None and (st.st_gid != self._gid or not mode & 0o040):
             return KeyProblem(
                 f"{path}: group {self.group} cannot read this DKIM private key (mode {mode:04o}, "
                 f"group {_group_name(st.st_gid)}): the MTA cannot sign with it",
                 self._fix(path, st),
+            )
+        if key is not None and key.algorithm == "rsa" and key.bits < GOOD_RSA_BITS:
+            return KeyProblem(
+                f"{path}: an RSA-{key.bits} key, weaker than the {GOOD_RSA_BITS} bits mailzone "
+                "signs with: replace it",
+                f"mailzone rotate --emergency {_domain(domain)}",
             )
         return None
 
@@ -259,6 +288,45 @@ class KeyStore:
         return KeyProblem(
             f"{path}: its public half does not match the fingerprint of {selector} in "
             f"state/{_domain(domain)}.yaml (the key DNS publishes): mail signed with it fails DKIM"
+        )
+
+    def noted_new(self) -> dict[tuple[str, str], str]:
+        """(domain, selector) → fingerprint of the keys `note_new` recorded. Empty when there is
+        no such note, or when it is not a plain file of the user running mailzone (or root)
+        that only its owner can change: then no key file is taken for mailzone's own."""
+        try:
+            fd = os.open(self.directory / NEW_KEYS, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return {}
+        with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
+                return {}
+            if st.st_mode & 0o022:
+                return {}
+            lines = fh.read().splitlines()
+        noted = {}
+        for line in lines:
+            fields = line.split()
+            if not line.startswith("#") and len(fields) == 3 and _FINGERPRINT.fullmatch(fields[2]):
+                noted[(fields[0], fields[1])] = fields[2]
+        return noted
+
+    def note_new(self, noted: dict[tuple[str, str], str]) -> None:
+        """Record (domain, selector) → fingerprint of the keys about to be written, replacing
+        the note (an empty one removes it); no-op when the note already says this."""
+        noted = {(_domain(d), s): fp for (d, s), fp in noted.items()}
+        if noted == self.noted_new():
+            return
+        path = self.directory / NEW_KEYS
+        if not noted:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        self._ensure_directory(self.directory)
+        lines = [f"{d} {s} {fp}\n" for (d, s), fp in sorted(noted.items())]
+        write_atomic(
+            path, "# keys mailzone rotate wrote that no state names yet\n" + "".join(lines), 0o600
         )
 
     def _foreign_owner(self, path: Path, st: os.stat_result) -> KeyProblem | None:

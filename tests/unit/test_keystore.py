@@ -24,6 +24,8 @@ from mailzone.dkim.keys import (
 from mailzone.dkim.store import KeyStore
 from mailzone.errors import MailzoneError
 from mailzone.spec.dkim_key import Algorithm, parse_public_key
+from tests.helpers import rsa_public_b64
+from tests.servers import in_ci
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nhello\r\n"
 
@@ -305,3 +307,76 @@ def test_without_a_key_group_a_private_0600_key_has_no_problem(tmp_path: Path, p
     store = KeyStore(tmp_path)
     store.write("example.org", "s1", pem)
     assert store.problem("example.org", "s1") is None
+
+
+def test_note_of_new_keys_reads_back_and_an_empty_one_is_removed(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    fp = "sha256:" + "ab" * 32
+    store.note_new({("Example.ORG", "20270306r"): fp})
+    note = tmp_path / ".new-keys"
+    assert _mode(note) == 0o600
+    assert store.noted_new() == {("example.org", "20270306r"): fp}
+    assert store.list() == []  # a dot file: never taken for a key
+    before = note.stat().st_ino
+    store.note_new({("example.org", "20270306r"): fp})  # unchanged: not rewritten
+    assert note.stat().st_ino == before
+    store.note_new({})
+    assert not note.exists()
+
+
+@pytest.mark.parametrize("how", ["group-writable", "symlink", "another user"])
+def test_a_note_of_new_keys_that_someone_else_could_write_is_ignored(
+    tmp_path: Path, how: str
+) -> None:
+    # given a note that mailzone may not trust to say which key files it wrote
+    store = KeyStore(tmp_path / "keys")
+    store.note_new({("example.org", "s1"): "sha256:" + "ab" * 32})
+    note = tmp_path / "keys" / ".new-keys"
+    if how == "group-writable":
+        note.chmod(0o620)
+    elif how == "symlink":
+        real = note.rename(tmp_path / "elsewhere")
+        note.symlink_to(real)
+    else:
+        if os.geteuid() != 0 and not in_ci():
+            pytest.skip("chown to another user needs root")
+        os.chown(note, 65534, -1)
+    # then it counts as no note: a file at a new selector's path is refused, not adopted
+    assert store.noted_new() == {}
+
+
+def test_problem_of_a_key_weaker_than_mailzone_signs_with(tmp_path: Path, pem: bytes) -> None:
+    store = KeyStore(tmp_path)
+    path = store.write("example.org", "s1", pem)
+    weak = parse_public_key(rsa_public_b64(1024))
+    problem = store.problem("example.org", "s1", weak)
+    assert problem is not None
+    assert problem.message == (
+        f"{path}: an RSA-1024 key, weaker than the 2048 bits mailzone signs with: replace it"
+    )
+    assert problem.fix == "mailzone rotate --emergency example.org"
+    assert store.problem("example.org", "s1", parse_public_key(rsa_public_b64(2048))) is None
+    assert store.problem("example.org", "missing", weak) is None  # no file: nothing to judge
+
+
+def test_archived_compares_the_key_files_themselves_never_through_a_link(
+    tmp_path: Path, pem: bytes
+) -> None:
+    store = KeyStore(tmp_path / "keys")
+    path = store.write("example.org", "s1", pem)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    copy = archive / path.name
+    assert not store.archived("example.org", "s1", archive)
+    copy.write_bytes(pem)
+    assert store.archived("example.org", "s1", archive)
+    copy.unlink()
+    copy.symlink_to(path)  # a link in the archive is not an archived key
+    assert not store.archived("example.org", "s1", archive)
+    copy.unlink()
+    copy.write_bytes(pem)
+    moved = path.rename(tmp_path / "elsewhere.pem")
+    path.symlink_to(moved)  # nor is a link in the key directory followed
+    with pytest.raises(MailzoneError, match="cannot open the DKIM key") as caught:
+        store.archived("example.org", "s1", archive)
+    _assert_no_key_material(str(caught.value), pem)
