@@ -91,8 +91,14 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
             f"invalid YAML: {problem}",
             f"{display_path(path)}:{line}" if line else display_path(path),
         ) from None
+    except yaml.reader.ReaderError as err:  # its text has a second line: where, as an offset
+        line = text.count("\n", 0, err.position) + 1
+        raise SpecError(
+            f"invalid YAML: unacceptable character #x{err.character:04x}: {err.reason}",
+            f"{display_path(path)}:{line}",
+        ) from None
     except yaml.YAMLError as err:
-        raise SpecError(f"invalid YAML: {err}", display_path(path)) from None
+        raise SpecError(f"invalid YAML: {' '.join(str(err).split())}", display_path(path)) from None
     return doc
 
 

@@ -300,6 +300,13 @@ CASES = [
         "alias",
     ),
     Case(
+        "spec_nul_byte",
+        spec_with("x: \x00\n"),
+        (APPLY,),
+        f"{SPEC}:11: ",
+        "invalid YAML: unacceptable character #x0000",
+    ),
+    Case(
         "spf_5000_ip4_entries",
         spec_with(IP4_5000 + "\n"),
         (APPLY,),

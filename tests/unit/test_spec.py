@@ -53,6 +53,14 @@ def test_malformed_yaml_gives_line(tmp_path: Path) -> None:
     assert "example.org.yaml:" in message and "invalid YAML" in message
 
 
+def test_a_control_character_is_one_line_with_its_line(tmp_path: Path) -> None:
+    message = _error(tmp_path, basic_spec() + "x: \x00\n")
+    assert message.endswith(
+        "example.org.yaml:11: invalid YAML: unacceptable character #x0000: "
+        "control characters are not allowed"
+    ), message
+
+
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     message = _error(tmp_path, basic_spec() + "ttl: 600\n")
     assert "duplicate key 'ttl'" in message
