@@ -357,6 +357,13 @@ CASES = [
         "class: 'builtins.dict' is not an octoDNS",
     ),
     Case(
+        "provider_relative_class",
+        provider_class(".octodns_bind.Rfc2136Provider"),
+        (("validate",), APPLY),  # validate imports the class on a path of its own
+        f"{PROVIDER_FILE}:1: ",
+        "class: cannot import '.octodns_bind.Rfc2136Provider' (the 'package' argument is required",
+    ),
+    Case(
         "provider_missing_env_secret",
         secret_from_env,
         (APPLY, EMERGENCY),
