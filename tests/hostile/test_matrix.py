@@ -307,6 +307,13 @@ CASES = [
         "invalid YAML: unacceptable character #x0000",
     ),
     Case(
+        "spec_key_not_text",
+        spec_with(old="  policy: none", new="  policy: none\n  1: reject"),
+        (APPLY,),
+        f"{SPEC}:10: ",
+        "dmarc: key '1' is not text",
+    ),
+    Case(
         "spf_5000_ip4_entries",
         spec_with(IP4_5000 + "\n"),
         (APPLY,),

@@ -61,6 +61,12 @@ def test_a_control_character_is_one_line_with_its_line(tmp_path: Path) -> None:
     ), message
 
 
+@pytest.mark.parametrize("key", ["1", "~", "true"])
+def test_a_key_that_is_not_text_is_named_at_its_line(tmp_path: Path, key: str) -> None:
+    message = _error(tmp_path, basic_spec() + f"{key}: 2\n")
+    assert message.endswith(f"example.org.yaml:11: key '{key}' is not text: fields are names")
+
+
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     message = _error(tmp_path, basic_spec() + "ttl: 600\n")
     assert "duplicate key 'ttl'" in message
