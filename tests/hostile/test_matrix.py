@@ -314,6 +314,20 @@ CASES = [
         "dmarc: key '1' is not text",
     ),
     Case(
+        "spec_python_tag",
+        spec_with(old="ttl: 300", new=f"ttl: !!python/object/apply:os.system ['touch {PWNED}']"),
+        (APPLY,),
+        f"{SPEC}:3: ",
+        "invalid YAML: could not determine a constructor for the tag",
+    ),
+    Case(
+        "spec_domain_is_a_path",
+        spec_with(old="domain: example.org", new="domain: ../../etc/passwd"),
+        (APPLY,),
+        f"{SPEC}:1: ",
+        "domain: '../../etc/passwd' is not a domain name",
+    ),
+    Case(
         "spf_5000_ip4_entries",
         spec_with(IP4_5000 + "\n"),
         (APPLY,),
@@ -348,6 +362,13 @@ CASES = [
         )
     ),
     *(imported_state(name) for name in STATE_EDITS),
+    Case(
+        "state_selector_is_a_path",  # the key store names key files after selectors
+        edit(STATE, lambda t: t.replace("selector: s1", "selector: ../../../etc/x")),
+        STATE_COMMANDS,
+        f"{STATE}:",
+        "selectors[0].selector: '../../../etc/x' is not a valid DKIM selector",
+    ),
     # provider files: never built unless they name an octoDNS provider
     Case(
         "provider_popen_shell",
