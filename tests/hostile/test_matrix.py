@@ -98,7 +98,10 @@ def site(
         # not s1._domainkey's CNAME: the state's selectors are s1 and s2, as STATE_EDITS expect
         add_foreign(server, [record for record in FOREIGN if record[0] != "s1._domainkey"])
         root = tmp_path_factory.mktemp(f"good-{request.param}") / "repo"
-        yield Site(server, good_repository(root, server))
+        site = Site(server, good_repository(root, server))
+        content = "\n".join(served(server))
+        assert "google-site-verification=abc123" in content and "s2._domainkey" in content
+        yield site
     finally:
         server.stop()
 
@@ -132,12 +135,15 @@ def served(server: DnsServer) -> list[str]:
 
 
 def file_hashes(top: Path) -> dict[str, str]:
-    """A digest of every file under `top` (the test's repository, key directory and data dir)."""
-    return {
-        str(path.relative_to(top)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(top.rglob("*"))
-        if path.is_file() and not path.is_symlink()
-    }
+    """Every file (a digest), directory and symlink under `top`: the test's repository, its
+    build/, the key directory and the data directory."""
+
+    def what(path: Path) -> str:
+        if path.is_symlink():
+            return f"-> {path.readlink()}"
+        return "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return {str(path.relative_to(top)): what(path) for path in sorted(top.rglob("*"))}
 
 
 # -- the bad repositories --------------------------------------------------------------------
