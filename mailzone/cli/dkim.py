@@ -102,6 +102,14 @@ def rotate(
     host = run.host(host_config)
     server = resolver(nameserver)
 
+    if apply and not dry_run:
+        from mailzone.octo.sync import ProviderCache
+
+        # a provider file that cannot be used fails the run before any key or state is written
+        cache = ProviderCache(run.root)
+        for domain in run.project(domains).select(domains or []):
+            cache.get(domain.spec.provider)
+
     def publish(names: list[str]) -> list[str]:
         return publish_rotation(run.root, names, jobs, quiet=fmt == "json")
 

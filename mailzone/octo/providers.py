@@ -217,7 +217,7 @@ def provider_class(defn: ProviderDef) -> type:
     module_name, _, class_name = defn.class_path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as err:
+    except (ImportError, TypeError, ValueError) as err:  # TypeError: a relative `.x.Y`
         raise ProviderError(
             f"class: cannot import '{defn.class_path}' ({err}); is its octodns-* package installed?",
             defn.where("class"),

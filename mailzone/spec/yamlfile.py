@@ -34,6 +34,8 @@ class YamlDoc:
     path: Path
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    # keys that are not text (`1:`, `~:`) under each mapping's path: (as written, line)
+    odd_keys: dict[Loc, list[tuple[str, int]]] = field(default_factory=dict)
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """The line of the longest prefix of `loc` that the document has."""
@@ -91,8 +93,14 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
             f"invalid YAML: {problem}",
             f"{display_path(path)}:{line}" if line else display_path(path),
         ) from None
+    except yaml.reader.ReaderError as err:  # its text has a second line: where, as an offset
+        line = text.count("\n", 0, err.position) + 1
+        raise SpecError(
+            f"invalid YAML: unacceptable character #x{err.character:04x}: {err.reason}",
+            f"{display_path(path)}:{line}",
+        ) from None
     except yaml.YAMLError as err:
-        raise SpecError(f"invalid YAML: {err}", display_path(path)) from None
+        raise SpecError(f"invalid YAML: {' '.join(str(err).split())}", display_path(path)) from None
     return doc
 
 
@@ -144,6 +152,7 @@ def _scan(path: Path, text: str) -> None:
 
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _refused(path: Path, event: yaml.Event | yaml.Node, what: str) -> SpecError:
@@ -172,6 +181,8 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
                 )
             seen.add(key)
             doc.lines[(*loc, key)] = key_node.start_mark.line + 1
+            if key_node.tag != STR_TAG:
+                doc.odd_keys.setdefault(loc, []).append((key, key_node.start_mark.line + 1))
             _index(value_node, (*loc, key), doc)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -221,6 +232,12 @@ def format_error(model: type[BaseModel], doc: YamlDoc, e: Any, at: Loc = ()) -> 
     loc = (*at, *inner)
     kind = e["type"]
     where = doc.where(loc)
+    if kind == "invalid_key" and doc.odd_keys.get(loc[:-1]):
+        # pydantic's loc holds the key as built (1, 'None'): name it as written, where written
+        key, line = doc.odd_keys[loc[:-1]][0]
+        parent = field_path(loc[:-1])
+        prefix = f"{parent}: " if parent else ""
+        return f"{display_path(doc.path)}:{line}: {prefix}key '{key}' is not text: fields are names"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         hint = _did_you_mean(key, allowed_fields(model, inner[:-1]))

@@ -53,6 +53,20 @@ def test_malformed_yaml_gives_line(tmp_path: Path) -> None:
     assert "example.org.yaml:" in message and "invalid YAML" in message
 
 
+def test_a_control_character_is_one_line_with_its_line(tmp_path: Path) -> None:
+    message = _error(tmp_path, basic_spec() + "x: \x00\n")
+    assert message.endswith(
+        "example.org.yaml:11: invalid YAML: unacceptable character #x0000: "
+        "control characters are not allowed"
+    ), message
+
+
+@pytest.mark.parametrize("key", ["1", "~", "true"])
+def test_a_key_that_is_not_text_is_named_at_its_line(tmp_path: Path, key: str) -> None:
+    message = _error(tmp_path, basic_spec() + f"{key}: 2\n")
+    assert message.endswith(f"example.org.yaml:11: key '{key}' is not text: fields are names")
+
+
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     message = _error(tmp_path, basic_spec() + "ttl: 600\n")
     assert "duplicate key 'ttl'" in message
