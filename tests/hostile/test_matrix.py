@@ -338,7 +338,7 @@ CASES = [
         spec_with(IP4_5000 + "\n"),
         (APPLY,),
         f"{SPEC}:12: ",
-        "spf.ip4: the SPF record would be ",
+        "spf.ip4: the SPF record example.org would be ",
     ),
     # values
     Case(
