@@ -21,6 +21,23 @@ try:  # the C loader is ~10x faster and keeps marks too
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
+
+class _BuildingLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The loader that builds values: one PyYAML cannot build (`2026-02-30`, `!!int abc`, a
+    5,000-digit number) is a YAML error at its line, not a ValueError or KeyError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            value = str(node.value)
+            shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
+            kind = node.tag.rpartition(":")[2] or node.tag
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown} is not a valid {kind}", node.start_mark
+            ) from None
+
+
 Loc = tuple[str | int, ...]
 MAX_BYTES = 1 << 20
 MAX_NODES = 10_000
@@ -74,7 +91,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         raise _too_big(path)
     try:
         _scan(path, text)
-        loader = _Loader(text)
+        loader = _BuildingLoader(text)
         try:
             node = loader.get_single_node()
             doc = YamlDoc(path, None)

@@ -121,3 +121,26 @@ def test_state_writer_never_emits_anchors_or_aliases(
     monkeypatch.undo()
     save_state(tmp_path, DomainState(domain="example.org"), durable=False)
     assert load_state(tmp_path, "example.org").domain == "example.org"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("version: 1\nsince: 2026-02-30\n", 2),  # a date that does not exist
+        ("version: 1\nttl: " + "9" * 5000 + "\n", 2),  # past Python's 4,300-digit limit
+        ("version: 1\nttl: !!int abc\n", 2),
+        ("version: 1\nttl: !!int ''\n", 2),
+        ("version: 1\nttl: !!float abc\n", 2),
+        ("version: 1\nx:\n  - !!bool maybe\n", 3),
+        ("version: 1\nsince: !!timestamp nope\n", 2),
+    ],
+)
+def test_a_value_pyyaml_cannot_build_is_one_line_at_its_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
+    assert str(err).count("\n") == 0 and len(str(err)) < 200, err
+    assert "invalid YAML" in err.message, err
