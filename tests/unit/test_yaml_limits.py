@@ -144,3 +144,15 @@ def test_a_value_pyyaml_cannot_build_is_one_line_at_its_line(
     assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
     assert str(err).count("\n") == 0 and len(str(err)) < 200, err
     assert "invalid YAML" in err.message, err
+
+
+@pytest.mark.parametrize(
+    ("text", "line"), [("version: 1\nname: 'a\x03b'\n", 2), ("\x00", 1), ("a: ü\nb: \x9d\n", 2)]
+)
+def test_a_control_character_is_one_line_at_its_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert "\n" not in str(err), err
+    assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
+    assert "control characters are not allowed" in err.message, err
