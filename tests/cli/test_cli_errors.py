@@ -619,3 +619,21 @@ def test_a_class_that_is_not_an_octodns_provider_is_refused_and_never_built(
     assert error.startswith(f"providers/dns.yaml:1: class: '{class_path}' is not an octoDNS"), error
     assert not (tmp_path / "PWNED").exists()
     assert files(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_control_character_in_a_value_is_shown_escaped_on_the_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    # given a provider name holding U+001E, which splits a line for str.splitlines()
+    write_spec(tmp_path, "example.org", basic_spec(provider='"p\\x1eq\\tr"'))
+
+    # when
+    run = mailzone(tmp_path, command)
+
+    # then the error is one line, the characters written as escapes
+    assert run.code == 1, run.err
+    assert run.err.splitlines() == [
+        "error: zones/example.org.yaml:2: provider: 'p\\x1eq\\tr' is not a provider name "
+        "(a file name in providers/ without .yaml)"
+    ]
