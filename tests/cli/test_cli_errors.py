@@ -388,7 +388,7 @@ def test_init_with_a_misspelt_provider_fails_like_validate(tmp_path: Path) -> No
     assert refused(run) == expected
     assert files(tmp_path) == before
     write_spec(tmp_path, "example.org", basic_spec(provider="bnd"))
-    assert expected in mailzone(tmp_path, "validate").errors
+    assert f"zones/example.org.yaml:2: {expected}" in mailzone(tmp_path, "validate").errors
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -637,3 +637,18 @@ def test_a_control_character_in_a_value_is_shown_escaped_on_the_one_line(
         "error: zones/example.org.yaml:2: provider: 'p\\x1eq\\tr' is not a provider name "
         "(a file name in providers/ without .yaml)"
     ]
+
+
+def test_validate_shows_a_missing_provider_file_at_the_spec_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    # given a spec whose provider has no file
+    write_spec(tmp_path, "example.org", basic_spec(provider="q"))
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then the one error points at the spec's provider line
+    assert refused(run) == (
+        "zones/example.org.yaml:2: provider 'q' has no file providers/q.yaml (known: local)"
+    )
