@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailzone.errors import ProviderError
+from mailzone.errors import ProviderError, SpecError
 from mailzone.octo.providers import (
     build_provider,
     check_provider_file,
@@ -234,6 +234,16 @@ def test_class_that_is_not_an_octodns_provider_is_refused_before_it_is_built(
 def test_octodns_provider_classes_are_accepted(tmp_path: Path, class_path: str) -> None:
     write_provider_file(tmp_path, "p", f"class: {class_path}\n")
     assert isinstance(provider_class(load_provider_def(tmp_path, "p")), type)
+
+
+@pytest.mark.parametrize("class_path", [".X", "..", "a..B", "X.", "os.path\\x00.X", "1a.B"])
+def test_a_class_path_that_is_not_dotted_names_is_one_line_before_any_import(
+    tmp_path: Path, class_path: str
+) -> None:
+    write_provider_file(tmp_path, "p", f'class: "{class_path}"\n')
+    with pytest.raises(SpecError) as caught:
+        check_provider_file(tmp_path, "p")
+    assert "p.yaml:1: class: must name an octoDNS provider class" in str(caught.value)
 
 
 def write_provider_file(root: Path, name: str, text: str) -> None:
