@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from mailzone.errors import MailzoneError
+from mailzone.errors import MailzoneError, ProviderError
 from mailzone.records.domain import merge_zone
 from mailzone.repo.project import Domain, load_domain, spec_files
 from mailzone.repo.spec_checks import spec_warnings
@@ -71,7 +71,8 @@ def validate_repository(root: Path, check_provider: ProviderCheck) -> tuple[list
         try:
             errors_, notes_ = check_provider(root, name)
         except MailzoneError as err:
-            errors += [f"{used[name]}: {err}"] if name in used and not err.location else _lines(err)
+            unplaced = isinstance(err, ProviderError) and not err.location  # it has no file
+            errors += [f"{used[name]}: {err}"] if name in used and unplaced else _lines(err)
             continue
         errors += errors_
         # every file is checked, but a missing secret matters only where a spec needs the provider

@@ -652,3 +652,17 @@ def test_validate_shows_a_missing_provider_file_at_the_spec_line_naming_it(
     assert refused(run) == (
         "zones/example.org.yaml:2: provider 'q' has no file providers/q.yaml (known: local)"
     )
+
+
+def test_validate_shows_a_bad_provider_file_at_its_own_line(tmp_path: Path) -> None:
+    # given a spec using a provider whose file has a bad mailzone section
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns"))
+    write_provider(tmp_path, "class: octodns_bind.Rfc2136Provider\nmailzone:\n  nameservers: -1\n")
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then every error names the provider file, not the spec
+    assert run.code == 1
+    assert run.errors, run.err
+    assert all(e.startswith("providers/dns.yaml:3: mailzone.nameservers") for e in run.errors)
