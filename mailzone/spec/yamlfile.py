@@ -41,6 +41,7 @@ class _BuildingLoader(_Loader):  # type: ignore[valid-type,misc]
 Loc = tuple[str | int, ...]
 MAX_BYTES = 1 << 20
 MAX_NODES = 10_000
+MAX_DEPTH = 100  # mailzone's files nest a few levels; the loader recurses per level
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -142,9 +143,9 @@ def _too_big(path: Path) -> SpecError:
 
 def _scan(path: Path, text: str) -> None:
     """Walk the YAML events (nothing is composed or constructed): refuse anchors and aliases,
-    and stop at the node cap."""
+    and stop at the node and depth caps."""
     loader = _Loader(text)
-    nodes = 0
+    nodes = depth = 0
     try:
         while loader.check_event():
             event = loader.get_event()  # type: ignore[no-untyped-call]
@@ -159,6 +160,15 @@ def _scan(path: Path, text: str) -> None:
                         f"more than {MAX_NODES:,} YAML nodes, the limit for mailzone's files",
                         _at(path, event),
                     )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(
+                        f"YAML nested deeper than {MAX_DEPTH} levels, the limit for mailzone's files",
+                        _at(path, event),
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     finally:
         loader.dispose()
 

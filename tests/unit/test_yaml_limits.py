@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailzone.errors import SpecError
-from mailzone.spec.yamlfile import MAX_BYTES, MAX_NODES, load_yaml
+from mailzone.spec.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 
 LAUGHS = """\
 a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
@@ -156,3 +156,27 @@ def test_a_control_character_is_one_line_at_its_line(tmp_path: Path, text: str, 
     assert "\n" not in str(err), err
     assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
     assert "control characters are not allowed" in err.message, err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 990 + "]" * 990,
+        "".join(" " * i + "-\n" for i in range(990)),
+        "".join(" " * i + "k:\n" for i in range(990)),
+        "x: " + "{a: " * 990 + "1" + "}" * 990,
+    ],
+    ids=["flow", "block sequence", "block mapping", "flow mapping"],
+)
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert f"nested deeper than {MAX_DEPTH} levels" in err.message, err
+    assert err.location is not None and err.location.endswith(f"x.yaml:{err.line}"), err
+
+
+def test_nesting_up_to_the_cap_loads(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert load_yaml(path).data is not None
