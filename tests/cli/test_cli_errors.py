@@ -666,3 +666,23 @@ def test_validate_shows_a_bad_provider_file_at_its_own_line(tmp_path: Path) -> N
     assert run.code == 1
     assert run.errors, run.err
     assert all(e.startswith("providers/dns.yaml:3: mailzone.nameservers") for e in run.errors)
+
+
+def test_a_provider_name_too_long_for_a_file_name_is_one_line(tmp_path: Path) -> None:
+    # given a spec, and a stale state, naming a provider of 300 characters
+    long = "p" * 300
+    write_spec(tmp_path, "example.org", basic_spec(provider=long))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state/example.net.yaml").write_text(
+        f"version: 1\ndomain: example.net\nprovider: {long}\n"
+    )
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then each file has its one line, no OSError (file name too long)
+    assert run.code == 1
+    assert run.errors == [
+        "zones/example.org.yaml:2: provider: a name of 300 characters (at most 200)",
+        "state/example.net.yaml:3: provider: a name of 300 characters (at most 200)",
+    ]
