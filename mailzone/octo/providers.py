@@ -157,10 +157,14 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
         raise SpecError("expected a mapping with class: and the provider's options", doc.where())
     options = dict(doc.data)
     class_path = options.pop("class", None)
-    parts = class_path.split(".") if isinstance(class_path, str) else []
-    if len(parts) < 2 or not all(part.isidentifier() for part in parts):  # before any import
+    if not isinstance(class_path, str) or "." not in class_path:
         raise SpecError(
             "class: must name an octoDNS provider class, e.g. octodns_bind.Rfc2136Provider",
+            doc.where(("class",)),
+        )
+    if not all(part.isidentifier() for part in class_path.split(".")):  # before any import
+        raise SpecError(
+            f"class: {class_path!r} is not a dotted class path like octodns_bind.Rfc2136Provider",
             doc.where(("class",)),
         )
     section = MailzoneSection()

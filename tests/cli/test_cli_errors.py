@@ -571,7 +571,7 @@ def test_error_text_with_brackets_is_printed_as_is(tmp_path: Path) -> None:
 
     run = mailzone(tmp_path, "plan")
 
-    assert "cannot import 'octodns_nope[/x].Rfc2136Provider'" in refused(run)
+    assert "class: 'octodns_nope[/x].Rfc2136Provider' is not a dotted" in refused(run)
 
 
 @pytest.mark.parametrize(

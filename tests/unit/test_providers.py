@@ -236,14 +236,14 @@ def test_octodns_provider_classes_are_accepted(tmp_path: Path, class_path: str) 
     assert isinstance(provider_class(load_provider_def(tmp_path, "p")), type)
 
 
-@pytest.mark.parametrize("class_path", [".X", "..", "a..B", "X.", "os.path\\x00.X", "1a.B"])
+@pytest.mark.parametrize("class_path", [".X", "..", "a..B", "X.", "os.path .X", "1a.B"])
 def test_a_class_path_that_is_not_dotted_names_is_one_line_before_any_import(
     tmp_path: Path, class_path: str
 ) -> None:
     write_provider_file(tmp_path, "p", f'class: "{class_path}"\n')
     with pytest.raises(SpecError) as caught:
         check_provider_file(tmp_path, "p")
-    assert "p.yaml:1: class: must name an octoDNS provider class" in str(caught.value)
+    assert f"p.yaml:1: class: {class_path!r} is not a dotted class path" in str(caught.value)
 
 
 def write_provider_file(root: Path, name: str, text: str) -> None:
