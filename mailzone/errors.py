@@ -9,6 +9,14 @@ EXIT_CHECK_FAILED = 3
 EXIT_INCONCLUSIVE = 4  # check: nothing failed, but a family that had to be checked could not be
 
 
+def one_line(text: str) -> str:
+    """`text` with every unprintable character (a control character, a line or paragraph
+    separator, a tab) written as its escape: a message quoting a value stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 class MailzoneError(Exception):
     """A user-facing error: one line naming where (file:line: field) and what is wrong.
 

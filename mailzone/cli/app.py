@@ -21,7 +21,7 @@ import typer
 
 from mailzone.cli import check, dkim, zones
 from mailzone.cli.context import Context
-from mailzone.errors import EXIT_ERROR, EXIT_OK, MailzoneError
+from mailzone.errors import EXIT_ERROR, EXIT_OK, MailzoneError, one_line
 
 # pydantic scans every installed distribution for plugins at first use (~15 ms); a CLI has none
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -89,7 +89,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except MailzoneError as err:
         for line in err.details:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {one_line(line)}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except typer.Abort:
         print("aborted", file=sys.stderr)

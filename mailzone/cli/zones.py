@@ -28,7 +28,7 @@ from mailzone.cli.context import (
     console,
     output,
 )
-from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, MailzoneError
+from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, MailzoneError, one_line
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ProviderCache, ZonePlan
@@ -134,9 +134,9 @@ def validate(ctx: typer.Context) -> None:
     errors, notes = validate_repository(Context.of(ctx).root, check_provider_file)
     err = console(stderr=True)
     for line in notes:
-        err.print(f"warning: {line}", markup=False)
+        err.print(f"warning: {one_line(line)}", markup=False)
     for line in errors:
-        err.print(f"error: {line}", markup=False)
+        err.print(f"error: {one_line(line)}", markup=False)
     if errors:
         raise typer.Exit(EXIT_ERROR)
     console().print("all specs, states and provider files are valid")

@@ -170,6 +170,11 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
             "class: must name an octoDNS provider class, e.g. octodns_bind.Rfc2136Provider",
             doc.where(("class",)),
         )
+    if not all(part.isidentifier() for part in class_path.split(".")):  # before any import
+        raise SpecError(
+            f"class: {class_path!r} is not a dotted class path like octodns_bind.Rfc2136Provider",
+            doc.where(("class",)),
+        )
     section = MailzoneSection()
     if "mailzone" in options:
         options.pop("mailzone")

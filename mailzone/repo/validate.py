@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from mailzone.errors import MailzoneError
+from mailzone.errors import MailzoneError, ProviderError
 from mailzone.records.domain import merge_zone
 from mailzone.repo.project import Domain, load_domain, spec_files
 from mailzone.repo.spec_checks import spec_warnings
 from mailzone.repo.state import load_state
+from mailzone.spec.yamlfile import display_path
 
 
 def _lines(err: MailzoneError) -> list[str]:
@@ -37,7 +38,10 @@ def validate_repository(root: Path, check_provider: ProviderCheck) -> tuple[list
         domains.append(domain)
         notes += spec_warnings(domain.spec, domain.imported, domain.doc.where)
     known = {p.name.rsplit(".", 1)[0] for p in spec_files(root)}
-    used = {d.spec.provider for d in domains}
+    # where each used provider is named: its own error (no file) is shown there
+    used: dict[str, str] = {}
+    for domain in domains:
+        used.setdefault(domain.spec.provider, domain.doc.where(("provider",)))
     state_dir = root / "state"
     for path in sorted(state_dir.glob("*.yaml")) if state_dir.is_dir() else []:
         name = path.name[: -len(".yaml")]
@@ -49,7 +53,7 @@ def validate_repository(root: Path, check_provider: ProviderCheck) -> tuple[list
             errors += _lines(err)
             continue
         if stale.provider:  # plan and forget still reach its records through it
-            used.add(stale.provider)
+            used.setdefault(stale.provider, display_path(path))
         if not (root / "zones" / f"{name}.yaml").exists():
             notes.append(f"{path}: no zones/{name}.yaml for this state")
     by_zone: dict[str, list[Domain]] = defaultdict(list)
@@ -67,7 +71,8 @@ def validate_repository(root: Path, check_provider: ProviderCheck) -> tuple[list
         try:
             errors_, notes_ = check_provider(root, name)
         except MailzoneError as err:
-            errors += _lines(err)
+            unplaced = isinstance(err, ProviderError) and not err.location  # it has no file
+            errors += [f"{used[name]}: {err}"] if name in used and unplaced else _lines(err)
             continue
         errors += errors_
         # every file is checked, but a missing secret matters only where a spec needs the provider

@@ -18,13 +18,19 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
+        return _seconds(value)
     text = value.strip().lower() if isinstance(value, str) else None
     if not text or not re.fullmatch(PATTERN, text):
         raise ValueError(
             f"{value!r} is not a duration (write e.g. 90d, 24h, 1w2d, 30m or a number of seconds)"
         )
-    return timedelta(seconds=sum(int(n) * UNITS[u] for n, u in _TERM.findall(text)))
+    return _seconds(sum(int(n) * UNITS[u] for n, u in _TERM.findall(text)))
+
+
+def _seconds(seconds: int) -> timedelta:
+    if seconds // UNITS["d"] > timedelta.max.days:
+        raise ValueError(f"too long a duration (at most {timedelta.max.days} days)")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from mailzone.spec import dkim_key
-from mailzone.spec.types import DomainName, Selector
+from mailzone.spec.types import DomainName, ProviderName, Selector
 
 Phase = Literal["pending", "active", "retiring", "revoked", "tombstone"]
 PUBLISHED_PHASES = ("pending", "active", "retiring")
@@ -193,7 +193,7 @@ class DomainState(BaseModel):
     version: Literal[1] = 1
     domain: DomainName
     zone: DomainName | None = Field(None, description="Where the domain was last published.")
-    provider: str | None = Field(None, description="Which provider published it.")
+    provider: ProviderName | None = Field(None, description="Which provider published it.")
     dmarc: DmarcState | None = Field(None, description="The DMARC policy live since when.")
     records: list[str] | None = Field(
         None,

@@ -115,6 +115,17 @@ def _selector(value: object) -> str:
         ) from None
 
 
+def _provider_name(value: str) -> str:
+    """The name of a providers/<name>.yaml file (or the built-in `local`)."""
+    if len(value) > 200:  # a file name: more is refused by the file system itself
+        raise ValueError(f"a name of {len(value)} characters (at most 200)")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        raise ValueError(
+            f"'{value}' is not a provider name (a file name in providers/ without .yaml)"
+        )
+    return value
+
+
 def _no_int_coercion(value: object) -> object:
     # YAML reads 20200803 as an int; a selector is text, keep the digits as written
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -128,3 +139,4 @@ IPv4Net = Annotated[str, BeforeValidator(_ipv4_net)]
 IPv6Net = Annotated[str, BeforeValidator(_ipv6_net)]
 MailtoUri = Annotated[str, BeforeValidator(_mailto)]
 Selector = Annotated[str, BeforeValidator(_no_int_coercion), AfterValidator(_selector)]
+ProviderName = Annotated[str, AfterValidator(_provider_name)]

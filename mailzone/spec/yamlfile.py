@@ -21,9 +21,27 @@ try:  # the C loader is ~10x faster and keeps marks too
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
+
+class _BuildingLoader(_Loader):  # type: ignore[valid-type,misc]
+    """The loader that builds values: one PyYAML cannot build (`2026-02-30`, `!!int abc`, a
+    5,000-digit number) is a YAML error at its line, not a ValueError or KeyError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            value = str(node.value)
+            shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
+            kind = node.tag.rpartition(":")[2] or node.tag
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{shown} is not a valid {kind}", node.start_mark
+            ) from None
+
+
 Loc = tuple[str | int, ...]
 MAX_BYTES = 1 << 20
 MAX_NODES = 10_000
+MAX_DEPTH = 100  # mailzone's files nest a few levels; the loader recurses per level
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -76,7 +94,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
         raise _too_big(path)
     try:
         _scan(path, text)
-        loader = _Loader(text)
+        loader = _BuildingLoader(text)
         try:
             node = loader.get_single_node()
             doc = YamlDoc(path, None)
@@ -85,6 +103,10 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
                 doc.data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except yaml.reader.ReaderError as err:  # a character YAML refuses: an offset, no mark
+        row = text.encode("utf-8", "surrogatepass")[: err.position].count(b"\n") + 1
+        reason = str(err).splitlines()[0]
+        raise SpecError(f"invalid YAML: {reason}", f"{display_path(path)}:{row}") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None
@@ -129,9 +151,9 @@ def _too_big(path: Path) -> SpecError:
 
 def _scan(path: Path, text: str) -> None:
     """Walk the YAML events (nothing is composed or constructed): refuse anchors and aliases,
-    and stop at the node cap."""
+    and stop at the node and depth caps."""
     loader = _Loader(text)
-    nodes = 0
+    nodes = depth = 0
     try:
         while loader.check_event():
             event = loader.get_event()  # type: ignore[no-untyped-call]
@@ -146,6 +168,15 @@ def _scan(path: Path, text: str) -> None:
                         f"more than {MAX_NODES:,} YAML nodes, the limit for mailzone's files",
                         _at(path, event),
                     )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(
+                        f"YAML nested deeper than {MAX_DEPTH} levels, the limit for mailzone's files",
+                        _at(path, event),
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     finally:
         loader.dispose()
 

@@ -5,7 +5,6 @@ the field table in docs/spec.md and the validation errors all come from them."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Literal
 
@@ -20,6 +19,7 @@ from mailzone.spec.types import (
     IPv6,
     IPv6Net,
     MailtoUri,
+    ProviderName,
     Selector,
 )
 
@@ -247,7 +247,7 @@ class ZoneSpec(Strict):
     zone: DomainName | None = Field(
         None, description="The DNS zone holding it; default: the domain itself."
     )
-    provider: str = Field(
+    provider: ProviderName = Field(
         "local", description="Name of a providers/<name>.yaml file, or the built-in `local`."
     )
     ttl: int = Field(3600, ge=60, le=604800, description="TTL of every record mailzone writes.")
@@ -263,15 +263,6 @@ class ZoneSpec(Strict):
     def zone_name(self) -> str:
         """The zone, defaulting to the domain."""
         return self.zone or self.domain
-
-    @field_validator("provider")
-    @classmethod
-    def _provider_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(
-                f"'{value}' is not a provider name (a file name in providers/ without .yaml)"
-            )
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ZoneSpec:

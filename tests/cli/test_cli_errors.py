@@ -412,7 +412,7 @@ def test_init_with_a_misspelt_provider_fails_like_validate(tmp_path: Path) -> No
     assert refused(run) == expected
     assert files(tmp_path) == before
     write_spec(tmp_path, "example.org", basic_spec(provider="bnd"))
-    assert expected in mailzone(tmp_path, "validate").errors
+    assert f"zones/example.org.yaml:2: {expected}" in mailzone(tmp_path, "validate").errors
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -595,7 +595,7 @@ def test_error_text_with_brackets_is_printed_as_is(tmp_path: Path) -> None:
 
     run = mailzone(tmp_path, "plan")
 
-    assert "cannot import 'octodns_nope[/x].Rfc2136Provider'" in refused(run)
+    assert "class: 'octodns_nope[/x].Rfc2136Provider' is not a dotted" in refused(run)
 
 
 @pytest.mark.parametrize(
@@ -643,3 +643,70 @@ def test_a_class_that_is_not_an_octodns_provider_is_refused_and_never_built(
     assert error.startswith(f"providers/dns.yaml:1: class: '{class_path}' is not an octoDNS"), error
     assert not (tmp_path / "PWNED").exists()
     assert files(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_control_character_in_a_value_is_shown_escaped_on_the_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    # given a provider name holding U+001E, which splits a line for str.splitlines()
+    write_spec(tmp_path, "example.org", basic_spec(provider='"p\\x1eq\\tr"'))
+
+    # when
+    run = mailzone(tmp_path, command)
+
+    # then the error is one line, the characters written as escapes
+    assert run.code == 1, run.err
+    assert run.err.splitlines() == [
+        "error: zones/example.org.yaml:2: provider: 'p\\x1eq\\tr' is not a provider name "
+        "(a file name in providers/ without .yaml)"
+    ]
+
+
+def test_validate_shows_a_missing_provider_file_at_the_spec_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    # given a spec whose provider has no file
+    write_spec(tmp_path, "example.org", basic_spec(provider="q"))
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then the one error points at the spec's provider line
+    assert refused(run) == (
+        "zones/example.org.yaml:2: provider 'q' has no file providers/q.yaml (known: local)"
+    )
+
+
+def test_validate_shows_a_bad_provider_file_at_its_own_line(tmp_path: Path) -> None:
+    # given a spec using a provider whose file has a bad mailzone section
+    write_spec(tmp_path, "example.org", basic_spec(provider="dns"))
+    write_provider(tmp_path, "class: octodns_bind.Rfc2136Provider\nmailzone:\n  nameservers: -1\n")
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then every error names the provider file, not the spec
+    assert run.code == 1
+    assert run.errors, run.err
+    assert all(e.startswith("providers/dns.yaml:3: mailzone.nameservers") for e in run.errors)
+
+
+def test_a_provider_name_too_long_for_a_file_name_is_one_line(tmp_path: Path) -> None:
+    # given a spec, and a stale state, naming a provider of 300 characters
+    long = "p" * 300
+    write_spec(tmp_path, "example.org", basic_spec(provider=long))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state/example.net.yaml").write_text(
+        f"version: 1\ndomain: example.net\nprovider: {long}\n"
+    )
+
+    # when
+    run = mailzone(tmp_path, "validate")
+
+    # then each file has its one line, no OSError (file name too long)
+    assert run.code == 1
+    assert run.errors == [
+        "zones/example.org.yaml:2: provider: a name of 300 characters (at most 200)",
+        "state/example.net.yaml:3: provider: a name of 300 characters (at most 200)",
+    ]

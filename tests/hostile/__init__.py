@@ -1,1 +1,1 @@
-"""Hostile input through the real CLI against real BIND and PowerDNS: refused, nothing changed."""
+"""Hostile input (issue 11): bad files and racing runs, refused in one line, nothing changed."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailzone.errors import ProviderError
+from mailzone.errors import ProviderError, SpecError
 from mailzone.octo.providers import (
     build_provider,
     check_provider_file,
@@ -259,6 +259,16 @@ def test_only_local_or_create_zones_true_creates_zones(
     if text is not None:
         write_provider_file(tmp_path, name, text)
     assert creates_zones(load_provider_def(tmp_path, name)) is creates
+
+
+@pytest.mark.parametrize("class_path", [".X", "..", "a..B", "X.", "os.path .X", "1a.B"])
+def test_a_class_path_that_is_not_dotted_names_is_one_line_before_any_import(
+    tmp_path: Path, class_path: str
+) -> None:
+    write_provider_file(tmp_path, "p", f'class: "{class_path}"\n')
+    with pytest.raises(SpecError) as caught:
+        check_provider_file(tmp_path, "p")
+    assert f"p.yaml:1: class: {class_path!r} is not a dotted class path" in str(caught.value)
 
 
 def write_provider_file(root: Path, name: str, text: str) -> None:

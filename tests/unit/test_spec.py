@@ -145,3 +145,11 @@ def test_private_key_is_refused(tmp_path: Path) -> None:
             - {{selector: s1, public_key: "{begin}\\nMIIE\\n{end}"}}
         """
     assert "this is a PRIVATE key" in _error(tmp_path, basic_spec(extra=extra))
+
+
+@pytest.mark.parametrize("value", ["99999999999d", "9" * 30 + "s", "9" * 30])
+def test_a_duration_past_what_python_holds_is_one_line(tmp_path: Path, value: str) -> None:
+    body = basic_spec(extra=f"dkim:\n  rotate_every: {value}\n")
+    assert _error(tmp_path, body).endswith(
+        "zones/example.org.yaml:12: dkim.rotate_every: too long a duration (at most 999999999 days)"
+    )

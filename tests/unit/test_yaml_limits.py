@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mailzone.errors import SpecError
-from mailzone.spec.yamlfile import MAX_BYTES, MAX_NODES, load_yaml
+from mailzone.spec.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 
 LAUGHS = """\
 a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
@@ -121,3 +121,62 @@ def test_state_writer_never_emits_anchors_or_aliases(
     monkeypatch.undo()
     save_state(tmp_path, DomainState(domain="example.org"), durable=False)
     assert load_state(tmp_path, "example.org").domain == "example.org"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("version: 1\nsince: 2026-02-30\n", 2),  # a date that does not exist
+        ("version: 1\nttl: " + "9" * 5000 + "\n", 2),  # past Python's 4,300-digit limit
+        ("version: 1\nttl: !!int abc\n", 2),
+        ("version: 1\nttl: !!int ''\n", 2),
+        ("version: 1\nttl: !!float abc\n", 2),
+        ("version: 1\nx:\n  - !!bool maybe\n", 3),
+        ("version: 1\nsince: !!timestamp nope\n", 2),
+    ],
+)
+def test_a_value_pyyaml_cannot_build_is_one_line_at_its_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
+    assert str(err).count("\n") == 0 and len(str(err)) < 200, err
+    assert "invalid YAML" in err.message, err
+
+
+@pytest.mark.parametrize(
+    ("text", "line"), [("version: 1\nname: 'a\x03b'\n", 2), ("\x00", 1), ("a: ü\nb: \x9d\n", 2)]
+)
+def test_a_control_character_is_one_line_at_its_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert "\n" not in str(err), err
+    assert err.location is not None and err.location.endswith(f"x.yaml:{line}"), err
+    assert "control characters are not allowed" in err.message, err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 990 + "]" * 990,
+        "".join(" " * i + "-\n" for i in range(990)),
+        "".join(" " * i + "k:\n" for i in range(990)),
+        "x: " + "{a: " * 990 + "1" + "}" * 990,
+    ],
+    ids=["flow", "block sequence", "block mapping", "flow mapping"],
+)
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    err = _err(path)
+    assert f"nested deeper than {MAX_DEPTH} levels" in err.message, err
+    assert err.location is not None and err.location.endswith(f"x.yaml:{err.line}"), err
+
+
+def test_nesting_up_to_the_cap_loads(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert load_yaml(path).data is not None
