@@ -222,7 +222,7 @@ def provider_class(defn: ProviderDef) -> type:
     module_name, _, class_name = defn.class_path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except (ImportError, TypeError, ValueError) as err:  # TypeError: a relative `.x.Y`
+    except ImportError as err:
         raise ProviderError(
             f"class: cannot import '{defn.class_path}' ({err}); is its octodns-* package installed?",
             defn.where("class"),

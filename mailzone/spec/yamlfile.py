@@ -103,10 +103,6 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
                 doc.data = loader.construct_document(node)
         finally:
             loader.dispose()
-    except yaml.reader.ReaderError as err:  # a character YAML refuses: an offset, no mark
-        row = text.encode("utf-8", "surrogatepass")[: err.position].count(b"\n") + 1
-        reason = str(err).splitlines()[0]
-        raise SpecError(f"invalid YAML: {reason}", f"{display_path(path)}:{row}") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else None

@@ -395,7 +395,7 @@ CASES = [
         provider_class(".octodns_bind.Rfc2136Provider"),
         (("validate",), APPLY),  # validate imports the class on a path of its own
         f"{PROVIDER_FILE}:1: ",
-        "class: cannot import '.octodns_bind.Rfc2136Provider' (the 'package' argument is required",
+        "class: '.octodns_bind.Rfc2136Provider' is not a dotted class path",
     ),
     Case(
         "provider_missing_env_secret",
