@@ -36,7 +36,7 @@ def confine(root: Path, path: Path, writes: bool = False) -> None:
     mailzone writes into (`state/`, `build/zones/`)."""
     if is_inside(path, root):
         return
-    shown = as_written(root, path)
+    shown = as_written(root, path) + ("/" if writes else "")
     step = root
     parts = path.relative_to(root).parts if path.is_relative_to(root) else ()
     for part in parts:  # the first step that leads out
