@@ -123,7 +123,9 @@ def test_directory_named_like_a_spec_is_refused(repo: Path) -> None:
 
 
 def key_spec(name: str) -> str:
-    return basic_spec(extra=f"dkim:\n  import:\n    - {{selector: s1, public_key_file: '{name}'}}\n")
+    return basic_spec(
+        extra=f"dkim:\n  import:\n    - {{selector: s1, public_key_file: '{name}'}}\n"
+    )
 
 
 @pytest.mark.parametrize("given", ["absolute", "relative"])
@@ -168,8 +170,10 @@ def test_public_key_file_too_big_is_refused(repo: Path) -> None:
 def test_public_key_file_in_der_is_read(repo: Path) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    der = rsa_key().public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    der = (
+        rsa_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     (repo / "zones" / "s1.der").write_bytes(der)
     write_spec(repo, "example.org", key_spec("s1.der"))
@@ -209,3 +213,19 @@ def test_local_directory_leading_outside_is_refused(repo: Path) -> None:
     error = refused_quietly(repo, "apply", "--yes")
     assert error.startswith("providers/files.yaml:2: directory: a relative directory"), error
     assert snapshot(repo.parent) == before
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_local_zone_file_outside_or_a_fifo_is_refused(repo: Path, kind: str) -> None:
+    zone = repo / "build" / "zones" / "example.org.zone"
+    zone.parent.mkdir(parents=True)
+    if kind == "symlink":  # git ignores build/, but `git add -f` commits it anyway
+        (repo.parent / "outside" / "shadow").write_text(f"{SECRET} IN TXT x\n")
+        zone.symlink_to(repo.parent / "outside" / "shadow")
+    else:
+        os.mkfifo(zone)
+    try:
+        error = refused_quietly(repo, "plan")
+    finally:
+        zone.unlink()  # the suite's check of written zone files would wait on the FIFO
+    assert error.startswith("build/zones/example.org.zone: "), error
