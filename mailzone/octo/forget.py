@@ -10,10 +10,12 @@ import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
+from mailzone.octo.local import MAX_ZONE_FILE_BYTES
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
 from mailzone.repo.project import Domain, load_project
 from mailzone.repo.state import load_state
 from mailzone.spec.types import idna_name
+from mailzone.util.confine import is_inside, read_regular
 
 
 def plan_forget(
@@ -70,9 +72,12 @@ def _last_backup_listing(folder: Path, name: str) -> tuple[str | None, str | Non
     # `<zone>.<UTC time>.zone`: the newest first, whatever the zone
     backups = sorted(folder.glob("*.zone"), key=lambda p: p.name.rsplit(".", 2)[-2], reverse=True)
     for path in backups:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+        if not is_inside(path, folder):  # a symlink out: not a backup mailzone wrote
+            continue
+        try:  # a FIFO is skipped, not waited on
+            raw = read_regular(path, MAX_ZONE_FILE_BYTES)
+            lines = raw.decode("utf-8").splitlines() if raw is not None else []
+        except (OSError, ValueError):
             continue
         if not any(listed.match(line) for line in lines):
             continue
