@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import os
 import re
+import site
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +266,7 @@ def _refuse_repository_module(defn: ProviderDef, root: Path) -> None:
     places = [Path(spec.origin)] if spec.origin and spec.has_location else []
     places += [Path(p) for p in spec.submodule_search_locations or ()]
     installed = [Path(sysconfig.get_path(kind)) for kind in ("purelib", "platlib")]
+    installed += [Path(p) for p in (*site.getsitepackages(), site.getusersitepackages())]
     for place in places:
         if is_inside(place, root) and not is_inside(place, *installed):
             raise ProviderError(

@@ -26,8 +26,10 @@ def as_written(root: Path, path: Path) -> str:
         relative = path.relative_to(root)
     except ValueError:
         return str(path)
-    shown = Path(os.path.relpath(root.absolute(), Path.cwd())) / relative
-    return os.path.normpath(shown)
+    base = root.absolute()
+    if base.is_relative_to(Path.cwd()):  # as mailzone shows every path: relative when below
+        base = base.relative_to(Path.cwd())
+    return os.path.normpath(base / relative)
 
 
 def confine(root: Path, path: Path, writes: bool = False) -> None:
