@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
+from mailzone.octo.local import MAX_ZONE_FILE_BYTES
 from mailzone.octo.registry import REGISTRY_NAME, decode, entry, owner_key, split_key
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
 from mailzone.records.families import RECORD_TYPES
@@ -21,6 +22,7 @@ from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, load_project
 from mailzone.repo.state import load_state
 from mailzone.spec.types import idna_name
+from mailzone.util.confine import is_inside, read_regular
 
 
 def plan_forget(
@@ -136,9 +138,12 @@ def _newest_backup_listing(folder: Path, name: str, zone: str = "*") -> list[str
     for path in backups:
         if zone != "*" and path.name.rsplit(".", 2)[0] != zone:
             continue  # `example.org.*` also matches the zone example.org.uk
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+        if not is_inside(path, folder):  # a symlink out: not a backup mailzone wrote
+            continue
+        try:  # a FIFO is skipped, not waited on
+            raw = read_regular(path, MAX_ZONE_FILE_BYTES)
+            lines = raw.decode("utf-8").splitlines() if raw is not None else []
+        except (OSError, ValueError):
             continue
         if any(listed.match(line) for line in lines):
             return lines

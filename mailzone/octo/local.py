@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mailzone.errors import ProviderError
 from mailzone.octo.apex import ADDRESS_TYPES, Apex, ApexError, settle_apex
 from mailzone.spec.yamlfile import display_path
+from mailzone.util.confine import is_inside, read_regular
 from mailzone.util.files import write_atomic
 
 SERIAL_MAX = 2**32 - 1
@@ -113,6 +114,9 @@ class LocalZoneOptions(BaseModel):
     @classmethod
     def _names(cls, names: list[str]) -> list[str]:
         return [_absolute(name).lower() for name in names]
+
+
+MAX_ZONE_FILE_BYTES = 256 << 20
 
 
 class LocalZoneFileError(ProviderError):
@@ -272,21 +276,33 @@ class LocalZoneFileProvider(BaseProvider):
     def _load(self, zone_name: str) -> dns.zone.Zone | None:
         """The file parsed with names relative to the zone, or None if there is no file."""
         path = self.zone_path(zone_name)
-        shown = display_path(path)
+        shown = display_path(self.directory) + "/" + path.name  # not a symlink's target
+        if not is_inside(path, self.directory):  # a symlink: its lines would show in errors
+            raise LocalZoneFileError(
+                "a symlink to a file outside the zone-file directory; mailzone reads only "
+                "zone files inside it",
+                shown,
+            )
         try:
-            with path.open(encoding="utf-8") as fh:
-                return dns.zone.from_file(
-                    fh,
-                    origin=zone_name,
-                    relativize=True,
-                    filename=shown,
-                    allow_include=False,
-                    check_origin=False,
-                )
+            raw = read_regular(path, MAX_ZONE_FILE_BYTES)
+            text = raw.decode("utf-8") if raw is not None else None
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError) as err:
+        except UnicodeDecodeError:
+            raise LocalZoneFileError("cannot read zone file: not UTF-8 text", shown) from None
+        except (OSError, ValueError) as err:
             raise LocalZoneFileError(f"cannot read zone file: {err}", shown) from err
+        if text is None:
+            raise LocalZoneFileError(f"larger than {MAX_ZONE_FILE_BYTES >> 20} MiB", shown)
+        try:
+            return dns.zone.from_text(
+                text,
+                origin=zone_name,
+                relativize=True,
+                filename=shown,
+                allow_include=False,
+                check_origin=False,
+            )
         except dns.exception.DNSException as err:
             raise _parse_error(shown, err) from err
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import inspect
 import os
 import re
+import site
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mailzone.errors import ProviderError, SpecError
 from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
+from mailzone.util.confine import confine, is_inside
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 LOCAL = "local"
@@ -84,6 +88,7 @@ class ProviderDef:
     options: dict[str, Any]
     section: MailzoneSection = field(default_factory=MailzoneSection)
     doc: YamlDoc | None = None
+    root: Path | None = None  # the repository the file is in: no class is imported from it
 
     def where(self, *loc: str | int) -> str:
         """`providers/x.yaml:line` for an option, or a description of the built-in."""
@@ -145,6 +150,7 @@ def provider_path(root: Path, name: str) -> Path:
 def load_provider_def(root: Path, name: str) -> ProviderDef:
     """Read and check `providers/<name>.yaml` (the built-in `local` needs none)."""
     path = provider_path(root, name)
+    confine(root, path)
     if not path.exists():
         if name == LOCAL:
             return ProviderDef(LOCAL, LOCAL_CLASS, {"directory": str(root / "build" / "zones")})
@@ -184,8 +190,14 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
         and "directory" in options
         and not Path(str(options["directory"])).is_absolute()
     ):
-        options["directory"] = str(root / str(options["directory"]))
-    return ProviderDef(name, class_path, options, section, doc)
+        directory = root / str(options["directory"])
+        if not is_inside(directory, root):
+            raise SpecError(
+                "directory: a relative directory must stay inside the repository",
+                doc.where(("directory",)),
+            )
+        options["directory"] = str(directory)
+    return ProviderDef(name, class_path, options, section, doc, root)
 
 
 def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
@@ -220,6 +232,8 @@ def provider_class(defn: ProviderDef) -> type:
 
         return FastRfc2136Provider
     module_name, _, class_name = defn.class_path.rpartition(".")
+    if defn.root is not None:
+        _refuse_repository_module(defn, defn.root)
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
@@ -248,6 +262,31 @@ def provider_class(defn: ProviderDef) -> type:
             defn.where("class"),
         )
     return cls
+
+
+def _refuse_repository_module(defn: ProviderDef, root: Path) -> None:
+    """ProviderError when the class's top-level module would be imported from inside the
+    repository (a pull request can add `evil.py`, and the current directory may be on
+    sys.path): importing it runs its code. `find_spec` locates it without executing anything;
+    the interpreter's own site-packages stay allowed (a `.venv` inside the checkout)."""
+    top = defn.class_path.partition(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return  # import_module reports it
+    if spec is None:
+        return
+    places = [Path(spec.origin)] if spec.origin and spec.has_location else []
+    places += [Path(p) for p in spec.submodule_search_locations or ()]
+    installed = [Path(sysconfig.get_path(kind)) for kind in ("purelib", "platlib")]
+    installed += [Path(p) for p in (*site.getsitepackages(), site.getusersitepackages())]
+    for place in places:
+        if is_inside(place, root) and not is_inside(place, *installed):
+            raise ProviderError(
+                f"class: '{top}' would be imported from inside the repository; mailzone runs "
+                "provider classes only from installed packages",
+                defn.where("class"),
+            )
 
 
 def unknown_options(defn: ProviderDef, cls: type) -> list[ProviderError]:

@@ -12,12 +12,15 @@ from mailzone.errors import MailzoneError, SpecError
 from mailzone.records.domain import DesiredRecord, expand_domain
 from mailzone.records.report_auth import authorisations, report_destinations
 from mailzone.repo.spec_checks import check_spec
-from mailzone.repo.state import load_state
+from mailzone.repo.state import STATE_DIR, load_state
 from mailzone.spec.dkim_key import PublicKey
 from mailzone.spec.state import DomainState
 from mailzone.spec.types import idna_name
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.spec.zone import ZoneSpec
+from mailzone.util.confine import confine
+
+OUTPUT_DIRS = ("build/zones", "build/backups")  # the `local` target's zone files, backups
 
 
 @dataclass
@@ -96,9 +99,10 @@ def spec_files(root: Path) -> list[Path]:
 
 def load_domain(path: Path, root: Path) -> Domain:
     """Load and check one spec file and the domain's state."""
+    confine(root, path)
     doc = load_yaml(path)
     spec = validate(ZoneSpec, doc)
-    imported = check_spec(spec, doc)
+    imported = check_spec(spec, doc, root)
     stem = path.name.rsplit(".", 1)[0].rstrip(".")
     with contextlib.suppress(ValueError):
         stem = idna_name(stem)
@@ -130,6 +134,7 @@ def _check_state_against_spec(
 
 def load_project(root: Path, names: Iterable[str] = ()) -> Project:
     """Load every spec (or only the named domains' specs); the first bad file raises."""
+    confine_outputs(root)
     project = Project(root)
     wanted = {typed_domain(n) for n in names}
     for path in spec_files(root):
@@ -142,6 +147,13 @@ def load_project(root: Path, names: Iterable[str] = ()) -> Project:
         project.domains[domain.name] = domain
     _link_report_destinations(project)
     return project
+
+
+def confine_outputs(root: Path) -> None:
+    """SpecError before anything is written when `state/`, `build/zones/` or `build/backups/`
+    leads outside the repository (a committed symlink named `build` is not ignored by git)."""
+    for folder in (STATE_DIR, *OUTPUT_DIRS):
+        confine(root, root / folder, writes=True)
 
 
 def _link_report_destinations(project: Project) -> None:

@@ -133,7 +133,7 @@ def scaffold(
     )
     try:
         doc = load_yaml(path, text)
-        check_spec(validate(ZoneSpec, doc), doc)
+        check_spec(validate(ZoneSpec, doc), doc, root)
     except SpecError as err:
         raise MailzoneError(f"init: {err.message}") from None
     if path.exists() and not overwrite:

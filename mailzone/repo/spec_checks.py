@@ -6,6 +6,7 @@ The models stay pure; these checks know the file and line of every field they na
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from mailzone.errors import SpecError
 from mailzone.records.domain import expand_domain
 from mailzone.records.spf import spf_value
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, MIN_RSA_BITS, PublicKey, parse_public_key
+from mailzone.spec.host import default_key_dir
 from mailzone.spec.state import DomainState
 from mailzone.spec.yamlfile import Loc, YamlDoc, field_path, spec_error
 from mailzone.spec.zone import DkimImport, ZoneSpec
 from mailzone.spf.terms import MAX_LOOKUPS, count_lookups, parse_term
+from mailzone.util.confine import is_inside, read_regular
 
 # The most TXT data (strings and their length bytes) one generated record may carry. The hard
 # limits are 65,535 octets of RDATA and of a whole DNS message over TCP, but a dynamic update
@@ -41,16 +44,19 @@ def spf_answer_octets(domain: str, value: str) -> int:
     return 12 + qname + 4 + 2 + 10 + txt_octets(value)  # the answer's owner is a pointer
 
 
-def check_spec(spec: ZoneSpec, doc: YamlDoc) -> dict[str, PublicKey]:
-    """Raise SpecError listing every SPF, imported-key and TXT-size problem; return the
-    imported keys by selector."""
+def check_spec(spec: ZoneSpec, doc: YamlDoc, root: Path) -> dict[str, PublicKey]:
+    """Raise SpecError listing every SPF, imported-key and TXT-size problem; return the imported keys
+    by selector. A `public_key_file` must lie in `root` or the default key directory."""
     problems = _spf_problems(spec, doc)
     keys: dict[str, PublicKey] = {}
     for i, item in enumerate(spec.dkim.imports):
+        loc: Loc = ("dkim", "import", i)
         try:
-            keys[item.selector] = imported_key(item, doc.path.parent)
+            keys[item.selector] = imported_key(item, doc.path.parent, (root, default_key_dir()))
+        except KeyFileError as err:
+            problems.append(f"{doc.where((*loc, 'public_key_file'))}: {field_path(loc)}.{err}")
         except ValueError as err:
-            problems.append(f"{doc.where(('dkim', 'import', i))}: {err}")
+            problems.append(f"{doc.where(loc)}: {err}")
     if len(keys) == len(spec.dkim.imports):  # the expansion needs every imported key
         problems += _size_problems(spec, doc, keys)
     if problems:
@@ -124,32 +130,67 @@ _SHORTER = {
 }
 
 
-def imported_key(item: DkimImport, base_dir: Path | None) -> PublicKey:
-    """The public key of an imported selector; ValueError names the selector."""
+class KeyFileError(ValueError):
+    """A `public_key_file` that is outside the allowed folders, unreadable or not a key; the
+    message starts with `public_key_file:` and never quotes the file."""
+
+
+MAX_KEY_FILE_BYTES = 64 << 10  # an RSA-16384 PEM is about 3 KiB
+
+
+def imported_key(item: DkimImport, base_dir: Path | None, allowed: tuple[Path, ...]) -> PublicKey:
+    """The public key of an imported selector; ValueError names the selector. A key file
+    (relative to `base_dir`) must resolve inside one of the `allowed` folders (KeyFileError
+    otherwise)."""
     if item.public_key is not None:
         text = item.public_key
     else:
-        assert item.public_key_file is not None
-        path = Path(item.public_key_file)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        try:
-            text = path.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as err:
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise ValueError(
-                f"selector '{item.selector}': cannot read {item.public_key_file}: {reason}"
-            ) from None
+        text = _key_file_text(item, base_dir, allowed)
     try:
         key = parse_public_key(text)
     except ValueError as err:
-        raise ValueError(f"selector '{item.selector}': {err}") from None
+        if item.public_key is not None:
+            raise ValueError(f"selector '{item.selector}': {err}") from None
+        private = " (it is a PRIVATE key: give the public half)" if "PRIVATE" in str(err) else ""
+        raise KeyFileError(
+            f"public_key_file: selector '{item.selector}': {item.public_key_file} is not a "
+            f"PEM/DER public key{private}"
+        ) from None
     if key.algorithm == "rsa" and key.bits < MIN_RSA_BITS:
         raise ValueError(
             f"selector '{item.selector}': RSA key of {key.bits} bits; receivers reject keys under "
             f"{MIN_RSA_BITS} bits (RFC 8301)"
         )
     return key
+
+
+def _key_file_text(item: DkimImport, base_dir: Path | None, allowed: tuple[Path, ...]) -> str:
+    """The key file's text (a binary DER file as base64), or KeyFileError."""
+    assert item.public_key_file is not None
+    name = item.public_key_file
+    path = Path(name)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    head = f"public_key_file: selector '{item.selector}': {name}"
+    if not is_inside(path, *allowed):
+        raise KeyFileError(
+            f"{head} is outside the repository and the key directory; mailzone reads "
+            "public keys only from there"
+        )
+    try:
+        raw = read_regular(path, MAX_KEY_FILE_BYTES)
+    except ValueError as err:
+        raise KeyFileError(f"{head}: {err}") from None
+    except OSError as err:
+        raise KeyFileError(f"{head}: cannot read: {err.strerror or 'error'}") from None
+    if raw is None:
+        raise KeyFileError(
+            f"{head}: larger than {MAX_KEY_FILE_BYTES >> 10} KiB, too big for a public key"
+        )
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode()  # DER
 
 
 def spec_warnings(

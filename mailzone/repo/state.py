@@ -12,8 +12,10 @@ import yaml
 
 from mailzone.spec.state import DmarcState, DomainState
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
+from mailzone.util.confine import confine
 from mailzone.util.files import write_atomic
 
+STATE_DIR = "state"
 REPO_LOCK = ".mailzone.lock"  # in state/: one writing run per repository; never committed
 LEGACY_LOCK = ".rotate.lock"  # rotate's own lock before REPO_LOCK: still git-ignored
 
@@ -34,12 +36,13 @@ class StateDumper(_BaseDumper):  # type: ignore[valid-type,misc]
 
 def state_path(root: Path, domain: str) -> Path:
     """Where a domain's state lives."""
-    return root / "state" / f"{domain}.yaml"
+    return root / STATE_DIR / f"{domain}.yaml"
 
 
 def load_state(root: Path, domain: str) -> DomainState:
     """The domain's state, or an empty one when there is no file yet."""
     path = state_path(root, domain)
+    confine(root, path)
     if not path.exists():
         return DomainState(domain=domain)
     doc: YamlDoc = load_yaml(path)
@@ -95,6 +98,7 @@ def stale_states(root: Path, known: set[str]) -> list[DomainState]:
 def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
     """Write the state atomically (temp file, fsync, rename)."""
     path = state_path(root, state.domain)
+    confine(root, path.parent, writes=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = state.model_dump(mode="json", exclude_none=True)
     for entry in data["selectors"]:  # keep entries short: drop flags at their usual value

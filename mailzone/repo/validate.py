@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError, ProviderError
 from mailzone.records.domain import merge_zone
-from mailzone.repo.project import Domain, load_domain, spec_files
+from mailzone.repo.project import Domain, confine_outputs, load_domain, spec_files
 from mailzone.repo.spec_checks import spec_warnings
 from mailzone.repo.state import load_state
 from mailzone.spec.yamlfile import display_path
@@ -28,6 +28,10 @@ def validate_repository(root: Path, check_provider: ProviderCheck) -> tuple[list
     errors: list[str] = []
     notes: list[str] = []
     domains: list[Domain] = []
+    try:
+        confine_outputs(root)
+    except MailzoneError as err:  # every spec would say it again
+        return _lines(err), notes
     for path in spec_files(root):
         try:
             domain = load_domain(path, root)

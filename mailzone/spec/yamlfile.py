@@ -4,7 +4,6 @@ one-line messages that name the file, the line and the field."""
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mailzone.errors import SpecError
+from mailzone.util.confine import read_regular
 
 try:  # the C loader is ~10x faster and keeps marks too
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -123,19 +123,21 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
 
 
 def _read(path: Path) -> str:
-    """The file's text, its size checked before it is read (and the read bounded too)."""
+    """The file's text: a regular file only (a FIFO is not waited on), its size checked before
+    it is read (and the read bounded too)."""
     try:
-        with path.open("rb") as f:
-            if os.fstat(f.fileno()).st_size > MAX_BYTES:
-                raise _too_big(path)
-            raw = f.read(MAX_BYTES + 1)  # a file that grew, or a device with no size
-        if len(raw) > MAX_BYTES:
+        raw = read_regular(path, MAX_BYTES)
+        if raw is None:
             raise _too_big(path)
         return raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError("file not found", display_path(path)) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError(f"cannot read: {err}", display_path(path)) from None
+    except UnicodeDecodeError:
+        raise SpecError("cannot read: not UTF-8 text", display_path(path)) from None
+    except ValueError as err:
+        raise SpecError(str(err), display_path(path)) from None
+    except OSError as err:
+        raise SpecError(f"cannot read: {err.strerror or err}", display_path(path)) from None
 
 
 def _too_big(path: Path) -> SpecError:

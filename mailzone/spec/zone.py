@@ -114,7 +114,9 @@ class DkimImport(Strict):
         None, description="The public key: base64, PEM, or a DKIM TXT value."
     )
     public_key_file: str | None = Field(
-        None, description="A file holding the public key, relative to the spec."
+        None,
+        description="A file holding the public key (PEM, DER or base64), relative to the spec; "
+        "inside the repository or the key directory.",
     )
 
     @model_validator(mode="after")

@@ -36,7 +36,7 @@ def test_txt_octets_counts_a_length_byte_per_255_octet_string() -> None:
 def test_five_thousand_ip4_entries_are_refused_naming_file_line_and_field(tmp_path: Path) -> None:
     spec, doc = _load(tmp_path, "spf:\n  ip4:" + _ips(5000) + "\n")
     with pytest.raises(SpecError) as info:
-        check_spec(spec, doc)
+        check_spec(spec, doc, tmp_path)
     text = str(info.value)
     assert "\n" not in text
     assert "zones/example.org.yaml:12: spf.ip4: " in text, text
@@ -50,7 +50,7 @@ def test_a_helo_record_too_big_names_the_host(tmp_path: Path) -> None:
     path = write_spec(tmp_path, "example.org", spec_text)
     doc = load_yaml(path)
     with pytest.raises(SpecError) as info:
-        check_spec(validate(ZoneSpec, doc), doc)
+        check_spec(validate(ZoneSpec, doc), doc, tmp_path)
     # the domain's record (all from the host) and the host's HELO record are both too big
     assert "example.org.yaml:4: hosts: the SPF record " in info.value.details[0]
     assert (
@@ -61,7 +61,7 @@ def test_a_helo_record_too_big_names_the_host(tmp_path: Path) -> None:
 
 def test_spf_over_the_udp_answer_is_a_warning(tmp_path: Path) -> None:
     spec, doc = _load(tmp_path, "spf:\n  ip4:" + _ips(40) + "\n")
-    keys = check_spec(spec, doc)
+    keys = check_spec(spec, doc, tmp_path)
     notes = spec_warnings(spec, keys, doc.where)
     spf = [n for n in notes if "512" in n]
     assert len(spf) == 1 and "RFC 7208" in spf[0] and ": spf: " in spf[0], notes
@@ -69,7 +69,7 @@ def test_spf_over_the_udp_answer_is_a_warning(tmp_path: Path) -> None:
 
 def test_a_small_spf_has_no_size_warning(tmp_path: Path) -> None:
     spec, doc = _load(tmp_path, "spf:\n  ip4:" + _ips(3) + "\n")
-    keys = check_spec(spec, doc)
+    keys = check_spec(spec, doc, tmp_path)
     assert not [n for n in spec_warnings(spec, keys, doc.where) if "512" in n]
 
 
