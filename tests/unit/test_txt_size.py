@@ -77,7 +77,7 @@ def _refused(root: Path, spec_text: str) -> list[str]:
     path = write_spec(root, "example.org", spec_text)
     doc = load_yaml(path)
     with pytest.raises(SpecError) as info:
-        check_spec(validate(ZoneSpec, doc), doc)
+        check_spec(validate(ZoneSpec, doc), doc, root)
     return info.value.details
 
 
@@ -107,7 +107,7 @@ def test_every_generated_txt_record_names_a_spec_field_with_a_line(tmp_path: Pat
     # given a spec with a record of every TXT family (SPF, HELO SPF, DKIM import, DMARC)
     key = ed25519_public_b64()
     spec, doc = _load(tmp_path, f"dkim:\n  import:\n    - {{selector: s1, public_key: {key}}}\n")
-    keys = check_spec(spec, doc)
+    keys = check_spec(spec, doc, tmp_path)
 
     records = expand_domain(spec, DomainState(domain="example.org"), keys)
 
