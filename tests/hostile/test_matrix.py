@@ -9,11 +9,17 @@ case are the fewest that prove it: input refused while loading is refused the sa
 command that loads it (`validate`, `plan`, `apply` share the loader), so a case names `apply
 --yes` (the one that writes) and adds another command only where that one reads the input by a
 path of its own (`validate` collects errors instead of stopping; `rotate` and `forget` load
-states themselves)."""
+states themselves).
+
+What is not a bad file has a test of its own, on the same real servers: racing runs and the
+repository lock (tests/integration/test_lock.py), planted keys (tests/cli/test_planted_keys.py),
+a forged `_mailzone` registry (tests/integration/test_forget.py), zones missing on a target
+(tests/integration/test_missing_zone.py), and generated YAML (tests/hostile/test_yaml_property.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -141,7 +147,11 @@ def file_hashes(top: Path) -> dict[str, str]:
     def what(path: Path) -> str:
         if path.is_symlink():
             return f"-> {path.readlink()}"
-        return "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.is_dir():
+            return "dir"
+        if not path.is_file():  # a FIFO: reading it would block
+            return "special"
+        return hashlib.sha256(path.read_bytes()).hexdigest()
 
     return {str(path.relative_to(top)): what(path) for path in sorted(top.rglob("*"))}
 
@@ -222,6 +232,67 @@ def pending_edit(root: Path, server: DnsServer) -> None:
 
 PWNED = Path("/tmp/mailzone-hostile-PWNED")  # what the Popen provider would touch if built
 IP4_5000 = "spf:\n  ip4:" + "".join(f"\n    - 10.0.{i // 256}.{i % 256}" for i in range(5000))
+
+
+OUTSIDE_SECRET = "mailzone-hostile-SECRET-7f3a"  # in a file beside the repository: never shown
+
+
+def outside(root: Path) -> Path:
+    """A folder beside the repository (inside the test's snapshot) holding a file that is not a
+    mailzone file: `secret.yaml`, whose text must never be quoted."""
+    folder = root.parent / "outside"
+    folder.mkdir(exist_ok=True)
+    (folder / "secret.yaml").write_text(f"{OUTSIDE_SECRET}: [\n")
+    return folder
+
+
+def link_out(relative: str) -> Make:
+    """Replace one file of the repository with a symlink to the file outside it."""
+
+    def make(root: Path, server: DnsServer) -> None:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        path.symlink_to(outside(root) / "secret.yaml")
+
+    return make
+
+
+def folder_out(relative: str) -> Make:
+    """Move a folder mailzone writes into (`state`, `build`) outside, leaving a symlink."""
+
+    def make(root: Path, server: DnsServer) -> None:
+        target = outside(root) / relative
+        if (root / relative).exists():
+            shutil.move(root / relative, target)
+        else:
+            target.mkdir()
+        (root / relative).symlink_to(target)
+
+    return make
+
+
+def fifo(relative: str) -> Make:
+    """Replace one file with a FIFO: reading it would block for ever."""
+
+    def make(root: Path, server: DnsServer) -> None:
+        (root / relative).unlink()
+        os.mkfifo(root / relative)
+
+    return make
+
+
+def key_file_outside(root: Path, server: DnsServer) -> None:
+    """An imported selector whose public key file is a file outside the repository."""
+    outside(root)
+    extra = "dkim:\n  import:\n    - selector: x1\n      public_key_file: ../outside/secret.yaml\n"
+    spec_with(extra)(root, server)
+
+
+def module_in_repository(root: Path, server: DnsServer) -> None:
+    """A provider class from a module the pull request added (importing it runs its code)."""
+    (root / "evil.py").write_text(f"open({str(PWNED)!r}, 'w').write('ran')\n")
+    provider_class("evil.Provider")(root, server)
 
 
 def imported_spec(name: str) -> Case:
@@ -406,6 +477,78 @@ CASES = [
         unset=(MISSING_VAR,),
     ),
     *(imported_provider(name) for name in ("bad_module", "unknown_option", "bad_nameserver")),
+    # files leading outside the repository: never read, written or quoted
+    Case(
+        "spec_symlink_outside",
+        link_out(SPEC),
+        (("validate",), APPLY),
+        f"{SPEC}: ",
+        "a symlink to a file outside the repository",
+        lineless=True,
+    ),
+    Case(
+        "state_symlink_outside",
+        link_out(STATE),
+        STATE_COMMANDS,
+        f"{STATE}: ",
+        "a symlink to a file outside the repository",
+        lineless=True,
+    ),
+    Case(
+        "provider_symlink_outside",
+        link_out(PROVIDER_FILE),
+        (("validate",), APPLY, EMERGENCY),
+        f"{PROVIDER_FILE}: ",
+        "a symlink to a file outside the repository",
+        lineless=True,
+    ),
+    Case(
+        "state_folder_outside",
+        folder_out("state"),
+        (APPLY, ("rotate",)),
+        "state/: ",
+        "outside the repository; mailzone writes only inside it",
+        lineless=True,
+    ),
+    Case(
+        "build_folder_outside",
+        folder_out("build"),
+        (APPLY,),
+        "build/",
+        "outside the repository; mailzone writes only inside it",
+        lineless=True,
+    ),
+    Case(
+        "spec_is_a_fifo",
+        fifo(SPEC),
+        (("validate",), APPLY),
+        f"{SPEC}: ",
+        "not a regular file (a FIFO)",
+        lineless=True,
+    ),
+    Case(
+        "public_key_file_outside",
+        key_file_outside,
+        (("validate",), APPLY),
+        f"{SPEC}:14: ",
+        "public_key_file",
+    ),
+    Case(
+        "provider_class_from_the_repository",
+        module_in_repository,
+        (("validate",), ("plan",), APPLY, EMERGENCY),  # importing it would run code
+        f"{PROVIDER_FILE}:1: ",
+        "class: 'evil' would be imported from inside the repository",
+    ),
+    # servers: a zone the target does not have is not created there
+    Case(
+        "zone_missing_on_the_server",
+        write("zones/example.com.yaml", basic_spec("example.com", provider=PROVIDER)),
+        (("plan",), APPLY),
+        "example.com: ",
+        f"zone example.com does not exist on provider '{PROVIDER}'; create it there, "
+        "or set mailzone: create_zones: true",
+    ),
     # no terminal to confirm on, no --yes: an answer piped in is not consent
     Case("apply_without_yes", pending_edit, (("apply",),), "", REFUSAL, stdin=(None, "y\n")),
     Case(
@@ -445,6 +588,7 @@ def test_hostile_input_is_one_error_line_and_changes_nothing(
             if error.startswith(("zones/", "state/", "providers/")) and not case.lineless:
                 assert re.match(r"^[a-z]+/[^:]+:\d+: ", error), said
             assert "Traceback" not in run.out + run.err
+            assert OUTSIDE_SECRET not in run.out + run.err, said
             assert served(site.server) == dns_before, said
             assert file_hashes(tmp_path) == files_before, said
     assert not PWNED.exists()
