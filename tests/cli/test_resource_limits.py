@@ -20,7 +20,9 @@ def test_five_thousand_ip4_entries_are_one_line_before_any_write(
     write_spec(tmp_path, "example.org", basic_spec(extra="spf:\n  ip4:" + ips + "\n"))
     before = files(tmp_path)
     error = refused(mailzone(tmp_path, *command))
-    assert error.startswith("zones/example.org.yaml:12: spf.ip4: the SPF record example.org would be "), error
+    assert error.startswith(
+        "zones/example.org.yaml:12: spf.ip4: the SPF record example.org would be "
+    ), error
     assert files(tmp_path) == before
 
 
