@@ -185,19 +185,33 @@ def load_provider_def(root: Path, name: str) -> ProviderDef:
     if "mailzone" in options:
         options.pop("mailzone")
         section = validate(MailzoneSection, doc, at=("mailzone",))
-    if (
-        class_path == LOCAL_CLASS
-        and "directory" in options
-        and not Path(str(options["directory"])).is_absolute()
-    ):
-        directory = root / str(options["directory"])
-        if not is_inside(directory, root):
-            raise SpecError(
-                "directory: a relative directory must stay inside the repository",
-                doc.where(("directory",)),
-            )
-        options["directory"] = str(directory)
+    _confine_folders(options, doc, root)
+    if class_path == LOCAL_CLASS and "directory" in options:
+        directory = str(options["directory"])
+        if not directory.startswith("env/"):
+            options["directory"] = str(root / directory)
     return ProviderDef(name, class_path, options, section, doc, root)
+
+
+# options naming a folder a provider writes into (octoDNS's YamlProvider and the BIND zone-file
+# provider's `directory`, mailzone's `local`)
+_FOLDER_OPTION = re.compile(r"(.+_)?(directory|dir)")
+
+
+def _confine_folders(options: dict[str, Any], doc: YamlDoc, root: Path) -> None:
+    """SpecError unless every folder option written in the file lies inside the repository: a
+    pull request must not make apply write `/etc`. A folder elsewhere (BIND's own zone
+    directory) comes from the applying host's environment, `directory: env/ZONE_DIR`."""
+    for key, value in options.items():
+        if not (isinstance(key, str) and _FOLDER_OPTION.fullmatch(key) and isinstance(value, str)):
+            continue
+        if value.startswith("env/") or is_inside(root / value, root):
+            continue
+        raise SpecError(
+            f"{key}: {value!r} is outside the repository; a provider file may only name a "
+            f"folder inside it (one elsewhere comes from the applying host: {key}: env/VAR)",
+            doc.where((key,)),
+        )
 
 
 def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:

@@ -211,8 +211,52 @@ def test_local_directory_leading_outside_is_refused(repo: Path) -> None:
     )
     before = snapshot(repo.parent)
     error = refused_quietly(repo, "apply", "--yes")
-    assert error.startswith("providers/files.yaml:2: directory: a relative directory"), error
+    assert error.startswith(
+        "providers/files.yaml:2: directory: '../x' is outside the repository"
+    ), error
     assert snapshot(repo.parent) == before
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "value"),
+    [
+        ("octodns.provider.yaml.YamlProvider", "directory", "/etc"),
+        ("octodns_bind.ZoneFileProvider", "directory", "../../var/lib/bind"),
+        ("mailzone.octo.local.LocalZoneFileProvider", "directory", "/tmp"),
+    ],
+)
+@pytest.mark.parametrize("command", [("validate",), ("apply", "--yes")])
+def test_a_provider_folder_outside_the_repository_is_refused(
+    repo: Path, provider: str, key: str, value: str, command: tuple[str, ...]
+) -> None:
+    # a pull request must not make apply write zone files into /etc
+    write_spec(repo, "example.org", basic_spec(provider="files"))
+    write_provider(repo, "files", {"class": provider, key: value})
+    before = snapshot(repo.parent)
+    error = refused_quietly(repo, *command)
+    assert error.startswith(
+        f"providers/files.yaml:2: {key}: {value!r} is outside the repository"
+    ), error
+    assert snapshot(repo.parent) == before
+
+
+def test_a_provider_folder_elsewhere_comes_from_the_environment(repo: Path) -> None:
+    # the applying host (not the file) may put the zone files elsewhere
+    elsewhere = repo.parent / "bind-zones"
+    write_spec(repo, "example.org", basic_spec(provider="files"))
+    write_provider(
+        repo,
+        "files",
+        {
+            "class": "octodns_bind.ZoneFileProvider",
+            "directory": "env/ZONE_DIR",
+            "mailzone": {"create_zones": True},
+        },
+    )
+    run = mailzone(repo, "apply", "--yes", env={"ZONE_DIR": str(elsewhere)})
+    assert run.code == 0, run.err
+    (written,) = elsewhere.iterdir()
+    assert "192.0.2.25" in written.read_text()
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo"])

@@ -540,6 +540,13 @@ CASES = [
         f"{PROVIDER_FILE}:1: ",
         "class: 'evil' would be imported from inside the repository",
     ),
+    Case(
+        "provider_folder_outside",  # octoDNS's YamlProvider would write /etc/example.org.yaml
+        provider_class("octodns.provider.yaml.YamlProvider", "directory: /etc\n"),
+        (("validate",), APPLY),
+        f"{PROVIDER_FILE}:2: ",
+        "directory: '/etc' is outside the repository",
+    ),
     # servers: a zone the target does not have is not created there
     Case(
         "zone_missing_on_the_server",
