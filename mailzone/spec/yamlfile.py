@@ -162,21 +162,19 @@ def _scan(path: Path, text: str) -> None:
                     raise _refused(path, event, f"YAML anchor '&{event.anchor}'")
                 nodes += 1
                 if nodes > MAX_NODES:
-                    raise SpecError(
-                        f"more than {MAX_NODES:,} YAML nodes, the limit for mailzone's files",
-                        _at(path, event),
-                    )
+                    raise _over_limit(path, event, f"more than {MAX_NODES:,} YAML nodes")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise SpecError(
-                        f"YAML nested deeper than {MAX_DEPTH} levels, the limit for mailzone's files",
-                        _at(path, event),
-                    )
+                    raise _over_limit(path, event, f"YAML nested deeper than {MAX_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     finally:
         loader.dispose()
+
+
+def _over_limit(path: Path, event: yaml.Event, what: str) -> SpecError:
+    return SpecError(f"{what}, the limit for mailzone's files", _at(path, event))
 
 
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
