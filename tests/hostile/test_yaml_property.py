@@ -11,7 +11,8 @@ import codecs
 import datetime
 import functools
 import random
-import resource
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -87,7 +88,7 @@ VALID = {
     ).lstrip(),
 }
 MAX_SECONDS = 2.0
-MAX_RSS_KB = 200 * 1024  # ru_maxrss is in KiB on Linux
+MAX_RSS_KB = 200 * 1024  # /proc/self/status counts KiB
 
 # --- scalars, as YAML text ---------------------------------------------------------------------
 
@@ -362,16 +363,18 @@ def file_bytes(draw: st.DrawFn, kind: str) -> bytes:
 
 def _validate_with(kind: str, raw: bytes) -> None:
     """A valid repository with FILES[kind] replaced by `raw`; `validate` in this process."""
-    ceiling = _ceiling()  # before the first example runs
+    budget = MAX_RSS_KB - _fresh_validate_kb()  # what one run may add to a fresh process
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
         for name, rel in FILES.items():
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(raw if name == kind else VALID[name].encode())
+        rss_before = _reset_peak()
         start = time.perf_counter()
         run = inproc(root, "validate")  # SystemExit is the only exception it lets end a run
         took = time.perf_counter() - start
+        added = _status_kb("VmHWM") - rss_before
     assert run.code in (0, 1), (run.code, run.err)
     if run.code == 1:
         lines = run.err.splitlines()
@@ -382,19 +385,51 @@ def _validate_with(kind: str, raw: bytes) -> None:
         for line in errors:
             assert line.startswith(f"error: {FILES[kind]}"), run.err
     assert took <= MAX_SECONDS, f"{took:.2f} s"
-    rss = _peak_rss()
-    assert rss < ceiling, f"{rss // 1024} MB"
+    assert added < budget, f"{(added + MAX_RSS_KB - budget) // 1024} MB"
 
 
-def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# This process runs the whole suite, so its own peak says little about one run: before each
+# example the kernel's high-water mark is reset to the memory in use (clear_refs 5), and what the
+# run adds to it, on top of what a fresh `mailzone validate` process holds, must stay < 200 MB.
+
+
+def _status_kb(field: str) -> int:
+    """VmRSS (in use now) or VmHWM (the high-water mark) of this process, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak() -> int:
+    """Reset the high-water mark to the memory in use now, and return that."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS")
 
 
 @functools.cache
-def _ceiling() -> int:
-    """MAX_RSS_KB, or the peak the tests run before this file left if that is higher already
-    (the whole suite runs in one process): no example may raise it."""
-    return max(MAX_RSS_KB, _peak_rss() + 1)
+def _fresh_validate_kb() -> int:
+    """The peak memory of a `mailzone validate` process on the valid repository."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        for name, rel in FILES.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(VALID[name])
+        probe = (
+            "import sys, pathlib\n"
+            "from mailzone.cli.app import main\n"
+            "sys.argv = ['mailzone', '--root', sys.argv[1], 'validate']\n"
+            "try:\n    main()\n"
+            "except SystemExit:\n    pass\n"
+            "status = pathlib.Path('/proc/self/status').read_text()\n"
+            "print(next(l.split()[1] for l in status.splitlines() if l.startswith('VmHWM:')))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(root)], capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
 
 
 def test_the_valid_repository_is_valid() -> None:
