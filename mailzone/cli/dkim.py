@@ -83,6 +83,22 @@ def rotate(
             "file or DNS change). Exit code 2 when a step is due.",
         ),
     ] = False,
+    commit: Annotated[
+        bool,
+        typer.Option(
+            "--commit",
+            help="git commit the state/ files this run changed (nothing else; refused if "
+            "anything is already staged), one line per domain in the message.",
+        ),
+    ] = False,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push",
+            help="--commit, then push to the branch's upstream (a rejected push is rebased "
+            "and retried, never forced).",
+        ),
+    ] = False,
     host_config: HostOpt = None,
     nameserver: NameserverOpt = None,
     fmt: TextJsonOpt = "text",
@@ -94,9 +110,13 @@ def rotate(
     from mailzone.dkim.rotate import parse_now
     from mailzone.dkim.rotate import rotate as run_rotation
     from mailzone.dns.query import Dns
+    from mailzone.repo import git
 
     if emergency and not domains:
         raise MailzoneError("--emergency: name the domain(s) whose key is compromised")
+    if push and not commit:
+        raise MailzoneError("--push: only with --commit")
+    commit = commit and not dry_run
     run = Context.of(ctx)
     when = parse_now(now)
     host = run.host(host_config)
@@ -127,7 +147,12 @@ def rotate(
         )
 
     run.project(domains)  # bad specs or states fail before the lock is taken
+    if commit:
+        git.check_ready(run.root, push)
+    committed: list[str] = []
+    commit_error: MailzoneError | None = None
     with contextlib.nullcontext() if dry_run else run.locked(lock_timeout, key_dir=host.key_path):
+        before = git.state_files(run.root) if commit else {}
         result = step(when, emergency, dry_run)
         results = [result]
         if emergency and apply and not dry_run and not result.failed:
@@ -143,11 +168,46 @@ def rotate(
                     results.append(again)
                     break
                 time.sleep(1)
+        if commit:
+            try:  # what was saved is true even when a domain failed: commit it all the same
+                committed = commit_rotation(run.root, before, results, push)
+            except MailzoneError as err:
+                commit_error = err
     render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
+    for line in committed:
+        print(line, file=sys.stderr if fmt == "json" else sys.stdout)
+    if commit_error:
+        raise commit_error
     if any(r.failed for r in results):
         raise typer.Exit(EXIT_ERROR)
     if dry_run and result.due:
         raise typer.Exit(EXIT_CHANGES)
+
+
+def commit_rotation(
+    root: Path, before: dict[str, bytes], results: list[RotateResult], push: bool
+) -> list[str]:
+    """`rotate --commit [--push]`: commit the state files that differ from `before`, with what
+    happened to each domain, and push; the lines to print."""
+    from mailzone.repo import git
+    from mailzone.repo.state import STATE_DIR
+
+    changed = git.changed_files(before, git.state_files(root))
+    if not changed:
+        return ["git: no state changed; nothing to commit"]
+    names = [Path(p).stem for p in changed]
+    lines = [f"mailzone rotate: {len(names)} domain(s) changed", ""]
+    for name in names:
+        done = [
+            f"{name}: {d}" for res in results for r in res.runs if r.domain == name for d in r.done
+        ]
+        lines += done or [f"{name}: state updated"]
+    commit_id = git.commit_state(root, changed, "\n".join(lines) + "\n")
+    said = [f"git: committed {commit_id} ({', '.join(f'{STATE_DIR}/{n}.yaml' for n in names)})"]
+    if push:
+        tries = git.push(root)
+        said.append("git: pushed" + (f" after {tries} attempts" if tries > 1 else ""))
+    return said
 
 
 def publish_rotation(root: Path, names: list[str], jobs: int, quiet: bool = False) -> list[str]:
@@ -315,4 +375,4 @@ def _check_mta(kind: str, host: HostConfig, states: list[DomainState], etc_dir: 
     print("exim: DKIM signing is set up for every active selector")
 
 
-__all__ = ["keys_app", "mta", "publish_rotation", "rotate"]
+__all__ = ["commit_rotation", "keys_app", "mta", "publish_rotation", "rotate"]
