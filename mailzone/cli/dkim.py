@@ -170,7 +170,7 @@ def rotate(
                 time.sleep(1)
         if commit:
             try:  # what was saved is true even when a domain failed: commit it all the same
-                committed = commit_rotation(run.root, before, results, push)
+                commit_rotation(run.root, before, results, push, committed)
             except MailzoneError as err:
                 commit_error = err
     render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
@@ -185,16 +185,18 @@ def rotate(
 
 
 def commit_rotation(
-    root: Path, before: dict[str, bytes], results: list[RotateResult], push: bool
-) -> list[str]:
+    root: Path, before: dict[str, bytes], results: list[RotateResult], push: bool, said: list[str]
+) -> None:
     """`rotate --commit [--push]`: commit the state files that differ from `before`, with what
-    happened to each domain, and push; the lines to print."""
+    happened to each domain, and push; the lines to print go to `said` as they happen (a failed
+    push still says what was committed)."""
     from mailzone.repo import git
     from mailzone.repo.state import STATE_DIR
 
     changed = git.changed_files(before, git.state_files(root))
     if not changed:
-        return ["git: no state changed; nothing to commit"]
+        said.append("git: no state changed; nothing to commit")
+        return
     names = [Path(p).stem for p in changed]
     lines = [f"mailzone rotate: {len(names)} domain(s) changed", ""]
     for name in names:
@@ -203,11 +205,10 @@ def commit_rotation(
         ]
         lines += done or [f"{name}: state updated"]
     commit_id = git.commit_state(root, changed, "\n".join(lines) + "\n")
-    said = [f"git: committed {commit_id} ({', '.join(f'{STATE_DIR}/{n}.yaml' for n in names)})"]
+    said.append(f"git: committed {commit_id} ({', '.join(f'{STATE_DIR}/{n}.yaml' for n in names)})")
     if push:
         tries = git.push(root)
         said.append("git: pushed" + (f" after {tries} attempts" if tries > 1 else ""))
-    return said
 
 
 def publish_rotation(root: Path, names: list[str], jobs: int, quiet: bool = False) -> list[str]:

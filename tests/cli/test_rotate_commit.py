@@ -117,6 +117,7 @@ def test_rotate_push_conflict_aborts_and_keeps_the_commit(tmp_path: Path) -> Non
     run = s.rotate("--commit", "--push")
 
     assert run.code == 1, (run.out, run.err)
+    assert "git: committed" in run.out, run.out
     (error,) = run.errors
     assert f"conflicts in {STATE}" in error and "rebase aborted" in error, run.err
     assert len(run.err.strip().splitlines()) == 1, run.err
