@@ -16,7 +16,9 @@ from mailzone.cli.context import (
     DnsFamily,
     DomainsArg,
     NetworkFamily,
+    ShardOpt,
     TextJsonOpt,
+    empty_shard,
     resolver,
 )
 from mailzone.errors import EXIT_OK, MailzoneError
@@ -156,6 +158,7 @@ def check(
             help="Worker processes (0: one per core from 100 domains).",
         ),
     ] = 0,
+    shard: ShardOpt = None,
 ) -> None:
     """Verify from live DNS what receivers test: drift, SPF, DKIM, DMARC, MX, rDNS, blocklists."""
     from datetime import UTC, datetime, timedelta
@@ -197,7 +200,9 @@ def check(
         if sender_ip or mail_from or helo:
             raise MailzoneError("--sender-ip, --mail-from and --helo go with --message")
         project = run.project(domains)
-        selected = project.select(domains or [])
+        selected = project.select(domains or [], shard)
+        if not selected:
+            empty_shard(shard)  # an empty report, as with no domain
         if processes == 0:
             processes = min(os.cpu_count() or 1, 8) if len(selected) >= 100 else 1
         reports = _run(selected, env, jobs, processes)

@@ -19,6 +19,7 @@ import typer
 from mailzone.check.families import DNS_NAMES, NETWORK_NAMES
 from mailzone.check.families import NAMES as CHECK_NAMES
 from mailzone.mta.kinds import KINDS as MTA_KINDS
+from mailzone.repo.shard import Shard, parse_shard
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -99,6 +100,37 @@ MtaKind = Enum("MtaKind", {name: name for name in MTA_KINDS}, type=str)  # type:
 DomainsArg = Annotated[
     list[str] | None, typer.Argument(help="Mail domains (default: every spec).", show_default=False)
 ]
+
+
+def _shard(text: str | None) -> Shard | None:
+    if text is None or isinstance(text, Shard):
+        return text
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+ShardOpt = Annotated[
+    Shard | None,
+    typer.Option(
+        "--shard",
+        parser=_shard,
+        metavar="K/N",
+        help="Only the zones of shard K of N (a stable split by DNS zone, for parallel CI jobs).",
+        show_default=False,
+    ),
+]
+
+
+def empty_shard(shard: Shard | None) -> bool:
+    """Whether `--shard` left nothing to do; if so, says so on stderr."""
+    if shard is None:
+        return False
+    console(stderr=True).print(f"shard {shard} holds no zone", markup=False)
+    return True
+
+
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, max=64, help="Zones read concurrently.")]
 LOCK_TIMEOUT = 60.0  # seconds a writing run waits for another one to end
 LockTimeoutOpt = Annotated[

@@ -23,8 +23,10 @@ from mailzone.cli.context import (
     LockTimeoutOpt,
     MtaKind,
     NameserverOpt,
+    ShardOpt,
     TextJsonOpt,
     console,
+    empty_shard,
     output,
     resolver,
 )
@@ -104,6 +106,7 @@ def rotate(
     fmt: TextJsonOpt = "text",
     jobs: JobsOpt = 4,
     lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
+    shard: ShardOpt = None,
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it hourly from a timer)."""
     from mailzone.cli.render import dkim as render_dkim
@@ -127,7 +130,7 @@ def rotate(
 
         # a provider file that cannot be used fails the run before any key or state is written
         cache = ProviderCache(run.root)
-        for domain in run.project(domains).select(domains or []):
+        for domain in run.project(domains).select(domains or [], shard):
             cache.get(domain.spec.provider)
 
     def publish(names: list[str]) -> list[str]:
@@ -137,7 +140,7 @@ def rotate(
         project = run.project(domains)  # read again each step: the last one changed the states
         return run_rotation(
             project,
-            project.select(domains or []),
+            project.select(domains or [], shard),
             host,
             at,
             dns=Dns(server),
@@ -146,7 +149,9 @@ def rotate(
             dry_run=dry,
         )
 
-    run.project(domains)  # bad specs or states fail before the lock is taken
+    # bad specs or states fail before the lock is taken
+    if not run.project(domains).select(domains or [], shard) and empty_shard(shard):
+        return
     if commit:
         git.check_ready(run.root, push)
     committed: list[str] = []

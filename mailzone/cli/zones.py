@@ -25,13 +25,16 @@ from mailzone.cli.context import (
     PlanFormatOpt,
     RecordsFormat,
     SchemaFormat,
+    ShardOpt,
     console,
+    empty_shard,
     output,
 )
 from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, MailzoneError, one_line
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ProviderCache, ZonePlan
+    from mailzone.repo.shard import Shard
 
 
 def init(
@@ -178,18 +181,20 @@ def records(
 
 
 def _plan(
-    root: Path, domains: list[str] | None, adopt: bool, jobs: int
+    root: Path, domains: list[str] | None, adopt: bool, jobs: int, shard: Shard | None
 ) -> tuple[list[ZonePlan], ProviderCache]:
     from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
     from mailzone.repo.project import load_project
 
     project = load_project(root)
-    selected = project.select(domains or [])
+    selected = project.select(domains or [], shard)
     # with every spec removed, the zones their states name are still planned: the plan warns
     # that their records are still in DNS and names the forget command
-    tasks = zone_tasks(project, selected, include_stale=not domains)
+    tasks = zone_tasks(project, selected, include_stale=not domains, shard=shard)
     if not tasks:
-        raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
+        if shard is None or not zone_tasks(project, project.select(), include_stale=not domains):
+            raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
+        empty_shard(shard)
     cache = ProviderCache(root)
     return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
 
@@ -219,9 +224,10 @@ def plan(
         bool, typer.Option("--adopt", help="Show the plan as apply --adopt would run it.")
     ] = False,
     jobs: JobsOpt = 4,
+    shard: ShardOpt = None,
 ) -> None:
     """Show what apply would change in live DNS."""
-    plans, _ = _plan(Context.of(ctx).root, domains, adopt, jobs)
+    plans, _ = _plan(Context.of(ctx).root, domains, adopt, jobs, shard)
     _print_plan(plans, fmt)
     if any(zp.error for zp in plans):
         raise typer.Exit(EXIT_ERROR)
@@ -251,6 +257,7 @@ def apply(
     fmt: PlanFormatOpt = "text",
     jobs: JobsOpt = 4,
     lock_timeout: LockTimeoutOpt = LOCK_TIMEOUT,
+    shard: ShardOpt = None,
 ) -> None:
     """Make live DNS match the specs (after showing the plan)."""
     root = Context.of(ctx).root
@@ -259,7 +266,7 @@ def apply(
 
     backups = backup_dir or root / "build" / "backups"
     with Context.of(ctx).locked(lock_timeout, backup_dir=backups):
-        plans, cache = _plan(root, domains, adopt, jobs)
+        plans, cache = _plan(root, domains, adopt, jobs, shard)
         _print_plan(plans, fmt, show=fmt != "json")
         pending = [zp for zp in plans if zp.pending and not zp.error]
         if pending:

@@ -28,6 +28,7 @@ from mailzone.octo.registry import owner_key
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, Project
+from mailzone.repo.shard import Shard
 from mailzone.repo.state import record_publication, stale_states
 from mailzone.spec.state import PUBLISHED_PHASES
 from mailzone.util.files import write_atomic
@@ -134,16 +135,20 @@ class ProviderCache:
 
 
 def zone_tasks(
-    project: Project, selected: Sequence[Domain], include_stale: bool = False
+    project: Project,
+    selected: Sequence[Domain],
+    include_stale: bool = False,
+    shard: Shard | None = None,
 ) -> list[ZoneTask]:
     """Group the selected domains' zones; each task holds every project domain of that zone.
 
-    `include_stale`: also read the zones of domains whose spec is gone but whose state says
-    where they were published, so plan can warn that their records are still there."""
+    `include_stale`: also read the zones (those in `shard`, if given) of domains whose spec is
+    gone but whose state says where they were published, so plan can warn that their records
+    are still there."""
     keys = {(d.zone, d.spec.provider) for d in selected}
     if include_stale:
         for state in stale_states(project.root, set(project.domains)):
-            if state.zone and state.provider:
+            if state.zone and state.provider and (shard is None or shard.holds(state.zone)):
                 keys.add((state.zone, state.provider))
     members: dict[tuple[str, str], list[Domain]] = defaultdict(list)
     for domain in project.domains.values():

@@ -11,6 +11,7 @@ from pathlib import Path
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.records.domain import DesiredRecord, expand_domain
 from mailzone.records.report_auth import authorisations, report_destinations
+from mailzone.repo.shard import Shard
 from mailzone.repo.spec_checks import check_spec
 from mailzone.repo.state import STATE_DIR, load_state
 from mailzone.spec.dkim_key import PublicKey
@@ -65,11 +66,13 @@ class Project:
     root: Path
     domains: dict[str, Domain] = field(default_factory=dict)
 
-    def select(self, names: Iterable[str] = ()) -> list[Domain]:
-        """The named domains (all when none are named); an unknown name is an error."""
+    def select(self, names: Iterable[str] = (), shard: Shard | None = None) -> list[Domain]:
+        """The named domains (all when none are named) whose zone is in `shard` (if given); an
+        unknown name is an error."""
         wanted = [typed_domain(n) for n in names]
         if not wanted:
-            return [self.domains[n] for n in sorted(self.domains)]
+            chosen = [self.domains[n] for n in sorted(self.domains)]
+            return [d for d in chosen if shard is None or shard.holds(d.zone)]
         missing = [n for n in wanted if n not in self.domains]
         if missing:
             known = sorted(p.name.rsplit(".", 1)[0] for p in spec_files(self.root))
@@ -77,7 +80,9 @@ class Project:
                 f"no spec for {', '.join(missing)} in {display_path(self.root / 'zones')} "
                 f"(known: {', '.join(known) or 'none'})"
             )
-        return [self.domains[n] for n in wanted]
+        return [
+            self.domains[n] for n in wanted if shard is None or shard.holds(self.domains[n].zone)
+        ]
 
 
 def typed_domain(name: str) -> str:
