@@ -35,6 +35,11 @@ class Shard:
         return shard_of(zone, self.count) == self.index
 
 
+def shard_count(zones: int, max_shards: int, per_shard: int) -> int:
+    """How many shards to split `zones` zones into: about `per_shard` each, 1 to `max_shards`."""
+    return max(1, min(max_shards, -(-zones // per_shard)))
+
+
 def parse_shard(text: str) -> Shard:
     """`K/N` with 1 <= K <= N <= 256; ValueError saying what is wrong."""
     index, sep, count = text.strip().partition("/")

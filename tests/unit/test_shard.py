@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailzone.repo.project import load_project
-from mailzone.repo.shard import Shard, parse_shard, shard_of
+from mailzone.repo.shard import Shard, parse_shard, shard_count, shard_of
 from tests.helpers import basic_spec, write_spec
 
 # a change of the hash moves zones between CI jobs: it must be deliberate
@@ -80,3 +80,22 @@ def test_named_domains_are_filtered_by_the_shard_too(tmp_path: Path) -> None:
     assert sorted(picked[0] + picked[1]) == sorted(named)
     for k, names in enumerate(picked, 1):
         assert all(shard_of(project.domains[n].zone, 2) == k for n in names)
+
+
+@pytest.mark.parametrize(
+    ("zones", "max_shards", "per_shard", "count"),
+    [
+        (0, 16, 500, 1),
+        (1, 16, 500, 1),
+        (500, 16, 500, 1),
+        (501, 16, 500, 2),
+        (1200, 16, 500, 3),
+        (1200, 2, 500, 2),
+        (10_000, 256, 1, 256),
+        (7, 16, 2, 4),
+    ],
+)
+def test_shard_count_is_zones_over_per_shard_capped(
+    zones: int, max_shards: int, per_shard: int, count: int
+) -> None:
+    assert shard_count(zones, max_shards, per_shard) == count
