@@ -95,10 +95,16 @@ def test_warnings_about_removed_specs_are_only_in_their_zones_shard(tmp_path: Pa
     assert f"mailzone forget {gone}" in runs[2].out
 
 
+def host_without_mta(root: Path) -> Path:
+    """A host config with its own key directory and no MTA to write."""
+    host = root / "host.yaml"
+    host.write_text(f"key_dir: {root / 'keys'}\nmta: {{kind: none}}\n")
+    return host
+
+
 def test_check_by_shard_checks_only_its_domains(tmp_path: Path) -> None:
     fleet(tmp_path)
-    host = tmp_path / "host.yaml"
-    host.write_text(f"key_dir: {tmp_path / 'keys'}\nmta: {{kind: none}}\n")
+    host = host_without_mta(tmp_path)
 
     checked = {}
     for k in (1, 2):
@@ -127,8 +133,7 @@ def test_check_by_shard_checks_only_its_domains(tmp_path: Path) -> None:
 
 def test_rotate_dry_run_by_shard_only_looks_at_its_domains(tmp_path: Path) -> None:
     fleet(tmp_path)
-    host = tmp_path / "host.yaml"
-    host.write_text(f"key_dir: {tmp_path / 'keys'}\nmta: {{kind: none}}\n")
+    host = host_without_mta(tmp_path)
 
     seen = {}
     for k in (1, 2):
