@@ -34,7 +34,7 @@ def plant(
     """A temp file as mailzone names them (`.<name>.<pid>.<random>.tmp`; older versions: no pid)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (f".{name}.{pid}.{random}.tmp" if pid else f".{name}.{random}.tmp")
-    path.write_text("-----BEGIN PRIVATE KEY-----\n")
+    path.write_text("half of a file a killed run was writing\n")
     if age:
         os.utime(path, (time.time() - age, time.time() - age))
     return path
