@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 import textwrap
 from functools import lru_cache
 from pathlib import Path
@@ -85,3 +86,23 @@ def dkim_spec(key: str, host: str = "mail", selector: str = "20200803") -> str:
     """basic_spec for provider `target`, mail host `host`, importing one DKIM public key."""
     spec = basic_spec(provider="target").replace("name: mail", f"name: {host}")
     return spec + f'dkim:\n  import:\n    - {{selector: "{selector}", public_key: "{key}"}}\n'
+
+
+GIT_ID = ("-c", "user.name=Tester", "-c", "user.email=tester@example.org")
+
+
+def git(where: Path, *args: str) -> str:
+    """Run git in `where` as a test identity; its stdout (the test fails if git does)."""
+    done = subprocess.run(
+        ["git", "-C", str(where), *GIT_ID, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def commit_all(root: Path, message: str = "specs") -> None:
+    """Commit everything in `root` (made a git repository if it is not one yet)."""
+    if not (root / ".git").exists():
+        git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)

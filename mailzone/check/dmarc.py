@@ -4,10 +4,12 @@ report address authorised by `<domain>._report._dmarc.<destination>` (RFC 7489 s
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, time
 
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
+from mailzone.octo.registry import REGISTRY_NAME, decode_notes, parse_dmarc_note
 from mailzone.repo.project import Domain
 
 POLICIES = ("none", "quarantine", "reject")
@@ -145,23 +147,36 @@ def _monitoring(domain: Domain, env: CheckEnv) -> Finding:
         "once the aggregate reports show every legitimate sender passing, set dmarc.policy: "
         "quarantine, and later reject"
     )
-    live = domain.state.dmarc
-    if live is None or live.policy != "none":
+    since = _none_since(domain, env)
+    if since is None:
         return Finding(
             "dmarc", subject, "pass", "p=none: monitoring (mailzone has not seen it applied yet)"
         )
-    days = (env.now - live.since).days
-    if env.now - live.since > env.dmarc_none_after:
+    days = (env.now - since).days
+    if env.now - since > env.dmarc_none_after:
         return Finding(
             "dmarc",
             subject,
             "warn",
-            f"p=none for {days} days (since {live.since:%Y-%m-%d}): spoofed mail is still delivered",
+            f"p=none for {days} days (since {since:%Y-%m-%d}): spoofed mail is still delivered",
             fix,
         )
     return Finding(
-        "dmarc", subject, "pass", f"p=none: monitoring since {live.since:%Y-%m-%d} ({days} days)"
+        "dmarc", subject, "pass", f"p=none: monitoring since {since:%Y-%m-%d} ({days} days)"
     )
+
+
+def _none_since(domain: Domain, env: CheckEnv) -> datetime | None:
+    """Since when apply has published p=none: the `dmarc` note of the domain's value in the
+    zone's `_mailzone` registry, else (registries written before the notes) the state's."""
+    answer = env.txt(f"{REGISTRY_NAME}.{domain.zone}")
+    notes = decode_notes(txt_values(answer)) if answer.error is None else {}
+    noted = parse_dmarc_note(notes.get(domain.name, {}).get("dmarc"))
+    if noted is not None:
+        policy, day = noted
+        return datetime.combine(day, time(), UTC) if policy == "none" else None
+    old = domain.state.dmarc
+    return old.since if old is not None and old.policy == "none" else None
 
 
 def _destination(domain: Domain, env: CheckEnv, tag: str, uri: str) -> Finding:

@@ -544,7 +544,12 @@ def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainSta
         if sel.selector in switching and not mta_ready:
             sel = sel.model_copy(update={"mta_done": False})  # set once the MTA signs with it
         entries.append(_entry(sel, old.get(sel.selector), decision.new_keys, now))
-    return decision.domain.state.model_copy(update={"selectors": entries})
+    domain = decision.domain
+    if entries == list(domain.state.selectors):
+        return domain.state
+    # where it is published, for a removed spec's forget (apply does not write state/)
+    where = {"zone": domain.zone, "provider": domain.spec.provider}
+    return domain.state.model_copy(update={"selectors": entries, **where})
 
 
 def _entry(

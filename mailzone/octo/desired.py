@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from octodns.record import Record
@@ -12,6 +12,19 @@ from mailzone.octo import registry
 from mailzone.octo.ownership import is_spf
 from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.domain import DesiredRecord, merge_zone
+from mailzone.repo.project import Domain
+
+
+def registry_notes(domain: Domain) -> dict[str, str]:
+    """The notes the domain's registry value carries: its DMARC policy (ownership.reconcile
+    dates it; a state file from before the notes gives the date it recorded)."""
+    if domain.spec.dmarc is None:
+        return {}
+    policy = domain.spec.dmarc.policy
+    old = domain.state.dmarc
+    if old is not None and old.policy == policy:
+        return {"dmarc": registry.dmarc_note(policy, old.since.date())}
+    return {"dmarc": policy}
 
 
 def fill_zone(
@@ -20,8 +33,9 @@ def fill_zone(
     ttl: int = 3600,
     source: Any = None,
     lenient: bool = False,
+    notes: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Add the domains' records and their registry values to `zone`.
+    """Add the domains' records and their registry values (with `notes` per domain) to `zone`.
 
     A TXT name another source already filled (plain octoDNS with several sources) is merged:
     its non-SPF values stay and mailzone's SPF value replaces any other."""
@@ -35,7 +49,7 @@ def fill_zone(
             record = record.copy(values=others + list(record.values))
         zone.add_record(record, replace=present is not None, lenient=lenient)
     values = [
-        registry.encode(domain, {registry.owner_key(r) for r in records})
+        registry.encode(domain, {registry.owner_key(r) for r in records}, (notes or {}).get(domain))
         for domain, records in per_domain
     ]
     if values:

@@ -1,8 +1,9 @@
 """`mailzone forget`: stop managing a domain, optionally deleting the records mailzone created.
 
-Where the domain lives comes from its spec; once the spec is gone, from `state/<domain>.yaml`
-(apply records the zone and provider there), else from the newest backup under `build/backups/`
-whose registry lists the domain. `--zone`/`--provider` override either.
+Where the domain lives comes from its spec; once the spec is gone, from its last version in
+git, else `state/<domain>.yaml` (`init` and `rotate` record the zone and provider there), else
+the newest backup under `build/backups/` whose registry lists the domain. `--zone`/`--provider`
+override either.
 
 With `--delete-records` it deletes only what the `_mailzone` registry in DNS claims for the
 domain AND mailzone could have generated for it (`deletable_entries`): the registry is a TXT
@@ -19,7 +20,7 @@ from mailzone.octo.registry import REGISTRY_NAME, decode, entry, owner_key, spli
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
 from mailzone.records.families import RECORD_TYPES
 from mailzone.records.model import relative_name
-from mailzone.repo.project import Domain, load_project
+from mailzone.repo.project import Domain, load_project, removed_domains
 from mailzone.repo.state import load_state
 from mailzone.spec.types import idna_name
 from mailzone.util.confine import is_inside, read_regular
@@ -36,6 +37,8 @@ def plan_forget(
         raise MailzoneError(str(err)) from None
     project = load_project(root)
     spec_domain = project.domains.pop(name, None)
+    if spec_domain is None:  # removed: its last version in git, if the repository has one
+        spec_domain = removed_domains(root, set(project.domains)).get(name)
     if spec_domain is not None:
         zone_name = zone_name or spec_domain.zone
         provider = provider or spec_domain.spec.provider
@@ -70,9 +73,9 @@ def deletable_entries(
     root: Path, name: str, zone: str, spec_domain: Domain | None
 ) -> frozenset[str]:
     """The registry entries mailzone could have generated for the domain in `zone`: its
-    expansion (from the spec and state, else the record sets the state says its last apply
-    generated, else those the newest backup of the zone lists for it) and a TXT per DKIM
-    selector of its state, of a type some record family produces."""
+    expansion (from the spec, or its last version in git, and the state; else the record sets
+    an old state file says an apply generated, else those the newest backup of the zone lists
+    for it) and a TXT per DKIM selector of its state, of a type some record family produces."""
     state = spec_domain.state if spec_domain is not None else load_state(root, name)
     made = set(state.records or ())
     if spec_domain is not None:

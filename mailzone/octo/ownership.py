@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from octodns.record import Record
 from octodns.zone import Zone
@@ -16,6 +17,7 @@ from octodns.zone import Zone
 from mailzone.errors import MailzoneError
 from mailzone.octo import registry
 from mailzone.octo.registry import REGISTRY_NAME
+from mailzone.records.families import RECORD_TYPES
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def reconcile(
     want = registry.decode(_values(want_rec)) if want_rec else {}
     have = registry.decode(_values(live_rec)) if live_rec else {}
     report.live_registry = have
+    have = _generated_kinds(have, existing.decoded_name, report)
     if deletable:
         have = _trusted(have, deletable, existing.decoded_name, report)
     owned_any = frozenset().union(*have.values()) if have else frozenset()
@@ -155,8 +158,29 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    _write_registry(desired, want_rec, live_rec, have, want, claimed)
+    notes = _settle_notes(want_rec, live_rec, want)
+    _write_registry(desired, want_rec, live_rec, have, claimed, notes)
     return report
+
+
+def _generated_kinds(have: registry.Registry, zone: str, report: ZoneReport) -> registry.Registry:
+    """The live registry without claims of a type no record family generates (a hand-edited
+    `_mailzone` claiming `NS/sub` must not make apply delete a delegation)."""
+    kinds = RECORD_TYPES | {"SPF"}
+    out: registry.Registry = {}
+    for domain, claims in have.items():
+        out[domain] = frozenset(c for c in claims if registry.split_key(c)[0] in kinds)
+        for claim in sorted(claims - out[domain]):
+            report.warnings.append(
+                f"{_claim(domain, claim, zone)}, a type mailzone never generates; left in place"
+            )
+    return out
+
+
+def _claim(domain: str, claim: str, zone: str) -> str:
+    kind, name = registry.split_key(claim)
+    fqdn = f"{name}.{zone}" if name else zone
+    return f"{domain}: the {REGISTRY_NAME} registry claims {kind} {fqdn.rstrip('.')}"
 
 
 def _trusted(
@@ -171,11 +195,9 @@ def _trusted(
     for domain, allowed in deletable.items():
         claims = have.get(domain, frozenset())
         for claim in sorted(claims - allowed):
-            kind, name = registry.split_key(claim)
-            fqdn = f"{name}.{zone}" if name else zone
             report.warnings.append(
-                f"{domain}: the {REGISTRY_NAME} registry claims {kind} {fqdn.rstrip('.')}, "
-                "which mailzone never generated for it; left in place"
+                f"{_claim(domain, claim, zone)}, which mailzone never generated for it; "
+                "left in place"
             )
         if domain in out:
             out[domain] = claims & allowed
@@ -221,17 +243,43 @@ def _merge_spf(
     desired.add_record(merged, replace=True)
 
 
+def _settle_notes(
+    want_rec: Record | None,
+    live_rec: Record | None,
+    want: registry.Registry,
+) -> registry.Notes:
+    """Each domain's registry notes: the live ones for domains this run does not write; for the
+    others the desired ones, where a DMARC policy keeps the date it went live (the live note's,
+    else the one the desired note carries from an old state file, else today)."""
+    wanted = registry.decode_notes(_values(want_rec)) if want_rec else {}
+    live = registry.decode_notes(_values(live_rec)) if live_rec else {}
+    notes = {d: n for d, n in live.items() if d not in want}
+    today = datetime.now(UTC).date()
+    for domain in want:
+        mine = dict(wanted.get(domain, {}))
+        if "dmarc" in mine:
+            policy = mine["dmarc"].partition("@")[0]
+            was = registry.parse_dmarc_note(live.get(domain, {}).get("dmarc"))
+            seeded = registry.parse_dmarc_note(mine["dmarc"])
+            if was is not None and was[0] == policy:
+                mine["dmarc"] = registry.dmarc_note(*was)
+            elif seeded is None:
+                mine["dmarc"] = registry.dmarc_note(policy, today)
+        notes[domain] = mine
+    return notes
+
+
 def _write_registry(
     desired: Zone,
     want_rec: Record | None,
     live_rec: Record | None,
     have: registry.Registry,
-    want: registry.Registry,
     claimed: dict[str, set[str]],
+    notes: registry.Notes,
 ) -> None:
-    entries = {d: e for d, e in have.items() if d not in want}
+    entries = {d: e for d, e in have.items() if d not in claimed}
     entries.update({d: frozenset(e) for d, e in claimed.items()})
-    values = [registry.encode(d, e) for d, e in sorted(entries.items()) if e]
+    values = [registry.encode(d, e, notes.get(d)) for d, e in sorted(entries.items()) if e]
     if want_rec is not None:
         desired.remove_record(want_rec)
     if not values:

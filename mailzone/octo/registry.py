@@ -2,11 +2,17 @@
 listing the record sets mailzone created (`mailzone:1 example.org MX/@ A/mail SPF/@ ...`).
 
 It lives in DNS, so what mailzone owns is known without the checkout, and it is written in the
-same change as the records. `SPF/<name>` means only the `v=spf1` value of that TXT set."""
+same change as the records. `SPF/<name>` means only the `v=spf1` value of that TXT set.
+
+A value may end with `key=value` notes about the domain that `apply` must remember without
+writing the checkout: `dmarc=none@2026-12-01` (the DMARC policy published, and since when).
+Values without notes (written before they existed) are read the same."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from mailzone.records.model import DesiredRecord
@@ -16,6 +22,7 @@ MAGIC = "mailzone:1"
 log = logging.getLogger("mailzone.registry")
 
 Registry = dict[str, frozenset[str]]
+Notes = dict[str, dict[str, str]]  # domain → {key: value}
 
 
 def owner_key(record: DesiredRecord) -> str:
@@ -23,14 +30,15 @@ def owner_key(record: DesiredRecord) -> str:
     return f"{'SPF' if record.spf_only else record.type}/{record.name or '@'}"
 
 
-def encode(domain: str, entries: frozenset[str] | set[str]) -> str:
+def encode(
+    domain: str, entries: frozenset[str] | set[str], notes: Mapping[str, str] | None = None
+) -> str:
     """One registry value (plain text; octoDNS and the servers chunk long values)."""
-    return " ".join([MAGIC, domain, *sorted(entries)])
+    extra = [f"{k}={v}" for k, v in sorted((notes or {}).items())]
+    return " ".join([MAGIC, domain, *sorted(entries), *extra])
 
 
-def decode(values: list[str] | tuple[str, ...]) -> Registry:
-    """Registry values → {domain: entries}; values that are not ours are ignored."""
-    out: dict[str, frozenset[str]] = {}
+def _parts(values: list[str] | tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
     for value in values:
         parts = value.replace("\\;", ";").split()
         if len(parts) < 2 or parts[0] != MAGIC:
@@ -38,8 +46,42 @@ def decode(values: list[str] | tuple[str, ...]) -> Registry:
                 "ignoring a %s value that mailzone did not write: %.60s", REGISTRY_NAME, value
             )
             continue
-        out[parts[1]] = out.get(parts[1], frozenset()) | frozenset(parts[2:])
+        yield parts[1], parts[2:]
+
+
+def decode(values: list[str] | tuple[str, ...]) -> Registry:
+    """Registry values → {domain: entries}; values that are not ours are ignored."""
+    out: dict[str, frozenset[str]] = {}
+    for domain, tokens in _parts(values):
+        entries = frozenset(t for t in tokens if "=" not in t)
+        out[domain] = out.get(domain, frozenset()) | entries
     return out
+
+
+def decode_notes(values: list[str] | tuple[str, ...]) -> Notes:
+    """Registry values → {domain: {key: value}} of the notes they carry."""
+    out: Notes = {}
+    for domain, tokens in _parts(values):
+        notes = out.setdefault(domain, {})
+        for token in tokens:
+            key, sep, value = token.partition("=")
+            if sep and key and value:
+                notes[key] = value
+    return {d: n for d, n in out.items() if n}
+
+
+def dmarc_note(policy: str, since: date) -> str:
+    """The `dmarc` note: the policy published and since when (`none@2026-12-01`)."""
+    return f"{policy}@{since.isoformat()}"
+
+
+def parse_dmarc_note(note: str | None) -> tuple[str, date] | None:
+    """`none@2026-12-01` → ('none', date(2026, 12, 1)); None if absent or malformed."""
+    policy, _, when = (note or "").partition("@")
+    try:
+        return policy, date.fromisoformat(when)
+    except ValueError:
+        return None
 
 
 def split_key(entry: str) -> tuple[str, str]:

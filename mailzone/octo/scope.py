@@ -46,6 +46,7 @@ def _scope_registry(desired: Zone, existing: Zone, scope: frozenset[str]) -> Non
     live_rec = existing.get_type(REGISTRY_NAME, "TXT")
     want = registry.decode(_values(want_rec)) if want_rec else {}
     have = registry.decode(_values(live_rec)) if live_rec else {}
+    notes = registry.decode_notes(_values(live_rec)) if live_rec else {}  # apply's to change
     entries: dict[str, frozenset[str]] = {}
     for domain in sorted({*want, *have}):
         kept = {e for e in have.get(domain, ()) if registry.split_key(e)[1] not in scope}
@@ -54,12 +55,12 @@ def _scope_registry(desired: Zone, existing: Zone, scope: frozenset[str]) -> Non
             entries[domain] = frozenset(kept | taken)
     if want_rec is not None:
         desired.remove_record(want_rec)
-    if entries == have and live_rec is not None:
+    if entries == have and live_rec is not None:  # (and so are the notes)
         desired.add_record(live_rec.copy(zone=desired), replace=True)
         return
     source = live_rec or want_rec
     if not entries or source is None:
         return
-    values = [registry.encode(d, e) for d, e in entries.items()]
+    values = [registry.encode(d, e, notes.get(d)) for d, e in entries.items()]
     data = {"type": "TXT", "ttl": source.ttl, "values": values}
     desired.add_record(Record.new(desired, REGISTRY_NAME, data, lenient=True), replace=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from octodns.source.base import BaseSource
 
-from mailzone.octo.desired import fill_zone
+from mailzone.octo.desired import fill_zone, registry_notes
 from mailzone.records.families import RECORD_TYPES
 from mailzone.repo.project import Project, load_project
 
@@ -59,6 +59,7 @@ class MailzoneSource(BaseSource):
             ttl=min((d.spec.ttl for d in domains), default=3600),
             source=self,
             lenient=lenient,
+            notes={d.name: registry_notes(d) for d in domains},
         )
         self.log.info("populate: %s: %d mail domains", zone.decoded_name, len(domains))
         return bool(domains)

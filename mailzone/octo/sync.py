@@ -20,16 +20,15 @@ from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
 from mailzone.octo import providers as provider_files
-from mailzone.octo.desired import fill_zone
+from mailzone.octo.desired import fill_zone, registry_notes
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
-from mailzone.octo.registry import owner_key
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
-from mailzone.repo.project import Domain, Project
+from mailzone.repo.project import Domain, Project, removed_domains
 from mailzone.repo.shard import Shard
-from mailzone.repo.state import record_publication, stale_states
+from mailzone.repo.state import stale_states
 from mailzone.spec.state import PUBLISHED_PHASES
 from mailzone.util.files import write_atomic
 
@@ -143,13 +142,18 @@ def zone_tasks(
     """Group the selected domains' zones; each task holds every project domain of that zone.
 
     `include_stale`: also read the zones (those in `shard`, if given) of domains whose spec is
-    gone but whose state says where they were published, so plan can warn that their records
-    are still there."""
+    gone but whose last version in git, or whose state, says where they were published, so
+    plan can warn that their records are still there."""
     keys = {(d.zone, d.spec.provider) for d in selected}
     if include_stale:
-        for state in stale_states(project.root, set(project.domains)):
-            if state.zone and state.provider and (shard is None or shard.holds(state.zone)):
-                keys.add((state.zone, state.provider))
+        gone = {(s.zone, s.provider) for s in stale_states(project.root, set(project.domains))}
+        gone |= {
+            (d.zone, d.spec.provider)
+            for d in removed_domains(project.root, set(project.domains)).values()
+        }
+        for zone, provider in gone:
+            if zone and provider and (shard is None or shard.holds(zone)):
+                keys.add((zone, provider))
     members: dict[tuple[str, str], list[Domain]] = defaultdict(list)
     for domain in project.domains.values():
         members[(domain.zone, domain.spec.provider)].append(domain)
@@ -208,7 +212,12 @@ def plan_zone(
         per_domain = [(d.name, d.records) for d in task.domains]
         per_domain += [(d.name, []) for d in task.forget]
         per_domain += [(name, []) for name in task.release]
-        fill_zone(desired, per_domain, ttl=min((d.spec.ttl for d in task.domains), default=3600))
+        fill_zone(
+            desired,
+            per_domain,
+            ttl=min((d.spec.ttl for d in task.domains), default=3600),
+            notes={d.name: registry_notes(d) for d in task.domains},
+        )
         processor = MailzoneProcessor("mailzone", adopt=adopt)
         processor.zone_options[desired.name] = ZoneOptions(
             protected=_protected(task),
@@ -287,7 +296,6 @@ def apply_zone(
         return outcome
     if zp.plan is None:
         outcome.status = "unchanged"
-        _record_publications(zp, cache, outcome)
         return outcome
     if zp.guard and not force:
         outcome.message = (
@@ -315,25 +323,7 @@ def apply_zone(
         return outcome
     outcome.status = "applied"
     outcome.changes = len(zp.changes)
-    _record_publications(zp, cache, outcome)
     return outcome
-
-
-def _record_publications(zp: ZonePlan, cache: ProviderCache, outcome: ZoneOutcome) -> None:
-    """Note in each domain's state where it is published (DNS is already right if this fails),
-    and since when its DMARC policy is live (unless the plan held the spec's back)."""
-    try:
-        for domain in zp.task.domains:
-            policy = domain.spec.dmarc.policy if domain.spec.dmarc else None
-            if zp.task.scope is not None:  # rotate --apply: DMARC is apply's to publish
-                policy = domain.state.dmarc.policy if domain.state.dmarc else None
-            made = sorted({owner_key(r) for r in domain.records})
-            record_publication(
-                cache.root, domain.state, domain.zone, domain.spec.provider, policy, records=made
-            )
-    except OSError as err:
-        outcome.status = "error"
-        outcome.message = f"applied, but could not write state/: {err}"
 
 
 def apply_all(

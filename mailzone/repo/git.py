@@ -1,4 +1,5 @@
-"""Committing and pushing `state/` with the `git` binary (`rotate --commit --push`).
+"""Committing and pushing `state/` with the `git` binary (`rotate --commit --push`), and
+reading removed specs back from history.
 
 Every call is `git -C root` with an argument list and a timeout; git's stderr is summarised
 in one line. Only `state/<domain>.yaml` files are ever staged, and a push is never forced."""
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from mailzone.errors import MailzoneError
 from mailzone.repo.state import STATE_DIR
+from mailzone.spec.yamlfile import MAX_BYTES as MAX_SPEC_TEXT
 
 LOCAL_TIMEOUT = 30.0
 NETWORK_TIMEOUT = 120.0
@@ -173,3 +175,49 @@ def _rebase(root: Path) -> None:
     raise MailzoneError(
         f"git rebase failed: {_summary(done)}; rebase aborted, the commit stays local"
     )
+
+
+MAX_REMOVED = 256  # removed specs read back from history per run
+HISTORY_COMMITS = 500  # how far back `git log` looks for them
+
+
+def removed_specs(root: Path, present: set[str]) -> dict[str, str]:
+    """{file name: text} of spec files git knows that the work tree no longer has: deleted
+    but still in HEAD, else their last version before the commit that deleted them (newest
+    first). Empty when `root` is not in a git work tree. A removed spec's records stay in DNS
+    until `forget`; this is how plan and forget find them without apply writing state/."""
+    if _git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
+        return {}
+    where: dict[str, str] = {}  # file name → the revision holding its last version
+    head = _git(root, "ls-tree", "--name-only", "HEAD", "--", "zones/", check=False)
+    for line in head.stdout.splitlines():
+        where.setdefault(line.rpartition("/")[2], "HEAD")
+    log = _git(
+        root,
+        "log",
+        "--diff-filter=D",
+        "--name-only",
+        "--format=%x00%H",
+        f"-n{HISTORY_COMMITS}",
+        "--",
+        "zones/",
+        check=False,
+    )
+    commit = ""
+    for line in log.stdout.splitlines():
+        if line.startswith("\0"):
+            commit = line[1:]
+        elif line.strip() and commit:
+            where.setdefault(line.rpartition("/")[2], f"{commit}^")
+    out: dict[str, str] = {}
+    for name, rev in sorted(where.items()):
+        if name in present or not name.endswith((".yaml", ".yml")) or len(out) >= MAX_REMOVED:
+            continue
+        blob = f"{rev}:./zones/{name}"
+        size = _git(root, "cat-file", "-s", blob, check=False).stdout.strip()
+        if not size.isdigit() or int(size) > MAX_SPEC_TEXT:
+            continue
+        shown = _git(root, "show", blob, check=False)
+        if shown.returncode == 0:
+            out[name] = shown.stdout
+    return out

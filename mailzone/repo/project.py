@@ -11,6 +11,7 @@ from pathlib import Path
 from mailzone.errors import MailzoneError, SpecError
 from mailzone.records.domain import DesiredRecord, expand_domain
 from mailzone.records.report_auth import authorisations, report_destinations
+from mailzone.repo.git import removed_specs
 from mailzone.repo.shard import Shard
 from mailzone.repo.spec_checks import check_spec
 from mailzone.repo.state import STATE_DIR, load_state
@@ -119,6 +120,24 @@ def load_domain(path: Path, root: Path) -> Domain:
     state = load_state(root, spec.domain)
     _check_state_against_spec(spec, state, doc, imported)
     return Domain(spec, state, doc, imported)
+
+
+def removed_domains(root: Path, known: set[str]) -> dict[str, Domain]:
+    """Domains whose spec git knows but the work tree no longer has (`git.removed_specs`), as
+    their last reviewed version describes them; a version that no longer loads is skipped."""
+    present = {p.name for p in spec_files(root)}
+    out: dict[str, Domain] = {}
+    for name, text in removed_specs(root, present).items():
+        path = root / "zones" / name
+        try:
+            doc = load_yaml(path, text)
+            spec = validate(ZoneSpec, doc)
+            imported = check_spec(spec, doc, root)
+        except MailzoneError:
+            continue
+        if spec.domain not in known and typed_domain(name.rsplit(".", 1)[0]) == spec.domain:
+            out[spec.domain] = Domain(spec, load_state(root, spec.domain), doc, imported)
+    return out
 
 
 def _check_state_against_spec(

@@ -5,12 +5,11 @@ refused with a clear error. Writes are atomic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from mailzone.spec.state import DmarcState, DomainState
+from mailzone.spec.state import DomainState
 from mailzone.spec.yamlfile import YamlDoc, load_yaml, validate
 from mailzone.util.confine import confine
 from mailzone.util.files import write_atomic
@@ -56,34 +55,13 @@ def load_state(root: Path, domain: str) -> DomainState:
     return state
 
 
-def record_publication(
-    root: Path,
-    state: DomainState,
-    zone: str,
-    provider: str,
-    dmarc_policy: str | None = None,
-    now: datetime | None = None,
-    records: list[str] | None = None,
-) -> None:
-    """Remember where a domain is published (so a removed spec can still be found in DNS),
-    which record sets it generated (`records`, registry entries) and since when its DMARC
-    policy is live."""
-    update: dict[str, object] = {}
-    if (state.zone, state.provider) != (zone, provider):
-        update.update(zone=zone, provider=provider)
-    if records is not None and state.records != records:
-        update["records"] = records
-    if dmarc_policy is None and state.dmarc is not None:
-        update["dmarc"] = None
-    elif dmarc_policy is not None and (state.dmarc is None or state.dmarc.policy != dmarc_policy):
-        when = (now or datetime.now(UTC)).replace(microsecond=0)
-        update["dmarc"] = DmarcState(policy=dmarc_policy, since=when)
-    if state_path(root, state.domain).exists() and not update:
+def record_publication(root: Path, state: DomainState, zone: str, provider: str) -> None:
+    """Remember where a domain is published, so a removed spec can still be found in DNS
+    (written by `init` and `rotate`, which run where state/ is committed; never by `apply`)."""
+    if state_path(root, state.domain).exists() and (state.zone, state.provider) == (zone, provider):
         return
-    # onto the file as it is now: a rotate may have changed its selectors since this run read it
     current = load_state(root, state.domain)
-    # every apply writes this again, so it need not survive a power cut: skip the fsyncs
-    save_state(root, current.model_copy(update=update), durable=False)
+    save_state(root, current.model_copy(update={"zone": zone, "provider": provider}))
 
 
 def stale_states(root: Path, known: set[str]) -> list[DomainState]:
@@ -95,7 +73,7 @@ def stale_states(root: Path, known: set[str]) -> list[DomainState]:
     return [load_state(root, n) for n in names if n not in known]
 
 
-def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
+def save_state(root: Path, state: DomainState) -> Path:
     """Write the state atomically (temp file, fsync, rename)."""
     path = state_path(root, state.domain)
     confine(root, path.parent, writes=True)
@@ -108,7 +86,7 @@ def save_state(root: Path, state: DomainState, durable: bool = True) -> Path:
     text = HEADER + yaml.dump(
         data, Dumper=StateDumper, sort_keys=False, default_flow_style=False, width=1000
     )
-    write_atomic(path, text, durable=durable)
+    write_atomic(path, text)
     return path
 
 

@@ -194,11 +194,14 @@ class DomainState(BaseModel):
     domain: DomainName
     zone: DomainName | None = Field(None, description="Where the domain was last published.")
     provider: ProviderName | None = Field(None, description="Which provider published it.")
-    dmarc: DmarcState | None = Field(None, description="The DMARC policy live since when.")
+    # written by apply before 0.x; read only: the `_mailzone` registry in DNS holds both now
+    dmarc: DmarcState | None = Field(
+        None, description="Old files: the DMARC policy live since when (now in DNS)."
+    )
     records: list[str] | None = Field(
         None,
-        description="The record sets its last apply generated (`MX/@ A/mail ...`, as the "
-        "`_mailzone` registry names them): what `forget --delete-records` may delete.",
+        description="Old files: the record sets an apply generated (`MX/@ A/mail ...`): "
+        "what `forget --delete-records` may delete once the spec is gone.",
     )
     selectors: list[SelectorState] = Field(default_factory=list)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import dns.zone
 
 from tests.cli import changes, mailzone
+from tests.helpers import commit_all
 from tests.zonecheck import assert_loads
 
 
@@ -77,6 +78,7 @@ def test_removed_spec_keeps_records_until_forget_deletes_only_ours(tmp_path: Pat
     assert mailzone(tmp_path, "apply", "--yes").returncode == 0
     with zone_file(tmp_path).open("a") as fh:
         fh.write("www 300 IN A 192.0.2.80\n")
+    commit_all(tmp_path)  # forget reads the removed spec back from git
     (tmp_path / "zones" / "example.org.yaml").unlink()
 
     plan = mailzone(tmp_path, "plan", "--exit-code")

@@ -13,17 +13,9 @@ import pytest
 
 from tests.cli import Run
 from tests.cli.test_rotate_cli import DAY, DOMAIN, HOUR, Repo, ok
+from tests.helpers import git
 
-ID = ("-c", "user.name=Tester", "-c", "user.email=tester@example.org")
 STATE = f"state/{DOMAIN}.yaml"
-
-
-def git(where: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(where), *ID, *args], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 
 from mailzone.repo.shard import shard_of
 from tests.cli import mailzone, plan_json
-from tests.helpers import basic_spec, write_spec
+from tests.helpers import basic_spec, commit_all, git, write_spec
 
 DOMAINS = [f"d{i}.test" for i in range(6)]
 SUB = "mx.d0.test"  # a second domain in zone d0.test
@@ -87,7 +87,9 @@ def test_warnings_about_removed_specs_are_only_in_their_zones_shard(tmp_path: Pa
     fleet(tmp_path)
     assert mailzone(tmp_path, "apply", "--yes").code == 0
     gone = in_shard(2)[-1]
-    (tmp_path / "zones" / f"{gone}.yaml").unlink()
+    commit_all(tmp_path)
+    git(tmp_path, "rm", "-q", f"zones/{gone}.yaml")
+    git(tmp_path, "commit", "-qm", f"drop {gone}")
 
     runs = {k: mailzone(tmp_path, "plan", "--shard", f"{k}/2") for k in (1, 2)}
 

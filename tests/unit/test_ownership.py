@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,84 @@ def test_forget_deletes_only_the_claims_mailzone_could_have_made() -> None:
         "example.org: the _mailzone registry claims A www.example.org, which mailzone never "
         "generated for it; left in place"
     ]
+
+
+def noted(policy_note: str | None, *entries: str) -> tuple[str, dict[str, Any]]:
+    notes = {"dmarc": policy_note} if policy_note else None
+    value = registry.encode("example.org", set(entries), notes)
+    return ("_mailzone", {"type": "TXT", "ttl": 300, "values": [value]})
+
+
+def test_registry_notes_round_trip_and_old_values_have_none() -> None:
+    value = registry.encode("example.org", {"MX/@"}, {"dmarc": "none@2026-01-02"})
+    assert value == "mailzone:1 example.org MX/@ dmarc=none@2026-01-02"
+    assert registry.decode([value]) == {"example.org": frozenset({"MX/@"})}
+    assert registry.decode_notes([value]) == {"example.org": {"dmarc": "none@2026-01-02"}}
+    assert registry.decode_notes(["mailzone:1 example.org MX/@"]) == {}
+    assert registry.parse_dmarc_note("none@2026-01-02") == ("none", date(2026, 1, 2))
+    assert registry.parse_dmarc_note("none@yesterday") is None
+
+
+def _desired_with_note(tmp_path: Path, note: str) -> Zone:
+    zone = desired_zone(tmp_path)
+    record = zone.get_type("_mailzone", "TXT")
+    entries = registry.decode(record.values)["example.org"]
+    value = registry.encode("example.org", entries, {"dmarc": note})
+    zone.add_record(record.copy(values=[value]), replace=True)
+    return zone
+
+
+def _live_from(desired: Zone, note: str) -> Zone:
+    """The zone as an apply of `desired` left it, its registry noting `note`."""
+    live = Zone(ZONE, [])
+    for record in desired.records:
+        if record.name != "_mailzone":
+            live.add_record(record.copy(zone=live))
+    entries = registry.decode(desired.get_type("_mailzone", "TXT").values)["example.org"]
+    live.add_record(Record.new(live, *noted(note, *entries)))
+    return live
+
+
+def test_the_dmarc_note_keeps_its_date_while_the_policy_stays(tmp_path: Path) -> None:
+    desired = _desired_with_note(tmp_path, "none")
+    changes, _ = run(desired, _live_from(desired, "none@2020-01-01"))
+    assert changes == []
+
+
+def test_a_new_policy_is_noted_with_today(tmp_path: Path) -> None:
+    desired = _desired_with_note(tmp_path, "reject")
+    changes, _ = run(desired, _live_from(desired, "none@2020-01-01"))
+    (change,) = changes
+    notes = registry.decode_notes(change.new.values)
+    assert notes == {"example.org": {"dmarc": f"reject@{datetime.now(UTC).date().isoformat()}"}}
+
+
+def test_an_old_state_date_seeds_a_registry_without_notes(tmp_path: Path) -> None:
+    desired = _desired_with_note(tmp_path, "none@2021-05-06")
+    live = _live_from(desired, "none@1999-01-01")
+    entries = registry.decode(live.get_type("_mailzone", "TXT").values)["example.org"]
+    live.add_record(Record.new(live, *owned(*entries)), replace=True)  # no notes yet
+    (change,) = run(desired, live)[0]
+    assert registry.decode_notes(change.new.values)["example.org"] == {"dmarc": "none@2021-05-06"}
+
+
+def test_a_scoped_plan_keeps_the_live_notes(tmp_path: Path) -> None:
+    desired = _desired_with_note(tmp_path, "reject")
+    live = _live_from(desired, "none@2020-01-01")
+    work = desired.copy()
+    report = reconcile(work, live, False)
+    hold_outside(work, live, frozenset({"nothing"}), FakeTarget(), report)
+    assert live.changes(work, FakeTarget()) == []
+
+
+def test_a_claim_of_a_type_mailzone_never_generates_is_not_trusted(tmp_path: Path) -> None:
+    """A hand-edited registry must not make apply delete a delegation or a CNAME."""
+    live = live_zone(
+        owned("NS/sub", "CNAME/www"),
+        ("sub", {"type": "NS", "ttl": 300, "values": ["ns1.example.net."]}),
+        ("www", {"type": "CNAME", "ttl": 300, "value": "example.net."}),
+    )
+    changes, report = run(desired_zone(tmp_path), live)
+    assert not [c for c in changes if isinstance(c, Delete)]
+    assert any("claims NS sub.example.org, a type mailzone never" in w for w in report.warnings)
+    assert any("claims CNAME www.example.org" in w for w in report.warnings)

@@ -114,12 +114,12 @@ def test_state_writer_never_emits_anchors_or_aliases(
     shared = {"note": ["a", "b"]}
     dumped = {"version": 1, "domain": "example.org", "selectors": [], "x": shared, "y": shared}
     monkeypatch.setattr(DomainState, "model_dump", lambda self, **kw: dumped)
-    path = save_state(tmp_path, DomainState(domain="example.org"), durable=False)
+    path = save_state(tmp_path, DomainState(domain="example.org"))
     text = path.read_text()
     assert "&" not in text and "*" not in text, text
     assert load_yaml(path).data["x"] == shared
     monkeypatch.undo()
-    save_state(tmp_path, DomainState(domain="example.org"), durable=False)
+    save_state(tmp_path, DomainState(domain="example.org"))
     assert load_state(tmp_path, "example.org").domain == "example.org"
 
 
