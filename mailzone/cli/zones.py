@@ -188,15 +188,20 @@ def _plan(
 
     project = load_project(root)
     selected = project.select(domains or [], shard)
-    # with every spec removed, the zones their states name are still planned: the plan warns
-    # that their records are still in DNS and names the forget command
+    # the zones of removed specs (their last version in git, or their state, names them) are
+    # still planned: the plan warns that their records are still in DNS and names forget
     tasks = zone_tasks(project, selected, include_stale=not domains, shard=shard)
     if not tasks:
         if shard is None or not zone_tasks(project, project.select(), include_stale=not domains):
             raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
         empty_shard(shard)
     cache = ProviderCache(root)
-    return plan_all(project, tasks, cache, adopt=adopt, jobs=jobs), cache
+    plans = plan_all(project, tasks, cache, adopt=adopt, jobs=jobs)
+    # a removed spec git still remembers, already forgotten: its zone has nothing to say
+    plans = [zp for zp in plans if zp.task.domains or zp.error or zp.orphans or zp.pending]
+    if not plans and not project.domains:
+        raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
+    return plans, cache
 
 
 def _print_plan(plans: list[ZonePlan], fmt: PlanFormat, show: bool = True) -> None:

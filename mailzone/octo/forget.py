@@ -48,7 +48,7 @@ def plan_forget(
         provider = provider or found_provider
         if provider is None:
             raise MailzoneError(
-                f"{name}: zones/{name}.yaml is gone and neither state/{name}.yaml nor a backup "
+                f"{name}: zones/{name}.yaml is gone and neither git, state/{name}.yaml nor a backup "
                 f"in build/backups says where it was published: give --provider (and --zone)"
             )
     zone_name = zone_name or name

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from octodns.record import Record
 from octodns.zone import Zone
 
 from tests.cli import mailzone, write_provider
-from tests.helpers import basic_spec, write_spec
+from tests.helpers import basic_spec, commit_all, write_spec
 from tests.servers import DnsServer, PowerDnsServer, make_provider, query, txt_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.", "example.net.")]
@@ -21,16 +20,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.", "exampl
 FORGET = "mailzone forget example.org --delete-records"
 
 
-def published(root: Path, server: PowerDnsServer, *domains: str) -> None:
-    """Specs for `domains` on provider `pdns`, applied."""
+def published(root: Path, server: PowerDnsServer, *domains: str, git: bool = True) -> None:
+    """Specs for `domains` on provider `pdns`, applied (and committed to git, as in GitOps:
+    apply itself writes nothing the repository tracks)."""
     write_provider(root, "pdns", server.provider_config())
     for domain in domains:
         write_spec(root, domain, basic_spec(domain, provider="pdns"))
     applied = mailzone(root, "apply", "--yes")
     assert applied.code == 0, applied.out + applied.err
+    assert not list((root / "state").glob("*.yaml"))
+    if git:
+        commit_all(root)
 
 
-def test_forget_finds_a_removed_spec_where_its_state_says_it_was_published(
+def test_forget_finds_a_removed_spec_from_its_last_version_in_git(
     tmp_path: Path, pdns_server: PowerDnsServer
 ) -> None:
     # given two domains on PowerDNS, and example.org's spec removed
@@ -53,21 +56,17 @@ def test_forget_finds_a_removed_spec_where_its_state_says_it_was_published(
     assert FORGET not in mailzone(tmp_path, "plan").out
 
 
-def test_forget_without_zone_and_provider_in_the_state_uses_the_last_backup(
+def test_forget_without_git_or_state_uses_the_last_backup(
     tmp_path: Path, pdns_server: PowerDnsServer
 ) -> None:
     # given example.org published on PowerDNS, applied twice (so a backup lists it), its spec
-    # removed and a state that does not say where it was published
-    published(tmp_path, pdns_server, "example.org")
+    # removed, no git and no state saying where it was published
+    published(tmp_path, pdns_server, "example.org", git=False)
     spec = tmp_path / "zones" / "example.org.yaml"
     spec.write_text(spec.read_text().replace("192.0.2.25", "192.0.2.26"))
     assert mailzone(tmp_path, "apply", "--yes").code == 0
     assert list((tmp_path / "build" / "backups").glob("example.org.*.zone"))
     spec.unlink()
-    state = tmp_path / "state" / "example.org.yaml"
-    data = yaml.safe_load(state.read_text())
-    del data["zone"], data["provider"]
-    state.write_text(yaml.safe_dump(data))
 
     forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
 
@@ -80,7 +79,7 @@ def test_forget_with_nothing_saying_where_asks_for_the_provider(tmp_path: Path) 
 
     assert forgot.code == 1
     assert forgot.err == (
-        "error: example.org: zones/example.org.yaml is gone and neither state/example.org.yaml "
+        "error: example.org: zones/example.org.yaml is gone and neither git, state/example.org.yaml "
         "nor a backup in build/backups says where it was published: give --provider (and --zone)\n"
     )
 
