@@ -60,7 +60,11 @@ def test_second_plan_is_empty_and_an_edit_plans_only_that_change(
         "example.org",
         dkim_spec(rsa_public_b64()).replace("policy: none", "policy: quarantine"),
     )
-    assert changes(root) == [("update", "_dmarc.example.org.", "TXT")]
+    # the DMARC record, and the registry's note of since when its policy is live
+    assert changes(root) == [
+        ("update", "_dmarc.example.org.", "TXT"),
+        ("update", "_mailzone.example.org.", "TXT"),
+    ]
     assert mailzone(root, "plan", "--exit-code").returncode == 2
     assert mailzone(root, "apply", "--yes").returncode == 0
     assert txt_values(dns_server, "_dmarc.example.org.") == [

@@ -24,6 +24,7 @@ from octodns.zone import Zone
 
 from mailzone.dkim import keys
 from mailzone.dkim.store import KeyStore
+from mailzone.octo import registry
 from mailzone.repo.state import load_state, save_state
 from mailzone.spec import dkim_key
 from mailzone.spec.state import DomainState, SelectorState
@@ -245,7 +246,8 @@ def test_rotate_apply_publishes_only_its_selectors_and_leaves_spec_edits_to_appl
     assert txt_values(dns_server, f"_dmarc.{ZONE}") == old_dmarc
     assert query(dns_server, f"mail.{ZONE}", "A") == ["192.0.2.25"]
     assert "192.0.2.25" in txt_values(dns_server, ZONE)[0]
-    assert site.state().dmarc is not None and site.state().dmarc.policy == "none"
+    assert dmarc_noted(dns_server) == "none"  # the DMARC record is apply's, and so is its note
+    assert f"TXT/{new.selector}._domainkey" in registry_entries(dns_server)
     # and it says what is pending and which command publishes it
     pending = [line for line in run.out.splitlines() if "mailzone apply" in line]
     assert len(pending) == 1, run.out
@@ -255,11 +257,26 @@ def test_rotate_apply_publishes_only_its_selectors_and_leaves_spec_edits_to_appl
     # and `mailzone apply` publishes the rest, and owns the new selector already
     plan = changes(site.root)
     assert ("update", f"_dmarc.{ZONE}", "TXT") in plan
-    assert all("_domainkey" not in name and "_mailzone" not in name for _, name, _ in plan), plan
+    assert all("_domainkey" not in name for _, name, _ in plan), plan
+    owned = registry_entries(dns_server)
     site.apply()
     assert txt_values(dns_server, f"_dmarc.{ZONE}")[0].startswith("v=DMARC1; p=quarantine")
     assert query(dns_server, f"mail.{ZONE}", "A") == ["192.0.2.26"]
-    assert site.state().dmarc is not None and site.state().dmarc.policy == "quarantine"
+    assert dmarc_noted(dns_server) == "quarantine"
+    assert registry_entries(dns_server) == owned
+
+
+def registry_entries(server: DnsServer) -> frozenset[str]:
+    """What the served `_mailzone` registry says example.org owns."""
+    return registry.decode(txt_values(server, f"_mailzone.{ZONE}"))[DOMAIN]
+
+
+def dmarc_noted(server: DnsServer) -> str:
+    """The DMARC policy the served registry notes for example.org (dated today)."""
+    note = registry.decode_notes(txt_values(server, f"_mailzone.{ZONE}"))[DOMAIN]["dmarc"]
+    policy, _, day = note.partition("@")
+    assert day == datetime.now(UTC).date().isoformat()
+    return policy
 
 
 def _served(server: DnsServer) -> list[str]:
