@@ -30,7 +30,7 @@ from mailzone.cli.context import (
     output,
     resolver,
 )
-from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK, MailzoneError
 
 if TYPE_CHECKING:
     from mailzone.dkim.rotate import RotateResult
@@ -178,15 +178,18 @@ def rotate(
                 commit_rotation(run.root, before, results, push, committed)
             except MailzoneError as err:
                 commit_error = err
-    render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
+    code = EXIT_OK
+    if commit_error or any(r.failed for r in results):
+        code = EXIT_ERROR
+    elif dry_run and result.due:
+        code = EXIT_CHANGES
+    render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply, exit_code=code)
     for line in committed:
         print(line, file=sys.stderr if fmt == "json" else sys.stdout)
     if commit_error:
         raise commit_error
-    if any(r.failed for r in results):
-        raise typer.Exit(EXIT_ERROR)
-    if dry_run and result.due:
-        raise typer.Exit(EXIT_CHANGES)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def commit_rotation(

@@ -140,10 +140,11 @@ def write_provider(root: Path, name: str, config: dict[str, Any]) -> Path:
 
 
 def plan_json(root: Path, *args: str) -> list[dict[str, Any]]:
-    """`plan --format json` as data."""
+    """The zones of `plan --format json`."""
     result = mailzone(root, "plan", "--format", "json", *args)
     assert result.returncode in (0, 2), result.stderr
-    return json.loads(result.stdout)
+    zones: list[dict[str, Any]] = json.loads(result.stdout)["zones"]
+    return zones
 
 
 def changes(root: Path, *args: str) -> list[tuple[str, str, str]]:
