@@ -47,7 +47,7 @@ def read_result(path: Path, kind: Kind) -> dict[str, Any]:
     except OSError as err:
         raise MailzoneError(err.strerror or "cannot be read", str(path)) from None
     if len(raw) > MAX_RESULT_BYTES:
-        raise MailzoneError(f"larger than {MAX_RESULT_BYTES // 2**20} MiB", str(path))
+        raise MailzoneError(f"more than {MAX_RESULT_BYTES:,} bytes", str(path))
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as err:
