@@ -110,7 +110,7 @@ def rotate(
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it hourly from a timer)."""
     from mailzone.cli.render import dkim as render_dkim
-    from mailzone.dkim.rotate import parse_now
+    from mailzone.dkim.rotate import RotateResult, parse_now
     from mailzone.dkim.rotate import rotate as run_rotation
     from mailzone.dns.query import Dns
     from mailzone.repo import git
@@ -151,6 +151,9 @@ def rotate(
 
     # bad specs or states fail before the lock is taken
     if not run.project(domains).select(domains or [], shard) and empty_shard(shard):
+        if fmt == "json":  # a result all the same, for `ci merge`
+            empty = render_dkim.rotation_json([RotateResult([], dry_run=dry_run)])
+            print(json.dumps(empty, indent=2))
         return
     if commit:
         git.check_ready(run.root, push)

@@ -134,3 +134,29 @@ def test_merging_a_shard_twice_or_the_wrong_kind_is_one_error(tmp_path: Path) ->
     )
     assert wrong.err.startswith(f"error: {shard}: domains: missing, or not a list")
     assert twice.out == wrong.out == ""
+
+
+def test_an_empty_shard_prints_a_result_that_merges(tmp_path: Path) -> None:
+    host = tmp_path / "host.yaml"
+    host.write_text(yaml.safe_dump({"key_dir": str(tmp_path / "keys"), "mta": {"kind": "none"}}))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write_spec(repo, "a.test", basic_spec("a.test"))
+    full, empty = f"{shard_of('a.test', 2)}/2", f"{3 - shard_of('a.test', 2)}/2"
+    rotate = ("rotate", "--dry-run", "--now", "2030-01-01T00:00:00Z", "--host-config", str(host))
+    check = ("check", "--nameserver", "127.0.0.1:9", "--timeout", "0.2", "--host-config", str(host))
+    commands = {"plan": ("plan",), "apply": ("apply", "--yes"), "check": check, "rotate": rotate}
+
+    for kind, args in commands.items():
+        data = json_result(mailzone(repo, *args, "--format", "json", "--shard", empty), kind)
+        assert data["exit_code"] == 0
+        assert data["domains" if kind in ("check", "rotate") else "zones"] == []
+
+    files = []
+    for shard in (full, empty):
+        files.append(tmp_path / f"rotate-{shard[0]}.json")
+        files[-1].write_text(mailzone(repo, *rotate, "--format", "json", "--shard", shard).out)
+    merged = mailzone(repo, "ci", "merge", "rotate", *map(str, files), "--format", "json")
+    assert json_result(merged, "rotate") == json.loads(
+        mailzone(repo, *rotate, "--format", "json").out
+    )
