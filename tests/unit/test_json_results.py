@@ -161,3 +161,10 @@ def test_a_result_file_too_large_is_refused_before_it_is_parsed(
 
     with pytest.raises(MailzoneError, match=r"huge\.json: more than 10 bytes"):
         read_result(path, "plan")
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMA_VERSIONS))
+def test_every_field_says_what_it_means(kind: str) -> None:
+    for node in objects(schema(kind)):
+        for name, value in node["properties"].items():
+            assert value.get("description"), (kind, name)
