@@ -111,6 +111,8 @@ def test_merged_check_shards_are_the_check_of_one_run_passing_failing_and_inconc
     good = spec.read_text()
     spec.write_text(good.replace("192.0.2.25", "192.0.2.26"))  # DNS is not as wanted
     failing, failing_whole = merged(root, "check", *at)
+    shards = [str(root / f"check-{k}.json") for k in (1, 2)]
+    summary = mailzone(root, "ci", "merge", "check", *shards)
     spec.write_text(good)
     unknown, unknown_whole = merged(
         root, "check", "--nameserver", "127.0.0.1:9", "--timeout", "0.2", *CHECK
@@ -123,3 +125,7 @@ def test_merged_check_shards_are_the_check_of_one_run_passing_failing_and_inconc
     ):
         assert json_result(shards, "check") == json_result(whole, "check")
         assert shards.code == whole.code == code, whole.out
+    assert summary.code == 3
+    lines = summary.out.splitlines()
+    assert lines[-1] == "check: 5 domain(s), 1 failed; exit code 3"
+    assert [line.split(":")[0] for line in lines if " 0 fail" not in line] == ["c.test", "check"]
