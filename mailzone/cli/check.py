@@ -211,11 +211,11 @@ def check(
         require=frozenset(r.value for r in require or []),
     )
     unchecked = inconclusive(reports, rules)
+    code = exit_code(reports, rules)
     if fmt == "json":
-        check_report.print_json(reports, sys.stdout, unchecked)
+        check_report.print_json(reports, sys.stdout, unchecked, code)
     else:
         check_report.print_text(reports, sys.stdout, problems_only=problems, unchecked=unchecked)
-    code = exit_code(reports, rules)
     if code != EXIT_OK:
         raise typer.Exit(code)
 

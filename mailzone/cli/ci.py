@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,3 +61,29 @@ def matrix(
         except OSError as err:
             raise MailzoneError(f"--github-output: {target}: {err.strerror}") from None
     print(line)
+
+
+@ci_app.command("merge")
+def merge(
+    kind: Annotated[
+        Literal["plan", "apply", "check", "rotate"],
+        typer.Argument(help="The command whose results these are."),
+    ],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Each shard's `--format json` output.", show_default=False),
+    ],
+    fmt: Annotated[
+        Literal["text", "markdown", "json"], typer.Option("--format", help="Output format.")
+    ] = "text",
+) -> None:
+    """Merge the `--format json` results of a run's shards (`--shard K/N`) into one result, as
+    one run would print it, and exit with one code: 1 if any shard's is 1, else 3 if any is 3,
+    else 4 if any is 4, else 2 if any is 2, else 0."""
+    from mailzone.cli.render.results import print_merged
+    from mailzone.repo.results import merge_results, read_result
+
+    merged = merge_results(kind, [(str(f), read_result(f, kind)) for f in files])
+    print_merged(kind, merged, fmt, sys.stdout)
+    if merged["exit_code"]:
+        raise typer.Exit(merged["exit_code"])

@@ -30,7 +30,7 @@ from mailzone.cli.context import (
     output,
     resolver,
 )
-from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, MailzoneError
+from mailzone.errors import EXIT_CHANGES, EXIT_CHECK_FAILED, EXIT_ERROR, EXIT_OK, MailzoneError
 
 if TYPE_CHECKING:
     from mailzone.dkim.rotate import RotateResult
@@ -110,7 +110,7 @@ def rotate(
 ) -> None:
     """Advance DKIM key rotation as far as is safe now (idempotent; run it hourly from a timer)."""
     from mailzone.cli.render import dkim as render_dkim
-    from mailzone.dkim.rotate import parse_now
+    from mailzone.dkim.rotate import RotateResult, parse_now
     from mailzone.dkim.rotate import rotate as run_rotation
     from mailzone.dns.query import Dns
     from mailzone.repo import git
@@ -151,6 +151,9 @@ def rotate(
 
     # bad specs or states fail before the lock is taken
     if not run.project(domains).select(domains or [], shard) and empty_shard(shard):
+        if fmt == "json":  # a result all the same, for `ci merge`
+            empty = render_dkim.rotation_json([RotateResult([], dry_run=dry_run)])
+            print(json.dumps(empty, indent=2))
         return
     if commit:
         git.check_ready(run.root, push)
@@ -178,15 +181,18 @@ def rotate(
                 commit_rotation(run.root, before, results, push, committed)
             except MailzoneError as err:
                 commit_error = err
-    render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply)
+    code = EXIT_OK
+    if commit_error or any(r.failed for r in results):
+        code = EXIT_ERROR
+    elif dry_run and result.due:
+        code = EXIT_CHANGES
+    render_dkim.print_rotation(results, fmt, sys.stdout, sys.stderr, applied=apply, exit_code=code)
     for line in committed:
         print(line, file=sys.stderr if fmt == "json" else sys.stdout)
     if commit_error:
         raise commit_error
-    if any(r.failed for r in results):
-        raise typer.Exit(EXIT_ERROR)
-    if dry_run and result.due:
-        raise typer.Exit(EXIT_CHANGES)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def commit_rotation(

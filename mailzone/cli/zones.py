@@ -30,7 +30,7 @@ from mailzone.cli.context import (
     empty_shard,
     output,
 )
-from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, MailzoneError, one_line
+from mailzone.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, MailzoneError, one_line
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ProviderCache, ZonePlan
@@ -204,17 +204,17 @@ def _plan(
     return plans, cache
 
 
-def _print_plan(plans: list[ZonePlan], fmt: PlanFormat, show: bool = True) -> None:
-    """The plan on stdout in `fmt` (unless not `show`), and each zone's error on stderr."""
+def _print_plan(plans: list[ZonePlan], fmt: PlanFormat, show: bool = True, code: int = 0) -> None:
+    """The plan on stdout in `fmt` (unless not `show`; JSON says the exit `code`), and each
+    zone's error on stderr."""
     from mailzone.cli.render import plan as render
 
-    printers = {
-        "text": render.print_plan_text,
-        "json": render.print_plan_json,
-        "markdown": render.print_plan_markdown,
-    }
-    if show:
-        printers[fmt](plans, output())
+    if fmt == "json" and show:
+        render.print_plan_json(plans, output(), code)
+    elif show:
+        {"text": render.print_plan_text, "markdown": render.print_plan_markdown}[fmt](
+            plans, output()
+        )
     render.print_errors(plans, output())
 
 
@@ -233,11 +233,14 @@ def plan(
 ) -> None:
     """Show what apply would change in live DNS."""
     plans, _ = _plan(Context.of(ctx).root, domains, adopt, jobs, shard)
-    _print_plan(plans, fmt)
+    code = EXIT_OK
     if any(zp.error for zp in plans):
-        raise typer.Exit(EXIT_ERROR)
-    if exit_code and any(zp.pending for zp in plans):
-        raise typer.Exit(EXIT_CHANGES)
+        code = EXIT_ERROR
+    elif exit_code and any(zp.pending for zp in plans):
+        code = EXIT_CHANGES
+    _print_plan(plans, fmt, code=code)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def apply(
@@ -279,12 +282,13 @@ def apply(
             _confirm(f"Apply {count} change(s) to {len(pending)} zone(s)?", yes)
         now = datetime.now(UTC)
         outcomes = apply_all(plans, cache, backups, now, force=force, adopt=adopt, jobs=jobs)
+    code = EXIT_ERROR if any(o.status == "error" for o in outcomes) else EXIT_OK
     if fmt == "json":
-        render.print_apply_json(plans, outcomes, output())
+        render.print_apply_json(plans, outcomes, output(), code)
     else:
         render.print_outcomes(outcomes, output())
-    if any(o.status == "error" for o in outcomes):
-        raise typer.Exit(EXIT_ERROR)
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def forget(

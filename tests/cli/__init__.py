@@ -140,10 +140,11 @@ def write_provider(root: Path, name: str, config: dict[str, Any]) -> Path:
 
 
 def plan_json(root: Path, *args: str) -> list[dict[str, Any]]:
-    """`plan --format json` as data."""
+    """The zones of `plan --format json`."""
     result = mailzone(root, "plan", "--format", "json", *args)
     assert result.returncode in (0, 2), result.stderr
-    return json.loads(result.stdout)
+    zones: list[dict[str, Any]] = json.loads(result.stdout)["zones"]
+    return zones
 
 
 def changes(root: Path, *args: str) -> list[tuple[str, str, str]]:
@@ -156,3 +157,18 @@ def changes(root: Path, *args: str) -> list[tuple[str, str, str]]:
 def line_of(text: str, needle: str) -> int:
     """The 1-based line of the first line containing `needle`."""
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+SCHEMAS = Path(__file__).parents[2] / "mailzone" / "cli" / "render" / "schemas"
+
+
+def json_result(run: Run, kind: str) -> dict[str, Any]:
+    """A run's `--format json` output, valid by `mailzone/cli/render/schemas/<kind>.schema.json`
+    and saying the exit code the run returned."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((SCHEMAS / f"{kind}.schema.json").read_text())
+    data: dict[str, Any] = json.loads(run.out)
+    Draft202012Validator(schema).validate(data)
+    assert data["exit_code"] == run.code, (data["exit_code"], run.code, run.err)
+    return data

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -68,6 +69,59 @@ def check_names() -> str:
     return ", ".join(f"`{name}`" for name in NAMES)
 
 
+def json_field_tables() -> str:
+    """The fields of each `--format json` output, from its JSON Schema file; a shape described
+    once (apply's zones are plan's) is not listed again."""
+    import json
+
+    seen: set[str] = set()
+    out = []
+    for kind in ("plan", "apply", "check", "rotate"):
+        path = ROOT / "mailzone" / "cli" / "render" / "schemas" / f"{kind}.schema.json"
+        schema = json.loads(path.read_text())
+        out += [f"`{kind} --format json`:", "", "| field | type | meaning |", "|---|---|---|"]
+        out += _json_rows(schema, schema["$defs"], "", seen)
+        out.append("")
+    return "\n".join(out).strip()
+
+
+def _json_rows(
+    node: dict[str, Any], defs: dict[str, Any], prefix: str, seen: set[str]
+) -> list[str]:
+    import json
+
+    def resolve(value: dict[str, Any]) -> dict[str, Any]:
+        ref = value.get("$ref", "")
+        return defs[ref.rsplit("/", 1)[1]] if ref else value
+
+    def kind(value: dict[str, Any]) -> str:
+        if "const" in value:
+            return f"`{value['const']}`"
+        if "enum" in value:
+            return " / ".join(f"`{v}`" for v in value["enum"])
+        if value.get("type") == "array":
+            return f"list of {kind(resolve(value['items']))}"
+        if "additionalProperties" in value and "properties" not in value:
+            return f"object of {kind(value['additionalProperties'])}"
+        types = value.get("type", "object")
+        return " or ".join(types) if isinstance(types, list) else types
+
+    rows = []
+    for name, value in node["properties"].items():
+        path = f"{prefix}{name}"
+        inner = resolve(value["items"]) if value.get("type") == "array" else resolve(value)
+        about = value.get("description") or inner.get("description", "")
+        rows.append(f"| `{path}` | {kind(value)} | {about.replace('|', '/')} |")
+        if "properties" in inner:
+            key = json.dumps(inner, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                rows += _json_rows(
+                    inner, defs, f"{path}{'[]' if value.get('type') == 'array' else ''}.", seen
+                )
+    return rows
+
+
 # marker name -> (file, what generates the text between its markers)
 GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "fields": ("docs/spec.md", field_table),
@@ -77,6 +131,7 @@ GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "record-families": ("docs/development.md", record_family_table),
     "check-families": ("docs/check.md", check_family_table),
     "check-names": ("README.md", check_names),
+    "json-fields": ("docs/json.md", json_field_tables),
 }
 MARKED = r"(<!-- {name}:start -->)(.*?)(<!-- {name}:end -->)"
 

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from mailzone.check.model import DomainReport
 from mailzone.check.verdict import unchecked_text
+from mailzone.repo.results import SCHEMA_VERSIONS
 
 Unchecked = dict[str, dict[str, list[str]]]  # domain → family → why it could not be checked
 
@@ -39,10 +40,15 @@ def print_text(
         out.write(summary + "\n")
 
 
-def to_json(reports: list[DomainReport], unchecked: Unchecked | None = None) -> dict[str, Any]:
-    """Everything, for machines; `unchecked` per domain: family → why it could not be checked."""
+def to_json(
+    reports: list[DomainReport], unchecked: Unchecked | None = None, exit_code: int = 0
+) -> dict[str, Any]:
+    """Everything, for machines (docs/json.md); `unchecked` per domain: family → why it could
+    not be checked; `exit_code`: the one check returns."""
     unchecked = unchecked or {}
     return {
+        "schema_version": SCHEMA_VERSIONS["check"],
+        "exit_code": exit_code,
         "failed": any(r.failed for r in reports),
         "inconclusive": bool(unchecked),
         "domains": [
@@ -68,7 +74,7 @@ def to_json(reports: list[DomainReport], unchecked: Unchecked | None = None) -> 
 
 
 def print_json(
-    reports: list[DomainReport], out: TextIO, unchecked: Unchecked | None = None
+    reports: list[DomainReport], out: TextIO, unchecked: Unchecked | None, exit_code: int
 ) -> None:
     """`to_json` on one indented document."""
-    out.write(json.dumps(to_json(reports, unchecked), indent=2) + "\n")
+    out.write(json.dumps(to_json(reports, unchecked, exit_code), indent=2) + "\n")

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mailzone.dkim.rotate import DomainRun, RotateResult, Wait
 from mailzone.dkim.selectors import KeyRow
+from mailzone.repo.results import SCHEMA_VERSIONS
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ZonePlan
 
 HELD_SHOWN = 4
-
-
-SCHEMA_VERSION = 1  # of `rotate --format json`; raised when a field changes meaning or goes
 
 
 def _when(value: datetime | None) -> str | None:
@@ -53,9 +51,10 @@ def run_json(run: DomainRun) -> dict[str, Any]:
     }
 
 
-def rotation_json(results: list[RotateResult]) -> dict[str, Any]:
-    """Every round of a run (an emergency may take several) as one document: per domain, the
-    steps of all rounds and what the last round waits for."""
+def rotation_json(results: list[RotateResult], exit_code: int = 0) -> dict[str, Any]:
+    """Every round of a run (an emergency may take several) as one document (docs/json.md): per
+    domain, the steps of all rounds and what the last round waits for; the exit code rotate
+    returns."""
     domains: dict[str, dict[str, Any]] = {}
     for result in results:
         for run in result.runs:
@@ -68,7 +67,8 @@ def rotation_json(results: list[RotateResult]) -> dict[str, Any]:
             domains[run.domain] = data
     last = results[-1]
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSIONS["rotate"],
+        "exit_code": exit_code,
         "dry_run": last.dry_run,
         "due": last.due if last.dry_run else None,
         "domains": list(domains.values()),
@@ -80,13 +80,18 @@ def rotation_json(results: list[RotateResult]) -> dict[str, Any]:
 
 
 def print_rotation(
-    results: list[RotateResult], fmt: str, out: TextIO, err: TextIO, applied: bool
+    results: list[RotateResult],
+    fmt: str,
+    out: TextIO,
+    err: TextIO,
+    applied: bool,
+    exit_code: int = 0,
 ) -> None:
     """Each domain: what was done (a dry run: what is due, and why), what it waits for and when
     the next step is due; errors on `err`. Several results (an emergency's rounds) are printed
-    in order."""
+    in order. JSON says the `exit_code` rotate returns."""
     if fmt == "json":
-        out.write(json.dumps(rotation_json(results), indent=2) + "\n")
+        out.write(json.dumps(rotation_json(results, exit_code), indent=2) + "\n")
     idle = 0
     for result in results:
         for run in result.runs:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from mailzone.octo.registry import MAGIC, REGISTRY_NAME, decode
 from mailzone.octo.sync import ZoneOutcome, ZonePlan
+from mailzone.repo.results import SCHEMA_VERSIONS
 
 _ANSI = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}
 _STYLE = {
@@ -123,15 +124,21 @@ def print_errors(plans: Sequence[ZonePlan], output: Output) -> None:
             output.error(zp.error)
 
 
-def print_plan_json(plans: Sequence[ZonePlan], output: Output) -> None:
-    """The plan as one JSON document."""
-    output.out.write(json.dumps(plan_data(plans), indent=2) + "\n")
+def print_plan_json(plans: Sequence[ZonePlan], output: Output, exit_code: int) -> None:
+    """The plan as one JSON document (docs/json.md), with the exit code plan returns."""
+    data = {"schema_version": SCHEMA_VERSIONS["plan"], "exit_code": exit_code}
+    output.out.write(json.dumps(data | {"zones": plan_data(plans)}, indent=2) + "\n")
 
 
 def print_plan_markdown(plans: Sequence[ZonePlan], output: Output) -> None:
     """Markdown, e.g. for a pull-request comment."""
+    output.out.write(plan_markdown(plan_data(plans)))
+
+
+def plan_markdown(zones: Sequence[dict[str, Any]]) -> str:
+    """The plan's zones (as `plan_data` gives them) as Markdown."""
     out = []
-    for zone in plan_data(plans):
+    for zone in zones:
         out.append(f"### {zone['zone']} ({zone['provider']})\n")
         if zone["error"]:
             out.append(f"**error:** {zone['error']}\n")
@@ -151,7 +158,7 @@ def print_plan_markdown(plans: Sequence[ZonePlan], output: Output) -> None:
             out.append(
                 "- `adopt?` rows replace records mailzone did not create: apply with `--adopt`"
             )
-    output.out.write("\n".join(out) + "\n")
+    return "\n".join(out) + "\n"
 
 
 def _short(value: str, limit: int = 100) -> str:
@@ -233,10 +240,13 @@ def print_plan_text(plans: Sequence[ZonePlan], output: Output) -> None:
 
 
 def print_apply_json(
-    plans: Sequence[ZonePlan], outcomes: Sequence[ZoneOutcome], output: Output
+    plans: Sequence[ZonePlan], outcomes: Sequence[ZoneOutcome], output: Output, exit_code: int
 ) -> None:
-    """One JSON document: the plan of each zone and what apply did with it."""
+    """One JSON document (docs/json.md): the plan of each zone, what apply did with it, and the
+    exit code apply returns."""
     data = {
+        "schema_version": SCHEMA_VERSIONS["apply"],
+        "exit_code": exit_code,
         "zones": plan_data(plans),
         "outcomes": [
             {
