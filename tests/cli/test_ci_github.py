@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mailzone.errors import MailzoneError
+from mailzone.repo.github import GitHub
 from tests.cli import Run, mailzone, refused
 from tests.github_standin import REPO, GitHubStandin, running_standin
 from tests.helpers import basic_spec, write_spec
@@ -293,3 +295,28 @@ def test_ci_issue_wants_title_and_body_or_resolved(
 ) -> None:
     assert refused(issue(tmp_path, *args)).startswith("ci issue: give ")
     assert github.requests == []
+
+
+def test_lists_stop_at_the_page_cap_and_never_follow_a_link_to_another_host(
+    github: GitHubStandin,
+) -> None:
+    for i in range(70):
+        github.add_comment(7, f"comment {i}")
+    api = GitHub(github.url, TOKEN, REPO, max_pages=2)
+    with pytest.raises(MailzoneError) as capped:
+        list(api.issue_comments(7))
+    assert str(capped.value) == (
+        f"GitHub API: GET /repos/{REPO}/issues/7/comments: more than 2 pages of 100; stopped"
+    )
+    assert len(github.requests) == 2
+
+    github.url = github.url.replace("127.0.0.1", "localhost")  # its Link now names another host
+    with pytest.raises(MailzoneError, match="the next page is on another host; not followed"):
+        list(GitHub(github.url.replace("localhost", "127.0.0.1"), TOKEN, REPO).issue_comments(7))
+    assert all(r.query.get("page", ["1"]) == ["1"] for r in github.requests[2:])
+
+
+def test_an_unreachable_api_is_one_error_line(tmp_path: Path) -> None:
+    api = GitHub("http://127.0.0.1:9", TOKEN, REPO, timeout=5)
+    with pytest.raises(MailzoneError, match=r"^GitHub API: POST /repos/octo/dns/issues: "):
+        api.create_issue("t", "b")
