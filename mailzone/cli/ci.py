@@ -87,3 +87,94 @@ def merge(
     print_merged(kind, merged, fmt, sys.stdout)
     if merged["exit_code"]:
         raise typer.Exit(merged["exit_code"])
+@ci_app.command("comment")
+def comment(
+    plan: Annotated[
+        Path,
+        typer.Option(
+            "--plan",
+            help="The plan, as `mailzone plan --format markdown` wrote it.",
+            dir_okay=False,
+        ),
+    ],
+    pr: Annotated[
+        int | None,
+        typer.Option(
+            "--pr",
+            min=1,
+            help="The pull request (default: the one $GITHUB_EVENT_PATH describes).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Post the plan as ONE pull-request comment, edited in place on every run (found by
+    `<!-- mailzone-plan -->`), and append it to $GITHUB_STEP_SUMMARY. Without $GITHUB_TOKEN,
+    or for a pull request from a fork, it posts nothing and says why (exit 0)."""
+    from mailzone.repo import github_report as report
+    from mailzone.repo.github import GitHub
+
+    markdown = _read_text(plan, "--plan")
+    environ = os.environ
+    request = report.pull_request_of(pr, environ)
+    if report.append_step_summary(environ, markdown):
+        print("ci comment: plan appended to the job summary")
+    api = GitHub.from_environ(environ)
+    if api is None:
+        print(f"ci comment: GITHUB_TOKEN is not set; nothing posted on #{request.number}")
+        return
+    if request.fork:
+        print(
+            f"ci comment: #{request.number} comes from the fork {request.fork}, whose token "
+            "cannot comment; nothing posted"
+        )
+        return
+    body = report.plan_comment_body(markdown, report.run_url(environ))
+    print(f"ci comment: {report.upsert_comment(api, request.number, body)}")
+
+
+@ci_app.command("issue")
+def issue(
+    title: Annotated[
+        str | None, typer.Option("--title", help="The issue's title.", show_default=False)
+    ] = None,
+    body: Annotated[
+        Path | None,
+        typer.Option("--body", help="A file with the issue's text (Markdown).", dir_okay=False),
+    ] = None,
+    resolved: Annotated[
+        bool,
+        typer.Option(
+            "--resolved", help="The checks pass again: comment on the issue and close it."
+        ),
+    ] = False,
+) -> None:
+    """Raise drift as ONE open issue (found by `<!-- mailzone-drift -->`; its title and text
+    are replaced on every failing run), or close it with `--resolved`. Needs $GITHUB_TOKEN
+    (an alarm that cannot ring is an error)."""
+    from mailzone.repo import github_report as report
+    from mailzone.repo.github import GitHub
+
+    if resolved == bool(title or body):
+        raise MailzoneError("ci issue: give --title and --body, or --resolved")
+    if not resolved and not (title and body):
+        raise MailzoneError("ci issue: give both --title and --body")
+    text = _read_text(body, "--body") if body else ""
+    api = GitHub.from_environ(os.environ)
+    if api is None:
+        raise MailzoneError("ci issue: GITHUB_TOKEN is not set; the drift issue cannot be updated")
+    url = report.run_url(os.environ)
+    if resolved:
+        print(f"ci issue: {report.resolve_drift_issue(api, url)}")
+        return
+    assert title is not None
+    said = report.upsert_drift_issue(api, title.strip(), report.drift_issue_body(text, url))
+    print(f"ci issue: {said}")
+
+
+def _read_text(path: Path, option: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise MailzoneError(f"{option}: {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise MailzoneError(f"{option}: {path}: not UTF-8 text") from None

@@ -1,4 +1,4 @@
-"""The DKIM commands: `rotate`, `keys list|import`, `mta exim|opendkim|rspamd`.
+"""The DKIM commands: `rotate`, `keys list|import|health`, `mta exim|opendkim|rspamd`.
 
 Registered on the main app by `mailzone.cli.app`; heavy modules are imported inside the commands."""
 
@@ -385,6 +385,40 @@ def _check_mta(kind: str, host: HostConfig, states: list[DomainState], etc_dir: 
     if any(f.level == "fail" for f in findings):
         raise typer.Exit(EXIT_CHECK_FAILED)
     print("exim: DKIM signing is set up for every active selector")
+
+
+@keys_app.command("health")
+def keys_health(
+    ctx: typer.Context,
+    domains: DomainsArg = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Judge as if it were this ISO 8601 time.", show_default=False),
+    ] = None,
+    fmt: TextJsonOpt = "text",
+    shard: ShardOpt = None,
+) -> None:
+    """Is rotation still moving? From the specs and states alone (no DNS, no key): exit 3 naming
+    each domain whose active key is older than max_age or whose pending key waited too long."""
+    from mailzone.cli.render import dkim as render_dkim
+    from mailzone.dkim.health import rotating, rotation_problems
+    from mailzone.dkim.rotate import parse_now
+
+    when = parse_now(now)
+    selected = Context.of(ctx).project(domains).select(domains or [], shard)
+    if not selected and empty_shard(shard):
+        return
+    checked = rotating(selected)
+    problems = rotation_problems(checked, when)
+    if fmt == "json":
+        print(json.dumps(render_dkim.health_json(problems, len(checked), when), indent=2))
+    else:
+        for problem in problems:
+            print(problem.message)
+        if not problems:
+            print(f"rotation health: ok, {len(checked)} domain(s) rotate keys, none stalled")
+    if problems:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 __all__ = ["commit_rotation", "keys_app", "mta", "publish_rotation", "rotate"]

@@ -1,4 +1,5 @@
-"""Output of the DKIM commands: what `rotate` did and waits for, and the `keys list` table."""
+"""Output of the DKIM commands: what `rotate` did and waits for, the `keys list` table, and
+`keys health`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mailzone.dkim.health import RotationProblem
 from mailzone.dkim.rotate import DomainRun, RotateResult, Wait
 from mailzone.dkim.selectors import KeyRow
 from mailzone.repo.results import SCHEMA_VERSIONS
+from mailzone.errors import EXIT_CHECK_FAILED, EXIT_OK
+from mailzone.spec.duration import format_duration
 
 if TYPE_CHECKING:
     from mailzone.octo.sync import ZonePlan
@@ -210,3 +214,26 @@ def key_table(rows: list[KeyRow]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def health_json(problems: Sequence[RotationProblem], domains: int, now: datetime) -> dict[str, Any]:
+    """`keys health --format json`: the domains that rotate, and every stalled or overdue key."""
+    return {
+        "schema_version": 1,
+        "now": _iso(now),
+        "domains": domains,
+        "problems": [
+            {
+                "domain": p.domain,
+                "selector": p.selector,
+                "kind": p.kind,
+                "created": _iso(p.created),
+                "age_days": p.age.days,
+                "limit": format_duration(p.limit),
+                "visible_since": _iso(p.visible_since),
+                "message": p.message,
+            }
+            for p in problems
+        ],
+        "exit_code": EXIT_CHECK_FAILED if problems else EXIT_OK,
+    }
