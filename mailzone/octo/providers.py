@@ -29,6 +29,7 @@ from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.util.confine import confine, is_inside
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
+from mailzone.util.envref import env_ref
 
 LOCAL = "local"
 LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
@@ -130,16 +131,16 @@ class ProviderDef:
 
 def env_name(value: str) -> str:
     """VAR of `env/VAR` or `env/VAR/DEFAULT`."""
-    return value[4:].partition("/")[0]
+    return env_ref(value)[0]
 
 
 def env_value(value: str) -> str | None:
     """The environment's value for `env/VAR` (or DEFAULT of `env/VAR/DEFAULT`); None when VAR is
     not set and there is no default."""
-    var, _, default = value[4:].partition("/")
+    var, default = env_ref(value)
     if var in os.environ:
         return os.environ[var]
-    return default or None
+    return default
 
 
 def provider_path(root: Path, name: str) -> Path:
