@@ -18,9 +18,10 @@ from mailzone.util.files import write_atomic
 
 WORKFLOWS = ("plan.yml", "apply.yml", "drift.yml")
 FOLDER = Path(".github") / "workflows"
-# a step's env: that holds the provider credentials, and the variables under it
+# a step's env: that holds the provider credentials (without any: its comment), and the
+# variables under it
 _CREDENTIALS = re.compile(
-    r"^(?P<indent> *)env:(?: \{\})? (?P<note># provider credentials.*)\n"
+    r"^(?P<indent> *)(?:env: )?(?P<note># provider credentials.*)\n"
     r"(?:(?P=indent)  \w+: \$\{\{ secrets\..*\n)*",
     re.M,
 )
@@ -101,8 +102,8 @@ def render(text: str, env: list[EnvVar]) -> str:
 
     def lines(match: re.Match[str]) -> str:
         indent, note = match["indent"], match["note"]
-        if not env:
-            return f"{indent}env: {{}} {note}\n"
+        if not env:  # actionlint refuses an empty env:
+            return f"{indent}{note}\n"
         out = [f"{indent}env: {note}\n"]
         for var in env:
             value = f"secrets.{var.name} || vars.{var.name}"
