@@ -29,7 +29,7 @@ from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.util.confine import confine, is_inside
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
-from mailzone.util.envref import env_ref
+from mailzone.util.envref import env_ref, is_env_ref
 
 LOCAL = "local"
 LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
@@ -136,11 +136,10 @@ def env_name(value: str) -> str:
 
 def env_value(value: str) -> str | None:
     """The environment's value for `env/VAR` (or DEFAULT of `env/VAR/DEFAULT`); None when VAR is
-    not set and there is no default."""
+    not set and there is no default. Empty counts as not set: GitHub Actions passes a secret
+    that is not set, and every secret on a fork's pull request, as an empty string."""
     var, default = env_ref(value)
-    if var in os.environ:
-        return os.environ[var]
-    return default
+    return os.environ.get(var) or default
 
 
 def provider_path(root: Path, name: str) -> Path:
@@ -329,12 +328,10 @@ def check_provider_file(root: Path, name: str) -> tuple[list[str], list[str]]:
     errors = [str(e) for e in unknown_options(defn, cls)]
     notes: list[str] = []
     for key, value in defn.options.items():
-        if isinstance(value, str) and value.startswith("env/"):
-            var = value[4:].partition("/")[0]
-            if var not in os.environ and "/" not in value[4:]:
-                notes.append(
-                    f"{defn.where(key)}: {key}: environment variable {var} is not set here"
-                )
+        if is_env_ref(value) and env_value(value) is None:
+            notes.append(
+                f"{defn.where(key)}: {key}: environment variable {env_name(value)} is not set here"
+            )
     try:
         defn.nameservers()
     except ProviderError as err:
