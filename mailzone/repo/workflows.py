@@ -26,7 +26,6 @@ _CREDENTIALS = re.compile(
     re.M,
 )
 _SECRET_NAME = re.compile(r"(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*")
-_PLAIN_DEFAULT = re.compile(r"[A-Za-z0-9_.:,/@+=-]*")
 _MAX_BYTES = 1 << 20
 
 
@@ -87,18 +86,13 @@ def _env_var(doc: YamlDoc, loc: tuple[str | int, ...], name: str, default: str |
             "not starting with a digit or GITHUB_",
             doc.where(loc),
         )
-    if default is not None and not _PLAIN_DEFAULT.fullmatch(default):
-        raise SpecError(
-            f"{field}: the default of env/{name} has characters a workflow expression cannot "
-            "hold as they are; set it as a secret or variable instead",
-            doc.where(loc),
-        )
     return EnvVar(name, default, doc.where(loc))
 
 
 def render(text: str, env: list[EnvVar]) -> str:
-    """A workflow's text with every credential `env:` listing `env` (secret, else variable,
-    else the provider file's default)."""
+    """A workflow's text with every credential `env:` listing `env`: the secret, else the
+    variable of that name (neither: empty, which mailzone takes as unset, so the provider
+    file's default applies)."""
 
     def lines(match: re.Match[str]) -> str:
         indent, note = match["indent"], match["note"]
@@ -107,8 +101,6 @@ def render(text: str, env: list[EnvVar]) -> str:
         out = [f"{indent}env: {note}\n"]
         for var in env:
             value = f"secrets.{var.name} || vars.{var.name}"
-            if var.default is not None:
-                value += f" || '{var.default}'"
             out.append(f"{indent}  {var.name}: ${{{{ {value} }}}}\n")
         return "".join(out)
 

@@ -218,7 +218,7 @@ def test_ci_init_writes_the_workflows_with_the_providers_variables(tmp_path: Pat
     assert sorted(p.name for p in folder.iterdir()) == ["apply.yml", "drift.yml", "plan.yml"]
     assert (tmp_path / "requirements.txt").read_text().startswith("mailzone==")
     want = {
-        "PDNS_HOST": "${{ secrets.PDNS_HOST || vars.PDNS_HOST || 'ns.example.net' }}",
+        "PDNS_HOST": "${{ secrets.PDNS_HOST || vars.PDNS_HOST }}",
         "PDNS_KEY": "${{ secrets.PDNS_KEY || vars.PDNS_KEY }}",
         "PDNS_SERVERS": "${{ secrets.PDNS_SERVERS || vars.PDNS_SERVERS }}",
     }
