@@ -25,7 +25,7 @@ _CREDENTIALS = re.compile(
     r"(?:(?P=indent)  \w+: \$\{\{ secrets\..*\n)*",
     re.M,
 )
-_SECRET_NAME = re.compile(r"(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*")
+_SECRET_NAME = re.compile(r"(?!(?i:github_))[A-Za-z_][A-Za-z0-9_]*")
 _MAX_BYTES = 1 << 20
 
 
