@@ -178,3 +178,33 @@ def _read_text(path: Path, option: str) -> str:
         raise MailzoneError(f"{option}: {path}: {err.strerror}") from None
     except UnicodeDecodeError:
         raise MailzoneError(f"{option}: {path}: not UTF-8 text") from None
+@ci_app.command("init")
+def init(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace workflow files that differ from mailzone's.")
+    ] = False,
+) -> None:
+    """Write the GitHub Actions workflows (plan on pull requests, apply on push, daily drift)
+    into .github/workflows/, and print the secrets and variables they read."""
+    from mailzone import __version__
+    from mailzone.repo.workflows import install_workflows
+    from mailzone.spec.yamlfile import display_path
+
+    root = Context.of(ctx).root
+    done = install_workflows(root, __version__, force=force)
+    for path in done.written:
+        print(f"wrote {display_path(path)}")
+    for path in done.unchanged:
+        print(f"unchanged {display_path(path)}")
+    if done.env:
+        print("Set these as repository secrets (or variables, for what is not secret):")
+        for var in done.env:
+            need = "required" if var.default is None else f"default {var.default}"
+            print(f"  {var.name}: {need} ({var.where})")
+    else:
+        print("The providers read no environment variables: no secrets to set.")
+    print(
+        "Optional repository variable: MAILZONE_DOMAINS_PER_SHARD "
+        "(zones per apply job, default 500)."
+    )

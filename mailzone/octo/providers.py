@@ -29,6 +29,7 @@ from mailzone.octo.thresholds import DEFAULTS as THRESHOLD_DEFAULTS
 from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
 from mailzone.util.confine import confine, is_inside
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
+from mailzone.util.envref import env_ref, is_env_ref
 
 LOCAL = "local"
 LOCAL_CLASS = "mailzone.octo.local.LocalZoneFileProvider"
@@ -130,16 +131,15 @@ class ProviderDef:
 
 def env_name(value: str) -> str:
     """VAR of `env/VAR` or `env/VAR/DEFAULT`."""
-    return value[4:].partition("/")[0]
+    return env_ref(value)[0]
 
 
 def env_value(value: str) -> str | None:
     """The environment's value for `env/VAR` (or DEFAULT of `env/VAR/DEFAULT`); None when VAR is
-    not set and there is no default."""
-    var, _, default = value[4:].partition("/")
-    if var in os.environ:
-        return os.environ[var]
-    return default or None
+    not set and there is no default. Empty counts as not set: GitHub Actions passes a secret
+    that is not set, and every secret on a fork's pull request, as an empty string."""
+    var, default = env_ref(value)
+    return os.environ.get(var) or default
 
 
 def provider_path(root: Path, name: str) -> Path:
@@ -328,12 +328,10 @@ def check_provider_file(root: Path, name: str) -> tuple[list[str], list[str]]:
     errors = [str(e) for e in unknown_options(defn, cls)]
     notes: list[str] = []
     for key, value in defn.options.items():
-        if isinstance(value, str) and value.startswith("env/"):
-            var = value[4:].partition("/")[0]
-            if var not in os.environ and "/" not in value[4:]:
-                notes.append(
-                    f"{defn.where(key)}: {key}: environment variable {var} is not set here"
-                )
+        if is_env_ref(value) and env_value(value) is None:
+            notes.append(
+                f"{defn.where(key)}: {key}: environment variable {env_name(value)} is not set here"
+            )
     try:
         defn.nameservers()
     except ProviderError as err:

@@ -275,3 +275,21 @@ def write_provider_file(root: Path, name: str, text: str) -> None:
     path = root / "providers" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub Actions passes a secret that is not set (or any secret, to a fork's pull request)
+    as an empty string: the default applies, and a variable without one is named as not set."""
+    monkeypatch.setenv("MAILZONE_PDNS_API_KEY", "")
+    monkeypatch.setenv("MAILZONE_PDNS_HOST", "")
+    defn = load_provider_def(ROOT, "powerdns")
+    with pytest.raises(
+        ProviderError, match="api_key: environment variable MAILZONE_PDNS_API_KEY is not set"
+    ):
+        build_provider(defn)
+    assert any(
+        "MAILZONE_PDNS_API_KEY is not set here" in note
+        for note in check_provider_file(ROOT, "powerdns")[1]
+    )
+    monkeypatch.setenv("MAILZONE_PDNS_API_KEY", "12345")
+    assert build_provider(defn).host == "127.0.0.1"
