@@ -87,6 +87,8 @@ def merge(
     print_merged(kind, merged, fmt, sys.stdout)
     if merged["exit_code"]:
         raise typer.Exit(merged["exit_code"])
+
+
 @ci_app.command("comment")
 def comment(
     plan: Annotated[
@@ -178,6 +180,8 @@ def _read_text(path: Path, option: str) -> str:
         raise MailzoneError(f"{option}: {path}: {err.strerror}") from None
     except UnicodeDecodeError:
         raise MailzoneError(f"{option}: {path}: not UTF-8 text") from None
+
+
 @ci_app.command("init")
 def init(
     ctx: typer.Context,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mailzone.dkim.health import RotationProblem
 from mailzone.dkim.rotate import DomainRun, RotateResult, Wait
 from mailzone.dkim.selectors import KeyRow
-from mailzone.repo.results import SCHEMA_VERSIONS
 from mailzone.errors import EXIT_CHECK_FAILED, EXIT_OK
+from mailzone.repo.results import SCHEMA_VERSIONS
 from mailzone.spec.duration import format_duration
 
 if TYPE_CHECKING:
