@@ -210,5 +210,5 @@ def init(
         print("The providers read no environment variables: no secrets to set.")
     print(
         "Optional repository variable: MAILZONE_DOMAINS_PER_SHARD "
-        "(zones per apply job, default 500)."
+        "(zones per apply or drift job, default 500)."
     )

@@ -56,7 +56,7 @@ def test_readme_quickstart_applies_only_the_domain_it_inits(tmp_path: Path) -> N
 def test_readme_workflow_init_works_in_a_fresh_checkout(tmp_path: Path) -> None:
     # given a fresh checkout, when the typical workflow's init runs
     repo = checkout(tmp_path)
-    (init,) = [a for a in readme_commands("git add zones/") if a[0] == "init"]
+    (init,) = [a for a in readme_commands("mailzone ci init") if a[0] == "init"]
     result = run(repo, init)
     # then it writes the spec
     assert result.code == 0, result.err
