@@ -199,7 +199,7 @@ def check(
     else:
         if sender_ip or mail_from or helo:
             raise MailzoneError("--sender-ip, --mail-from and --helo go with --message")
-        project = run.project(domains)
+        project = run.project(domains, shard)
         selected = project.select(domains or [], shard)
         if not selected:
             empty_shard(shard)  # an empty report, as with no domain

@@ -55,13 +55,14 @@ class Context:
             console(stderr=True).print(f"warning: {note}", markup=False)
         return host
 
-    def project(self, domains: list[str] | None) -> Project:
-        """Every spec of the repository; unknown `domains` and an empty repository are errors."""
+    def project(self, domains: list[str] | None, shard: Shard | None = None) -> Project:
+        """Every spec of the repository (with `shard`: what it needs); unknown `domains` and an
+        empty repository are errors."""
         from mailzone.errors import MailzoneError
         from mailzone.repo.project import load_project
 
-        project = load_project(self.root)
-        if not project.domains:
+        project = load_project(self.root, shard=shard)
+        if not project.names:
             raise MailzoneError(f"no specs in {self.root / 'zones'}: start with `mailzone init`")
         project.select(domains or [])  # unknown names are an error
         return project

@@ -186,20 +186,20 @@ def _plan(
     from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
     from mailzone.repo.project import load_project
 
-    project = load_project(root)
+    project = load_project(root, shard=shard)
     selected = project.select(domains or [], shard)
     # the zones of removed specs (their last version in git, or their state, names them) are
     # still planned: the plan warns that their records are still in DNS and names forget
     tasks = zone_tasks(project, selected, include_stale=not domains, shard=shard)
     if not tasks:
-        if shard is None or not zone_tasks(project, project.select(), include_stale=not domains):
+        if shard is None or not (project.names or zone_tasks(project, [], include_stale=True)):
             raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
         empty_shard(shard)
     cache = ProviderCache(root)
     plans = plan_all(project, tasks, cache, adopt=adopt, jobs=jobs)
     # a removed spec git still remembers, already forgotten: its zone has nothing to say
     plans = [zp for zp in plans if zp.task.domains or zp.error or zp.orphans or zp.pending]
-    if not plans and not project.domains:
+    if not plans and not project.names:
         raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
     return plans, cache
 

@@ -146,10 +146,9 @@ def zone_tasks(
     plan can warn that their records are still there."""
     keys = {(d.zone, d.spec.provider) for d in selected}
     if include_stale:
-        gone = {(s.zone, s.provider) for s in stale_states(project.root, set(project.domains))}
+        gone = {(s.zone, s.provider) for s in stale_states(project.root, project.names)}
         gone |= {
-            (d.zone, d.spec.provider)
-            for d in removed_domains(project.root, set(project.domains)).values()
+            (d.zone, d.spec.provider) for d in removed_domains(project.root, project.names).values()
         }
         for zone, provider in gone:
             if zone and provider and (shard is None or shard.holds(zone)):
@@ -264,7 +263,7 @@ def plan_all(
     jobs: int = 4,
 ) -> list[ZonePlan]:
     """Plan every task; zones are read concurrently (the work is mostly waiting on servers)."""
-    known = set(project.domains)
+    known = project.names | set(project.domains)
     if jobs <= 1 or len(tasks) <= 1:
         return [plan_zone(t, cache, known, adopt) for t in tasks]
     with ThreadPoolExecutor(max_workers=jobs) as pool:

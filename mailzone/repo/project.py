@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,7 @@ from mailzone.repo.state import STATE_DIR, load_state
 from mailzone.spec.dkim_key import PublicKey
 from mailzone.spec.state import DomainState
 from mailzone.spec.types import idna_name
-from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, validate
+from mailzone.spec.yamlfile import YamlDoc, display_path, load_yaml, read_spec_text, validate
 from mailzone.spec.zone import ZoneSpec
 from mailzone.util.confine import confine
 
@@ -66,6 +67,8 @@ class Project:
 
     root: Path
     domains: dict[str, Domain] = field(default_factory=dict)
+    # every spec's domain, by its file name: also those a `--shard` run did not load
+    names: set[str] = field(default_factory=set)
 
     def select(self, names: Iterable[str] = (), shard: Shard | None = None) -> list[Domain]:
         """The named domains (all when none are named) whose zone is in `shard` (if given); an
@@ -74,15 +77,18 @@ class Project:
         if not wanted:
             chosen = [self.domains[n] for n in sorted(self.domains)]
             return [d for d in chosen if shard is None or shard.holds(d.zone)]
-        missing = [n for n in wanted if n not in self.domains]
+        missing = [n for n in wanted if n not in self.domains and n not in self.names]
         if missing:
             known = sorted(p.name.rsplit(".", 1)[0] for p in spec_files(self.root))
             raise MailzoneError(
                 f"no spec for {', '.join(missing)} in {display_path(self.root / 'zones')} "
                 f"(known: {', '.join(known) or 'none'})"
             )
+        # a name not loaded is outside the shard (load_project with the shard skipped it)
         return [
-            self.domains[n] for n in wanted if shard is None or shard.holds(self.domains[n].zone)
+            self.domains[n]
+            for n in wanted
+            if n in self.domains and (shard is None or shard.holds(self.domains[n].zone))
         ]
 
 
@@ -103,10 +109,10 @@ def spec_files(root: Path) -> list[Path]:
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
-def load_domain(path: Path, root: Path) -> Domain:
-    """Load and check one spec file and the domain's state."""
+def load_domain(path: Path, root: Path, text: str | None = None) -> Domain:
+    """Load and check one spec file (its `text`, if already read) and the domain's state."""
     confine(root, path)
-    doc = load_yaml(path)
+    doc = load_yaml(path, text)
     spec = validate(ZoneSpec, doc)
     imported = check_spec(spec, doc, root)
     stem = path.name.rsplit(".", 1)[0].rstrip(".")
@@ -156,21 +162,67 @@ def _check_state_against_spec(
             )
 
 
-def load_project(root: Path, names: Iterable[str] = ()) -> Project:
-    """Load every spec (or only the named domains' specs); the first bad file raises."""
+def load_project(root: Path, names: Iterable[str] = (), shard: Shard | None = None) -> Project:
+    """Load every spec (or only the named domains' specs, or only what `shard` needs, see
+    `_shard_files`); the first bad file raises."""
     confine_outputs(root)
     project = Project(root)
     wanted = {typed_domain(n) for n in names}
-    for path in spec_files(root):
-        stem = path.name.rsplit(".", 1)[0].lower()
-        if wanted and stem not in wanted:
-            continue
-        domain = load_domain(path, root)
+    files = [p for p in spec_files(root) if not wanted or _stem(p) in wanted]
+    project.names = {_stem(p) for p in files}
+    chosen = _shard_files(root, files, shard) if shard else dict.fromkeys(files)
+    for path, loaded in chosen.items():
+        domain = loaded if isinstance(loaded, Domain) else load_domain(path, root, loaded)
         if domain.name in project.domains:
             raise SpecError(f"domain '{domain.name}' is defined twice", domain.doc.where())
         project.domains[domain.name] = domain
     _link_report_destinations(project)
     return project
+
+
+def _stem(path: Path) -> str:
+    """The domain a spec file is named for, in the form specs are named by."""
+    return typed_domain(path.name.rsplit(".", 1)[0])
+
+
+_ADDRESS_DOMAIN = re.compile(r"@([^\s\"',\]}!]+)")
+
+
+def _shard_files(root: Path, files: list[Path], shard: Shard) -> dict[Path, str | Domain]:
+    """The spec files a `--shard` run must load (their text, or the domain when it was loaded
+    here already); the others are skipped unparsed.
+
+    A spec lives in the zone of its own name unless it has a `zone:` key, so a file whose text
+    never says `zone` (nor has a backslash) is in the shard of its file name; one that does is
+    loaded to find out.
+    A spec outside the shard is loaded too when an address in it ends in a domain of the shard:
+    it may send DMARC reports there, which the shard's zone authorises."""
+    texts: dict[Path, str] = {}
+    chosen: dict[Path, str | Domain] = {}
+    mine: set[str] = set()  # the shard's domains
+    for path in files:
+        confine(root, path)
+        text = texts[path] = read_spec_text(path)
+        if "zone" in text.lower() or "\\" in text:  # (a YAML escape could spell it)
+            domain = chosen[path] = load_domain(path, root, text)
+            if shard.holds(domain.zone):
+                mine.add(domain.name)
+        elif shard.holds(_stem(path)):
+            chosen[path] = text
+            mine.add(_stem(path))
+    for path in files:
+        if path in chosen:
+            continue
+        own = _stem(path)
+        for dest in _ADDRESS_DOMAIN.findall(texts[path]):
+            dest = dest.rstrip(".").lower()
+            labels = dest.split(".")
+            if dest == own or dest.endswith("." + own):
+                continue  # its own reports: no authorisation
+            if any(".".join(labels[i:]) in mine for i in range(len(labels))):
+                chosen[path] = texts[path]
+                break
+    return {p: chosen[p] for p in files if p in chosen}
 
 
 def confine_outputs(root: Path) -> None:
@@ -186,7 +238,9 @@ def _link_report_destinations(project: Project) -> None:
         for dest in report_destinations(domain.spec):
             labels = dest.split(".")
             for i in range(len(labels) - 1):
-                receiver = project.domains.get(".".join(labels[i:]))  # the most specific
-                if receiver is not None:
-                    receiver.report_senders.append((domain.name, dest))
+                name = ".".join(labels[i:])
+                if name in project.names or name in project.domains:  # the most specific
+                    receiver = project.domains.get(name)  # None: not loaded (another shard)
+                    if receiver is not None:
+                        receiver.report_senders.append((domain.name, dest))
                     break

@@ -89,7 +89,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     MAX_BYTES and MAX_NODES: the size before reading it, the nodes while scanning its events,
     before any node or value is built."""
     if text is None:
-        text = _read(path)
+        text = read_spec_text(path)
     elif len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _too_big(path)
     try:
@@ -122,7 +122,7 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     return doc
 
 
-def _read(path: Path) -> str:
+def read_spec_text(path: Path) -> str:
     """The file's text: a regular file only (a FIFO is not waited on), its size checked before
     it is read (and the read bounded too)."""
     try:

@@ -171,3 +171,47 @@ def test_a_bad_shard_is_one_line_and_exit_1(tmp_path: Path, command: str, value:
     assert run.code == 1
     assert run.err.splitlines() == [run.err.strip()]
     assert run.err.startswith(f"error: --shard: '{value}'")
+
+
+def _reporting_fleet(root: Path) -> tuple[str, str, str]:
+    """Domains that send DMARC reports across shards: a (shard 1) reports to b (shard 2), and
+    b reports to x.sub.a, where sub.a is a domain of its own zone in shard 2: the most specific
+    receiver is sub.a, not a. Returns (a, b, sub.a)."""
+    a, b = in_shard(1)[0], in_shard(2)[0]
+    sub = next(f"s{i}.{a}" for i in range(50) if shard_of(f"s{i}.{a}", 2) == 2)
+    for domain, dest in ((a, f"dmarc@{b}"), (b, f"r@x.{sub}"), (sub, f"dmarc@{b}")):
+        spec = basic_spec(domain).replace(f"postmaster@{domain}", dest)
+        write_spec(root, domain, spec)
+    return a, b, sub
+
+
+def test_shards_publish_the_report_authorisations_one_run_publishes(tmp_path: Path) -> None:
+    """A shard loads only the specs it needs, and still every spec that sends DMARC reports
+    to one of its domains (and links each to the most specific receiving domain)."""
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    a, b, sub = _reporting_fleet(whole)
+    _reporting_fleet(sharded)
+    assert mailzone(whole, "apply", "--yes").code == 0
+    for k in (1, 2):
+        assert mailzone(sharded, "apply", "--yes", "--shard", f"{k}/2").code == 0
+
+    files = zone_files(whole)
+    assert f"{a}._report._dmarc" in files[f"{b}.zone"]
+    assert f"{b}._report._dmarc.x" in files[f"{sub}.zone"]
+    assert f"{sub}._report._dmarc" in files[f"{b}.zone"]
+    assert "_report" not in files[f"{a}.zone"]
+    assert zone_files(sharded) == files
+    assert mailzone(sharded, "plan", "--exit-code").code == 0
+
+
+def test_a_shard_skips_the_specs_it_does_not_need(tmp_path: Path) -> None:
+    """Out-of-shard specs are not parsed: a broken one fails only its own shard's run."""
+    fleet(tmp_path)
+    broken = in_shard(2)[0]
+    (tmp_path / "zones" / f"{broken}.yaml").write_text("domain: [\n")
+
+    mine = mailzone(tmp_path, "plan", "--shard", "1/2")
+    theirs = mailzone(tmp_path, "plan", "--shard", "2/2")
+
+    assert mine.code == 0, mine.err
+    assert theirs.code == 1 and f"zones/{broken}.yaml" in theirs.err
