@@ -600,10 +600,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the work dir (specs, YAML, logs)")
     args = parser.parse_args(argv)
     args.sizes = sorted({int(n) for n in args.domains.split(",") if n.strip()})
-    args.kinds = [t.strip() for t in args.targets.split(",") if t.strip()]
-    for kind in args.kinds:
-        if kind not in SERVERS:
-            parser.error(f"--targets: unknown target '{kind}' (bind, powerdns)")
+    args.kinds = target_kinds(parser, args.targets)
     if not args.sizes or min(args.sizes) < 1 or max(args.sizes) > 9999:
         parser.error("--domains: numbers between 1 and 9999")
     if args.repeat < 1:
@@ -611,13 +608,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    for kind in args.kinds:
+def target_kinds(parser: argparse.ArgumentParser, targets: str) -> list[str]:
+    """`--targets bind,powerdns` as a list; an unknown one is a usage error."""
+    kinds = [t.strip() for t in targets.split(",") if t.strip()]
+    for kind in kinds:
+        if kind not in SERVERS:
+            parser.error(f"--targets: unknown target '{kind}' (bind, powerdns)")
+    return kinds
+
+
+def require_servers(kinds: Sequence[str]) -> None:
+    """Stop when a target's server is not installed."""
+    for kind in kinds:
         if find_binary(SERVERS[kind].binary) is None:
             raise SystemExit(
                 f"{SERVERS[kind].binary} is not installed (needed for --targets {kind})"
             )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    require_servers(args.kinds)
     for tool in (MAILZONE, OCTODNS_SYNC):
         if not Path(tool).exists():
             raise SystemExit(

@@ -42,19 +42,20 @@ from measure import finish  # noqa: E402  (bench/measure.py)
 from measure import versions as measure_versions  # noqa: E402
 from reconcile import (  # noqa: E402
     MAILZONE,
-    SERVERS,
     BenchError,
     Sample,
     domain_name,
     expect,
     public_keys,
+    require_servers,
     run_measured,
     spec_text,
     started,
+    target_kinds,
     use_pycache,
 )
 
-from tests.servers import DnsServer, find_binary  # noqa: E402
+from tests.servers import DnsServer  # noqa: E402
 
 PREFIX = "s"  # zones s0001.example ...
 GOAL_RATIO = 0.6  # 2 shards at once / one process
@@ -207,10 +208,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (specs, logs)")
     args = parser.parse_args(argv)
-    args.kinds = [t.strip() for t in args.targets.split(",") if t.strip()]
-    for kind in args.kinds:
-        if kind not in SERVERS:
-            parser.error(f"--targets: unknown target '{kind}' (bind, powerdns)")
+    args.kinds = target_kinds(parser, args.targets)
     if args.domains < 2 or args.repeat < 1:
         parser.error("--domains: at least 2; --repeat: at least 1")
     return args
@@ -218,9 +216,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for kind in args.kinds:
-        if find_binary(SERVERS[kind].binary) is None:
-            raise SystemExit(f"{SERVERS[kind].binary} is not installed (needed for {kind})")
+    require_servers(args.kinds)
     work = Path(tempfile.mkdtemp(prefix="mailzone-shards-"))
     began = time.perf_counter()
     if not args.no_pycache:
