@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli import changes, mailzone, write_provider
 from tests.foreign import add_foreign, assert_foreign_intact
-from tests.helpers import basic_spec, dkim_spec, rsa_public_b64, write_spec
+from tests.helpers import basic_spec, commit_all, dkim_spec, git, rsa_public_b64, write_spec
 from tests.servers import DnsServer, query, txt_values
 
 pytestmark = pytest.mark.integration
@@ -181,3 +181,25 @@ def test_many_zones_apply_in_one_run_and_each_is_served(
     for domain in MANY:
         assert query(dns_server, f"{domain}.", "MX") == [f"10 mail.{domain}."]
     assert mailzone(tmp_path, "plan", "--exit-code").returncode == 0
+
+
+def test_apply_leaves_a_clean_clone_clean(tmp_path: Path, dns_server: DnsServer) -> None:
+    """GitOps: CI applies a fresh clone and commits nothing, so apply writes nothing git
+    tracks or does not ignore (state/ stays as committed; build/ and the lock are ignored)."""
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    write_provider(origin, "target", dns_server.provider_config())
+    init = mailzone(
+        origin, "init", "example.org", "--mail-host", "mail.example.org", "--ipv4", "192.0.2.25",
+        "--provider", "target",
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    commit_all(origin)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+
+    applied = mailzone(clone, "apply", "--yes")
+
+    assert applied.returncode == 0, applied.stderr
+    assert query(dns_server, "example.org.", "MX") == ["10 mail.example.org."]
+    assert git(clone, "status", "--porcelain", "--untracked-files=all") == ""
