@@ -15,7 +15,7 @@ from mailzone.repo.project import Domain
 from mailzone.spec.types import check_tlsrpt_uri
 
 APPLY = "run `mailzone apply` (it publishes the record the spec wants)"
-_VERSION_FIELD = re.compile(r"\s*v\s*=\s*([^;\s]*)", re.I)
+_VERSION_FIELD = re.compile(r"\s*v\s*=\s*([^;,\s]*)", re.I)
 
 
 def check_tls_rpt(domain: Domain, env: CheckEnv) -> list[Finding]:
@@ -82,7 +82,7 @@ def near_miss(value: str) -> str | None:
     if version == meant:
         if value.strip() == VERSION:
             return "is ignored: it has no rua= (where reports go)"
-        return f"is ignored: receivers read only records starting exactly '{VERSION};' (no spaces)"
+        return f"is ignored: receivers read only records starting exactly '{VERSION};'"
     if version.lower() == meant.lower():
         return f"is ignored: the version is case-sensitive, write '{VERSION}'"
     if difflib.SequenceMatcher(None, version.lower(), meant.lower()).ratio() >= 0.75:

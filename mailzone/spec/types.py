@@ -103,13 +103,13 @@ def _mailto(value: object) -> str:
 
 
 def check_tlsrpt_uri(value: object) -> str:
-    """A TLS-RPT report URI (RFC 8460 section 3): `mailto:user@domain` or `https://host/...`;
-    `%XX` escapes allowed, no spaces or control characters."""
+    """A TLS-RPT report URI (RFC 8460 section 3): `mailto:user@domain` (the domain IDNA-encoded)
+    or `https://host/...`; `%XX` escapes allowed, no spaces or control characters."""
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise ValueError(f"{value!r} is not a mailto: or https: URI")
-    if any(not " " < c < "\x7f" for c in text):
-        raise ValueError(f"'{value}': a URI has no spaces, control or non-ASCII characters")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"'{value}': a URI has no spaces or control characters")
     if re.search(r"%(?![0-9A-Fa-f]{2})", text):
         raise ValueError(f"'{value}': '%' must start a %XX escape")
     scheme, _, rest = text.partition(":")
@@ -122,6 +122,8 @@ def check_tlsrpt_uri(value: object) -> str:
         except ValueError:
             raise ValueError(f"'{value}': '{domain}' is not a domain name") from None
     if scheme.lower() == "https":
+        if not text.isascii():
+            raise ValueError(f"'{value}': write the host in its xn-- form and %-encode the rest")
         try:
             parts = urlsplit(text)
             host, _port = parts.hostname, parts.port  # .port raises on a bad port

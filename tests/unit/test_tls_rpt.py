@@ -57,6 +57,13 @@ def test_a_domain_below_its_zone_gets_the_record_below_it(tmp_path: Path) -> Non
     assert [r.name for r in domain.records if r.name.startswith("_smtp")] == ["_smtp._tls.lists"]
 
 
+def test_an_idn_report_domain_is_idna_encoded(tmp_path: Path) -> None:
+    domain = _domain(tmp_path, 'tls_rpt:\n  rua: ["mailto:tls@bücher.example"]\n')
+
+    (record,) = [r for r in domain.records if r.name == "_smtp._tls"]
+    assert record.values == ("v=TLSRPTv1; rua=mailto:tls@xn--bcher-kva.example",)
+
+
 def test_comma_bang_and_semicolon_inside_a_uri_are_percent_encoded(tmp_path: Path) -> None:
     # RFC 8460 section 3, tlsrpt-uri: commas, exclamation points and semicolons MUST be encoded
     rua = '["mailto:tls!rpt@Example.ORG", "https://r.example.net/a,b;c?x=%2F"]'
@@ -81,6 +88,7 @@ def test_comma_bang_and_semicolon_inside_a_uri_are_percent_encoded(tmp_path: Pat
         ('["mailto:a@b_c"]', "tls_rpt.rua[0]: 'mailto:a@b_c': 'b_c' is not a domain name"),
         ('["https:///reports"]', "tls_rpt.rua[0]: 'https:///reports' is an https: URI without a"),
         ('["https://bad host/"]', "tls_rpt.rua[0]: 'https://bad host/': a URI has no spaces"),
+        ('["https://bücher.example/"]', "tls_rpt.rua[0]: 'https://bücher.example/': write the"),
         ('["https://r.example.net:99999/"]', "tls_rpt.rua[0]: 'https://r.example.net:99999/': "),
         ('["https://r.example.net/%zz"]', "tls_rpt.rua[0]: 'https://r.example.net/%zz': '%' must"),
         ("[]", "tls_rpt.rua: List should have at least 1 item"),
@@ -178,7 +186,8 @@ def test_the_wanted_record_passes(tmp_path: Path) -> None:
         ),
         ("v=TLSRPTv2; rua=mailto:tls@example.org", "'v=TLSRPTv2' is a misspelling"),
         ("v=tlsrptv1; rua=mailto:tls@example.org", "the version is case-sensitive"),
-        ("v=TLSRPTv1 ; rua=mailto:tls@example.org", "starting exactly 'v=TLSRPTv1;' (no spaces)"),
+        ("v=TLSRPTv1 ; rua=mailto:tls@example.org", "starting exactly 'v=TLSRPTv1;'"),
+        ("v=TLSRPTv1,rua=mailto:tls@example.org", "starting exactly 'v=TLSRPTv1;'"),
         ("rua=mailto:tls@example.org; v=TLSRPTv1", "'v=TLSRPTv1' must come first"),
         ("v=TLSRPTv1", "it has no rua="),
     ],
