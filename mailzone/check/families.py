@@ -67,6 +67,11 @@ FAMILIES: tuple[Family, ...] = (
         "dmarc:check_dmarc",
         "the DMARC record is valid and its report addresses accept reports",
     ),
+    Family(
+        "tls_rpt",
+        "tls_rpt:check_tls_rpt",
+        "one valid TLS-RPT record at `_smtp._tls`, the one the spec wants",
+    ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
     Family(

@@ -12,6 +12,7 @@ from mailzone.records.dmarc import expand_dmarc
 from mailzone.records.model import DesiredRecord, DomainInput
 from mailzone.records.mx import expand_addresses, expand_mx
 from mailzone.records.spf import expand_spf
+from mailzone.records.tls_rpt import expand_tls_rpt
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ FAMILIES: tuple[Family, ...] = (
         "dkim", ("TXT",), expand_dkim, "a TXT per DKIM selector (imported, or managed in the state)"
     ),
     Family("dmarc", ("TXT",), expand_dmarc, "the `_dmarc` policy record"),
+    Family("tls_rpt", ("TXT",), expand_tls_rpt, "the `_smtp._tls` TLS-RPT record (RFC 8460)"),
 )
 # `_report._dmarc` authorisations (records.report_auth) span domains and are added by repo's
 # project loading; they are TXT too.

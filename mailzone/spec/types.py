@@ -1,10 +1,11 @@
-"""Checked scalar types for specs: DNS names, addresses, mailto URIs, DKIM selectors."""
+"""Checked scalar types for specs: DNS names, addresses, report URIs, DKIM selectors."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator
 
@@ -101,6 +102,46 @@ def _mailto(value: object) -> str:
     return f"mailto:{local}@{domain}" + (f"!{size.lower()}" if size else "")
 
 
+def check_tlsrpt_uri(value: object) -> str:
+    """A TLS-RPT report URI (RFC 8460 section 3): `mailto:user@domain` (the domain IDNA-encoded)
+    or `https://host/...`; `%XX` escapes allowed, no spaces or control characters."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValueError(f"{value!r} is not a mailto: or https: URI")
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"'{value}': a URI has no spaces or control characters")
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        raise ValueError(f"'{value}': '%' must start a %XX escape")
+    scheme, _, rest = text.partition(":")
+    if scheme.lower() == "mailto":
+        local, at, domain = rest.rpartition("@")
+        if not at or not _LOCAL_PART.match(local):
+            raise ValueError(f"'{value}' is not a mailto: URI with a valid address")
+        try:
+            return f"mailto:{local}@{_domain(domain)}"
+        except ValueError:
+            raise ValueError(f"'{value}': '{domain}' is not a domain name") from None
+    if scheme.lower() == "https":
+        if not text.isascii():
+            raise ValueError(f"'{value}': write the host in its xn-- form and %-encode the rest")
+        try:
+            parts = urlsplit(text)
+            host, _port = parts.hostname, parts.port  # .port raises on a bad port
+        except ValueError as err:
+            raise ValueError(f"'{value}': {err}") from None
+        if not rest.startswith("//") or not host:
+            raise ValueError(f"'{value}' is an https: URI without a host")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            try:
+                _domain(host)
+            except ValueError:
+                raise ValueError(f"'{value}': '{host}' is not a host name") from None
+        return "https:" + rest
+    raise ValueError(f"'{value}': TLS-RPT reports go to mailto: or https: URIs, not {scheme}:")
+
+
 def _selector(value: object) -> str:
     """A DKIM selector: one or more DNS labels (RFC 6376 section 3.1)."""
     if isinstance(value, int):
@@ -138,5 +179,6 @@ IPv6 = Annotated[str, BeforeValidator(check_ipv6)]
 IPv4Net = Annotated[str, BeforeValidator(_ipv4_net)]
 IPv6Net = Annotated[str, BeforeValidator(_ipv6_net)]
 MailtoUri = Annotated[str, BeforeValidator(_mailto)]
+TlsRptUri = Annotated[str, BeforeValidator(check_tlsrpt_uri)]
 Selector = Annotated[str, BeforeValidator(_no_int_coercion), AfterValidator(_selector)]
 ProviderName = Annotated[str, AfterValidator(_provider_name)]

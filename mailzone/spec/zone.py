@@ -21,6 +21,7 @@ from mailzone.spec.types import (
     MailtoUri,
     ProviderName,
     Selector,
+    TlsRptUri,
 )
 
 Policy = Literal["none", "quarantine", "reject"]
@@ -238,6 +239,16 @@ class Dmarc(Strict):
         return value
 
 
+class TlsRpt(Strict):
+    """The `_smtp._tls` record (RFC 8460): where receivers report failed TLS deliveries."""
+
+    rua: list[TlsRptUri] = Field(
+        min_length=1,
+        description="Report destinations: `mailto:` addresses or `https:` URLs (the record "
+        "writes `,` `!` `;` inside a URI as %2C %21 %3B).",
+    )
+
+
 class ZoneSpec(Strict):
     """One mail domain: `zones/<domain>.yaml`."""
 
@@ -259,6 +270,9 @@ class ZoneSpec(Strict):
     dkim: Dkim = Field(default_factory=Dkim, description="DKIM selectors (see dkim.*).")
     dmarc: Dmarc | None = Field(
         None, description="The DMARC policy; omit only if you publish none."
+    )
+    tls_rpt: TlsRpt | None = Field(
+        None, description="The TLS-RPT record; omit to publish none (receivers do not need it)."
     )
 
     @property

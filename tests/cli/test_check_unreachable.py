@@ -78,7 +78,7 @@ def test_check_with_a_silent_resolver_is_inconclusive_and_says_why(
 
     assert result.code == 4, result.out
     summary = result.out.splitlines()[-1]
-    assert summary.endswith("; not checked: spf, dkim, dmarc, mx, rdns (timeout)"), summary
+    assert summary.endswith("; not checked: spf, dkim, dmarc, tls_rpt, mx, rdns (timeout)"), summary
     assert " 0 fail, " in summary
 
 
@@ -103,7 +103,7 @@ def test_allow_unknown_accepts_what_could_not_be_checked(
     every = check(applied, silent, "--allow-unknown", "all")
 
     assert some.code == 4
-    assert some.out.splitlines()[-1].endswith("; not checked: dmarc, mx, rdns (timeout)")
+    assert some.out.splitlines()[-1].endswith("; not checked: dmarc, tls_rpt, mx, rdns (timeout)")
     assert every.code == 0, every.out
     assert "not checked" not in every.out
 
@@ -125,7 +125,7 @@ def test_each_option_takes_only_its_own_families(applied: Path, silent: socket.s
 
     assert allow.code == require.code == 1
     assert allow.errors == [
-        "--allow-unknown: 'smtp' is not one of drift, spf, dkim, dmarc, mx, rdns, all"
+        "--allow-unknown: 'smtp' is not one of drift, spf, dkim, dmarc, tls_rpt, mx, rdns, all"
     ]
     assert require.errors == ["--require: 'spf' is not one of blocklist, smtp, https, all"]
 
@@ -159,7 +159,7 @@ def test_a_dead_resolver_and_dead_nameservers_are_each_asked_once_and_at_once(
         # then each server got one question, sent twice (1 + 1 retry), and nothing more
         assert [received(s) for s in (silent, ns1, ns2)] == [2, 2, 2]
     assert result.code == 4, result.out
-    assert "; not checked: drift, spf, dkim, dmarc, mx, rdns (timeout)" in result.out
+    assert "; not checked: drift, spf, dkim, dmarc, tls_rpt, mx, rdns (timeout)" in result.out
     # one after another, three servers would take 3 × 2 × 2 s = 12 s; at once, 4 s. Bound:
     # 2 × --timeout + 1 s, plus start-up and a loaded machine's margin
     assert elapsed < 2 * 2 + 1 + 4, elapsed
