@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mailzone.records.dkim import expand_dkim
 from mailzone.records.dmarc import expand_dmarc
 from mailzone.records.model import DesiredRecord, DomainInput
+from mailzone.records.mta_sts import expand_mta_sts
 from mailzone.records.mx import expand_addresses, expand_mx
 from mailzone.records.spf import expand_spf
 
@@ -37,6 +38,12 @@ FAMILIES: tuple[Family, ...] = (
         "dkim", ("TXT",), expand_dkim, "a TXT per DKIM selector (imported, or managed in the state)"
     ),
     Family("dmarc", ("TXT",), expand_dmarc, "the `_dmarc` policy record"),
+    Family(
+        "mta_sts",
+        ("TXT", "A", "AAAA"),
+        expand_mta_sts,
+        "the `_mta-sts` TXT (its id from the policy text) and the A/AAAA of `mta-sts`",
+    ),
 )
 # `_report._dmarc` authorisations (records.report_auth) span domains and are added by repo's
 # project loading; they are TXT too.
