@@ -67,6 +67,11 @@ FAMILIES: tuple[Family, ...] = (
         "dmarc:check_dmarc",
         "the DMARC record is valid and its report addresses accept reports",
     ),
+    Family(
+        "mta_sts",
+        "mta_sts:check_mta_sts",
+        "one `_mta-sts` record whose id is the spec's policy's; the `mta-sts` host resolves",
+    ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
     Family(
