@@ -52,11 +52,13 @@ def _host(value: object) -> str:
 
 def _mx_pattern(value: object) -> str:
     """An MTA-STS `mx:` pattern (RFC 8461 section 4.1): a host name, or `*.` and a domain."""
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an MX host name or pattern")
-    if value.startswith("*."):
-        return "*." + _domain(value[2:])
-    return _domain(value)
+    wild = isinstance(value, str) and value.startswith("*.")
+    try:
+        return "*." + _domain(str(value)[2:]) if wild else _domain(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an MX host name (mail.example.org) or pattern (*.example.org)"
+        ) from None
 
 
 def check_ipv4(value: object) -> str:
