@@ -1,0 +1,66 @@
+"""MTA-STS on BIND and PowerDNS: apply serves the `_mta-sts` TXT with the policy's id and the
+`mta-sts` host's addresses, `check` passes on them, and a changed policy gets a new id that
+check insists on until it is applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailzone.check.families import NAMES
+from tests.cli import mailzone, write_provider
+from tests.helpers import basic_spec, write_spec
+from tests.servers import DnsServer, query, txt_values
+
+pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.")]
+
+STS = """\
+    mta_sts:
+      mode: testing
+      host:
+        ipv4: [192.0.2.80]
+        ipv6: ["2001:db8::80"]
+    """
+
+
+def _check(root: Path, server: DnsServer) -> tuple[int, str]:
+    skip = [arg for name in NAMES if name != "mta_sts" for arg in ("--skip", name)]
+    done = mailzone(root, "check", "--nameserver", f"127.0.0.1:{server.port}", *skip)
+    return done.code, done.out + done.err
+
+
+def _served_id(server: DnsServer) -> str:
+    (value,) = txt_values(server, "_mta-sts.example.org.")
+    assert value.startswith("v=STSv1; id="), value
+    return value.removeprefix("v=STSv1; id=")
+
+
+def test_apply_serves_the_policy_id_and_host_and_a_new_policy_gets_a_new_id(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    # given a spec with MTA-STS on the server's provider, applied
+    write_provider(tmp_path, "dns", dns_server.provider_config())
+    spec = write_spec(tmp_path, "example.org", basic_spec(provider="dns", extra=STS))
+    applied = mailzone(tmp_path, "apply", "--yes")
+    assert applied.code == 0, applied.out + applied.err
+
+    # then the TXT carries the id of the policy `mta-sts write` produces, the host resolves,
+    # and the check passes
+    first = _served_id(dns_server)
+    assert mailzone(tmp_path, "records", "example.org").out.count(f"id={first}") == 1
+    assert query(dns_server, "mta-sts.example.org.", "A") == ["192.0.2.80"]
+    assert query(dns_server, "mta-sts.example.org.", "AAAA") == ["2001:db8::80"]
+    code, out = _check(tmp_path, dns_server)
+    assert code == 0 and "2 pass, 0 warn, 0 fail" in out, out
+
+    # when the policy changes (enforce is not possible without tls_rpt: max_age changes)
+    spec.write_text(spec.read_text() + "  max_age: 2w\n")
+
+    # then check fails on the old id until apply serves the new one
+    code, out = _check(tmp_path, dns_server)
+    assert code == 3 and f"serves id={first}" in out, out
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    second = _served_id(dns_server)
+    assert second != first
+    assert _check(tmp_path, dns_server)[0] == 0
