@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from octodns.record import Record
 from octodns.zone import Zone
@@ -49,6 +49,10 @@ class ZoneReport:
 
 class ForeignCnameError(MailzoneError):
     """A CNAME mailzone did not create sits where mailzone needs another record."""
+
+
+class MtaStsRemovalError(MailzoneError):
+    """`mta_sts` left the spec before `mode: none` was published for the cached max_age."""
 
 
 def is_spf(value: str) -> bool:
@@ -265,8 +269,26 @@ def _settle_notes(
                 mine["dmarc"] = registry.dmarc_note(*was)
             elif seeded is None:
                 mine["dmarc"] = registry.dmarc_note(policy, today)
+        was_sts = live.get(domain, {}).get("mta_sts")
+        if "mta_sts" in mine:
+            mine["mta_sts"] = _settle_mta_sts(mine["mta_sts"], was_sts, today)
+        elif was_sts is not None:
+            problem = registry.mta_sts_removal_problem(was_sts, today)
+            if problem:
+                raise MtaStsRemovalError(f"{domain}: mta_sts: {problem}")
         notes[domain] = mine
     return notes
+
+
+def _settle_mta_sts(wanted: str, live: str | None, today: date) -> str:
+    """The `mta_sts` note: the mode keeps the date it went live, and the longest max_age any
+    sender may have cached is carried along (the wait before the records may go)."""
+    mode, _, max_age = registry.parse_mta_sts_note(wanted) or ("", None, 0)
+    was = registry.parse_mta_sts_note(live)
+    if was is None:
+        return registry.mta_sts_note(mode, today, max_age)
+    since = was[1] if was[0] == mode and was[1] is not None else today
+    return registry.mta_sts_note(mode, since, max(max_age, was[2]))
 
 
 def _write_registry(

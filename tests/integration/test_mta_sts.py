@@ -4,6 +4,7 @@ check insists on until it is applied."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,36 @@ def test_apply_serves_the_policy_id_and_host_and_a_new_policy_gets_a_new_id(
     second = _served_id(dns_server)
     assert second != first
     assert _check(tmp_path, dns_server)[0] == 0
+
+
+def test_removing_mta_sts_waits_for_mode_none_to_outlive_max_age(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    # given MTA-STS published in testing mode
+    write_provider(tmp_path, "dns", dns_server.provider_config())
+    spec = write_spec(tmp_path, "example.org", basic_spec(provider="dns", extra=STS))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    testing = _served_id(dns_server)
+
+    # when mta_sts is removed at once, then apply refuses in one line and DNS keeps the policy
+    spec.write_text(basic_spec(provider="dns"))
+    refused = mailzone(tmp_path, "apply", "--yes")
+    assert refused.code == 1
+    assert refused.err.startswith("error: example.org: mta_sts: removed while mode testing")
+    assert refused.err.count("\n") == 1
+    assert _served_id(dns_server) == testing
+
+    # when mode none is published, then the registry dates it, with the cached max_age
+    spec.write_text(basic_spec(provider="dns", extra=STS.replace("testing", "none")))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    assert _served_id(dns_server) != testing
+    today = datetime.now(UTC).date()
+    (registry,) = txt_values(dns_server, "_mailzone.example.org.")
+    assert registry.endswith(f" mta_sts=none@{today.isoformat()}~604800"), registry
+
+    # and removing mta_sts the same day is still refused, naming the day it may go
+    spec.write_text(basic_spec(provider="dns"))
+    refused = mailzone(tmp_path, "apply", "--yes")
+    until = (today + timedelta(days=7)).isoformat()
+    assert refused.code == 1 and f"until {until}" in refused.err, refused.err
+    assert query(dns_server, "mta-sts.example.org.", "A") == ["192.0.2.80"]

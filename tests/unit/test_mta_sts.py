@@ -3,6 +3,7 @@ problem), `mx:` wildcards, and the check given DNS answers."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from mailzone.check.env import CheckEnv
 from mailzone.check.mta_sts import check_mta_sts
 from mailzone.dns.query import Answer
 from mailzone.errors import SpecError
+from mailzone.octo import registry
 from mailzone.records.mta_sts import mx_covered, policy_id, policy_text
 from mailzone.repo.project import Domain, load_domain
 from mailzone.spec.zone import ZoneSpec
@@ -203,3 +205,29 @@ def test_check_passes_when_the_served_id_is_the_policys(tmp_path: Path) -> None:
 
 def test_check_says_nothing_without_mta_sts(tmp_path: Path) -> None:
     assert _check(_domain(tmp_path, basic_spec()), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("note", "today", "allowed"),
+    [
+        (None, date(2026, 12, 6), True),  # nothing published by mailzone with notes
+        ("testing@2026-01-01~604800", date(2026, 12, 6), False),  # never went through none
+        ("none@2026-12-01~604800", date(2026, 12, 7), False),  # one week not over
+        ("none@2026-12-01~604800", date(2026, 12, 8), True),
+        ("none@2026-12-01~31557600", date(2027, 6, 1), False),  # a year's cache carried along
+    ],
+)
+def test_removal_waits_for_mode_none_to_outlive_max_age(
+    note: str | None, today: date, allowed: bool
+) -> None:
+    assert (registry.mta_sts_removal_problem(note, today) is None) is allowed
+
+
+def test_the_note_round_trips_with_and_without_its_date() -> None:
+    assert registry.parse_mta_sts_note(registry.mta_sts_note("none", date(2026, 12, 6), 86400)) == (
+        "none",
+        date(2026, 12, 6),
+        86400,
+    )
+    assert registry.parse_mta_sts_note("enforce~604800") == ("enforce", None, 604800)
+    assert registry.parse_mta_sts_note("none@yesterday~1") is None
