@@ -1,5 +1,6 @@
 """MTA-STS (RFC 8461) as DNS shows it: exactly one `v=STSv1` TXT at `_mta-sts.<domain>`, a
-valid id equal to the spec's policy id, and an `mta-sts.<domain>` host that resolves.
+valid id equal to the spec's policy id, and an `mta-sts.<domain>` host that resolves to an
+address (through its CNAME, if it is one).
 
 Domains without `mta_sts:` in the spec get no finding."""
 
@@ -80,6 +81,6 @@ def _host(domain: Domain, env: CheckEnv) -> Finding:
             name,
             "fail",
             f"{name} has no address: senders cannot fetch the policy",
-            f"{APPLY} (mta_sts.host gives its addresses)",
+            f"{APPLY}; with mta_sts.host.cname, give its target an address",
         )
     return Finding("mta_sts", name, "pass", f"resolves to {', '.join(sorted(addresses))}")

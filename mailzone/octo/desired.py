@@ -68,7 +68,8 @@ def fill_zone(
 
 
 def octodns_data(record: DesiredRecord) -> dict[str, object]:
-    """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange)."""
+    """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange, CNAME as
+    its one `value`)."""
     values: list[object]
     if record.type == "TXT":
         values = [v.replace(";", "\\;") for v in record.values]
@@ -76,6 +77,8 @@ def octodns_data(record: DesiredRecord) -> dict[str, object]:
         values = [
             {"preference": int(p), "exchange": e} for p, e in (v.split() for v in record.values)
         ]
+    elif record.type == "CNAME":  # one target: octoDNS's `value`
+        return {"type": "CNAME", "ttl": record.ttl, "value": record.values[0]}
     else:
         values = list(record.values)
     return {"type": record.type, "ttl": record.ttl, "values": values}

@@ -17,7 +17,7 @@ from octodns.zone import Zone
 from mailzone.errors import MailzoneError
 from mailzone.octo import registry
 from mailzone.octo.registry import REGISTRY_NAME
-from mailzone.records.families import RECORD_TYPES
+from mailzone.records.families import generates
 
 
 @dataclass(frozen=True)
@@ -168,15 +168,14 @@ def reconcile(
 
 
 def _generated_kinds(have: registry.Registry, zone: str, report: ZoneReport) -> registry.Registry:
-    """The live registry without claims of a type no record family generates (a hand-edited
+    """The live registry without claims no record family could have made (a hand-edited
     `_mailzone` claiming `NS/sub` must not make apply delete a delegation)."""
-    kinds = RECORD_TYPES | {"SPF"}
     out: registry.Registry = {}
     for domain, claims in have.items():
-        out[domain] = frozenset(c for c in claims if registry.split_key(c)[0] in kinds)
+        out[domain] = frozenset(c for c in claims if generates(*registry.split_key(c)))
         for claim in sorted(claims - out[domain]):
             report.warnings.append(
-                f"{_claim(domain, claim, zone)}, a type mailzone never generates; left in place"
+                f"{_claim(domain, claim, zone)}, a type mailzone never generates there; left in place"
             )
     return out
 

@@ -1,4 +1,5 @@
-"""MTA-STS (RFC 8461): the policy text, its id, the `_mta-sts` TXT and the `mta-sts` host.
+"""MTA-STS (RFC 8461): the policy text, its id, the `_mta-sts` TXT and the `mta-sts` host
+(A/AAAA or CNAME).
 
 `policy_text` is the single source of both the file the web server serves and the id in DNS,
 so every change of the policy changes the id (and only a change does)."""
@@ -59,7 +60,8 @@ def uncovered_mx(spec: ZoneSpec) -> list[str]:
 
 
 def expand_mta_sts(given: DomainInput) -> list[DesiredRecord]:
-    """`_mta-sts` TXT `v=STSv1; id=...` and the A/AAAA of `mta-sts`, when the spec has a policy."""
+    """`_mta-sts` TXT `v=STSv1; id=...` and the A/AAAA (or the CNAME) of `mta-sts`, when the
+    spec has a policy."""
     spec = given.spec
     sts = spec.mta_sts
     if sts is None:
@@ -72,6 +74,8 @@ def expand_mta_sts(given: DomainInput) -> list[DesiredRecord]:
         )
     ]
     web = relative_name(f"mta-sts.{spec.domain}", zone)
+    if sts.host.cname is not None:
+        out.append(DesiredRecord(web, "CNAME", spec.ttl, (f"{sts.host.cname}.",)))
     if sts.host.ipv4:
         out.append(DesiredRecord(web, "A", spec.ttl, tuple(sorted(sts.host.ipv4))))
     if sts.host.ipv6:

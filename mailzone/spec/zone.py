@@ -243,17 +243,24 @@ MAX_STS_AGE = 31557600  # RFC 8461 section 3.2: about a year, in seconds
 
 
 class MtaStsHost(Strict):
-    """The web server that serves `https://mta-sts.<domain>/.well-known/mta-sts.txt`."""
+    """The web server that serves `https://mta-sts.<domain>/.well-known/mta-sts.txt`: its
+    addresses, or a CNAME to it."""
 
     ipv4: list[IPv4] = Field(default_factory=list, description="A records of `mta-sts.<domain>`.")
     ipv6: list[IPv6] = Field(
         default_factory=list, description="AAAA records of `mta-sts.<domain>`."
     )
+    cname: DomainName | None = Field(
+        None, description="Instead of addresses: `mta-sts.<domain>` is a CNAME to this name."
+    )
 
     @model_validator(mode="after")
     def _addressed(self) -> MtaStsHost:
-        if not (self.ipv4 or self.ipv6):
-            raise ValueError("give ipv4 or ipv6: mailzone creates the A/AAAA of mta-sts.<domain>")
+        if bool(self.ipv4 or self.ipv6) == (self.cname is not None):
+            raise ValueError(
+                "give ipv4/ipv6 or cname: mailzone creates the A/AAAA or the CNAME of "
+                "mta-sts.<domain>"
+            )
         for family in (self.ipv4, self.ipv6):
             if len(set(family)) != len(family):
                 raise ValueError("an address is listed twice")

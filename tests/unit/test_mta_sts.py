@@ -14,6 +14,7 @@ from mailzone.check.mta_sts import check_mta_sts
 from mailzone.dns.query import Answer
 from mailzone.errors import SpecError
 from mailzone.octo import registry
+from mailzone.records.families import generates
 from mailzone.records.mta_sts import mx_covered, policy_id, policy_text
 from mailzone.repo.project import Domain, load_domain
 from mailzone.spec.zone import ZoneSpec
@@ -149,9 +150,37 @@ def test_a_host_needs_an_address_and_a_mode(tmp_path: Path) -> None:
 
     assert errors == [
         "zones/example.org.yaml:11: mta_sts.mode: required field is missing",
-        "zones/example.org.yaml:12: mta_sts.host: give ipv4 or ipv6: mailzone creates the "
-        "A/AAAA of mta-sts.<domain>",
+        "zones/example.org.yaml:12: mta_sts.host: give ipv4/ipv6 or cname: mailzone creates the "
+        "A/AAAA or the CNAME of mta-sts.<domain>",
     ]
+    both = STS + "    cname: web.example.net.\n"
+    (error,) = _error(tmp_path, basic_spec(extra=both))
+    assert error.startswith("zones/example.org.yaml:13: mta_sts.host: give ipv4/ipv6 or cname")
+
+
+def test_a_cname_host_is_the_only_record_at_mta_sts(tmp_path: Path) -> None:
+    body = basic_spec(extra="mta_sts:\n  mode: testing\n  host: {cname: Web.Example.NET}\n")
+    records = {(r.name, r.type): r.values for r in _domain(tmp_path, body).records}
+
+    assert [t for n, t in records if n == "mta-sts"] == ["CNAME"]
+    assert records[("mta-sts", "CNAME")] == ("web.example.net.",)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "trusted"),
+    [
+        ("CNAME", "mta-sts", True),
+        ("CNAME", "mta-sts.sub", True),
+        ("CNAME", "www", False),
+        ("NS", "sub", False),
+        ("A", "www", True),
+        ("SPF", "@", True),
+    ],
+)
+def test_a_registry_claims_a_cname_only_where_a_family_makes_one(
+    kind: str, name: str, trusted: bool
+) -> None:
+    assert generates(kind, name) is trusted
 
 
 class FakeDns:
