@@ -98,3 +98,33 @@ def test_removing_mta_sts_waits_for_mode_none_to_outlive_max_age(
     until = (today + timedelta(days=7)).isoformat()
     assert refused.code == 1 and f"until {until}" in refused.err, refused.err
     assert query(dns_server, "mta-sts.example.org.", "A") == ["192.0.2.80"]
+
+
+def test_the_host_moves_between_a_cname_and_addresses(
+    tmp_path: Path, dns_server: DnsServer
+) -> None:
+    # given mta-sts as a CNAME to the mail host (inside the zone, so the server answers the chain)
+    write_provider(tmp_path, "dns", dns_server.provider_config())
+    cname = "mta_sts:\n  mode: testing\n  host: {cname: mail.example.org}\n"
+    spec = write_spec(tmp_path, "example.org", basic_spec(provider="dns", extra=cname))
+    applied = mailzone(tmp_path, "apply", "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert query(dns_server, "mta-sts.example.org.", "CNAME") == ["mail.example.org."]
+    code, out = _check(tmp_path, dns_server)
+    assert code == 0 and "resolves to 192.0.2.25" in out, out
+    assert mailzone(tmp_path, "plan", "--exit-code").code == 0  # nothing left to change
+
+    # when it becomes addresses, then the CNAME gives way to them
+    spec.write_text(basic_spec(provider="dns", extra=STS))
+    applied = mailzone(tmp_path, "apply", "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert query(dns_server, "mta-sts.example.org.", "CNAME") == []
+    assert query(dns_server, "mta-sts.example.org.", "A") == ["192.0.2.80"]
+
+    # and back to a CNAME
+    spec.write_text(basic_spec(provider="dns", extra=cname))
+    applied = mailzone(tmp_path, "apply", "--yes")
+    assert applied.code == 0, applied.out + applied.err
+    assert query(dns_server, "mta-sts.example.org.", "CNAME") == ["mail.example.org."]
+    assert _check(tmp_path, dns_server)[0] == 0
+    assert mailzone(tmp_path, "plan", "--exit-code").code == 0

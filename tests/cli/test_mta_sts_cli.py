@@ -1,10 +1,13 @@
-"""`mailzone mta-sts write DIR`: the policy file the web server serves, with the id DNS gets."""
+"""MTA-STS through the CLI: `mailzone mta-sts write DIR` (the policy file the web server serves,
+with the id DNS gets) and the `mta-sts` CNAME in a `local` zone file."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+
+import dns.zone
 
 from tests.cli import mailzone
 from tests.helpers import basic_spec, write_spec
@@ -73,3 +76,23 @@ def test_write_refuses_a_symlink_leading_out_of_dir(tmp_path: Path) -> None:
     assert done.code == 1 and done.err.startswith("error: ") and done.err.count("\n") == 1
     assert "leads outside" in done.err
     assert list(outside.iterdir()) == []
+
+
+def test_local_writes_the_cname_and_the_zone_file_loads(tmp_path: Path) -> None:
+    # given mta-sts as a CNAME, on the built-in local target
+    cname = "mta_sts:\n  mode: testing\n  host: {cname: web.example.net.}\n"
+    write_spec(tmp_path, "example.org", basic_spec(extra=cname))
+
+    # when applied twice
+    first = mailzone(tmp_path, "apply", "--yes")
+    second = mailzone(tmp_path, "plan", "--exit-code")
+
+    # then the zone file holds the CNAME alone at mta-sts, and nothing is left to change
+    assert first.code == 0, first.err
+    assert second.code == 0, second.out + second.err
+    zone = dns.zone.from_file(
+        str(tmp_path / "build" / "zones" / "example.org.zone"), "example.org.", relativize=True
+    )
+    node = zone.find_node("mta-sts")
+    assert [r.rdtype.name for r in node.rdatasets] == ["CNAME"]
+    assert [r.to_text() for r in node.rdatasets[0]] == ["web.example.net."]
