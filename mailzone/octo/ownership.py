@@ -162,7 +162,7 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    notes = _settle_notes(want_rec, live_rec, want)
+    notes = _settle_notes(want_rec, live_rec, want, frozenset(deletable or ()))
     _write_registry(desired, want_rec, live_rec, have, claimed, notes)
     return report
 
@@ -250,10 +250,13 @@ def _settle_notes(
     want_rec: Record | None,
     live_rec: Record | None,
     want: registry.Registry,
+    forgetting: frozenset[str],
 ) -> registry.Notes:
     """Each domain's registry notes: the live ones for domains this run does not write; for the
     others the desired ones, where a DMARC policy keeps the date it went live (the live note's,
-    else the one the desired note carries from an old state file, else today)."""
+    else the one the desired note carries from an old state file, else today) and so does an
+    MTA-STS mode. MtaStsRemovalError when a spec drops `mta_sts` too early (`forget`, asked
+    explicitly, may)."""
     wanted = registry.decode_notes(_values(want_rec)) if want_rec else {}
     live = registry.decode_notes(_values(live_rec)) if live_rec else {}
     notes = {d: n for d, n in live.items() if d not in want}
@@ -271,7 +274,7 @@ def _settle_notes(
         was_sts = live.get(domain, {}).get("mta_sts")
         if "mta_sts" in mine:
             mine["mta_sts"] = _settle_mta_sts(mine["mta_sts"], was_sts, today)
-        elif was_sts is not None:
+        elif was_sts is not None and domain not in forgetting:
             problem = registry.mta_sts_removal_problem(was_sts, today)
             if problem:
                 raise MtaStsRemovalError(f"{domain}: mta_sts: {problem}")

@@ -11,8 +11,8 @@ import pytest
 
 from mailzone.check.families import NAMES
 from tests.cli import mailzone, write_provider
-from tests.helpers import basic_spec, write_spec
-from tests.servers import DnsServer, query, txt_values
+from tests.helpers import basic_spec, commit_all, write_spec
+from tests.servers import DnsServer, PowerDnsServer, query, txt_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.")]
 
@@ -128,3 +128,24 @@ def test_the_host_moves_between_a_cname_and_addresses(
     assert query(dns_server, "mta-sts.example.org.", "CNAME") == ["mail.example.org."]
     assert _check(tmp_path, dns_server)[0] == 0
     assert mailzone(tmp_path, "plan", "--exit-code").code == 0
+
+
+def test_forget_deletes_the_mta_sts_cname_with_the_rest(
+    tmp_path: Path, pdns_server: PowerDnsServer
+) -> None:
+    # given a domain with an mta-sts CNAME applied, then its spec removed
+    write_provider(tmp_path, "dns", pdns_server.provider_config())
+    cname = "mta_sts:\n  mode: none\n  host: {cname: web.example.net}\n"
+    spec = write_spec(tmp_path, "example.org", basic_spec(provider="dns", extra=cname))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    assert query(pdns_server, "mta-sts.example.org.", "CNAME") == ["web.example.net."]
+    commit_all(tmp_path)
+    spec.unlink()
+
+    # when the domain is forgotten with its records
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes")
+
+    # then the CNAME goes too
+    assert forgot.code == 0, forgot.out + forgot.err
+    assert query(pdns_server, "mta-sts.example.org.", "CNAME") == []
+    assert txt_values(pdns_server, "_mta-sts.example.org.") == []
