@@ -121,6 +121,8 @@ def _normal(rdtype: str, values: list[str] | tuple[str, ...]) -> set[str]:
             pref, exchange = value.split()
             out.add(f"{int(pref)} {exchange.rstrip('.').lower()}.")
         return out
+    if rdtype == "CNAME":
+        return {f"{v.rstrip('.').lower()}." for v in values}
     return set(values)
 
 

@@ -72,6 +72,11 @@ FAMILIES: tuple[Family, ...] = (
         "tls_rpt:check_tls_rpt",
         "one valid TLS-RPT record at `_smtp._tls`, the one the spec wants",
     ),
+    Family(
+        "mta_sts",
+        "mta_sts:check_mta_sts",
+        "one _mta-sts record whose id is the spec's policy's; the mta-sts host resolves",
+    ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
     Family(

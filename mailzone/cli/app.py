@@ -1,5 +1,6 @@
 """The `mailzone` command: the typer app, its commands (one module per group: zones, dkim,
-check, ci, hook), and the entry point that turns every error into one line and an exit code.
+check, ci, hook, mta_sts), and the entry point that turns every error into one line and an
+exit code.
 
 Heavy modules (octoDNS, pydantic models, rich) are imported inside the commands so that
 `mailzone --help` stays fast."""
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from mailzone.cli import check, ci, dkim, hook, zones
+from mailzone.cli import check, ci, dkim, hook, mta_sts, zones
 from mailzone.cli.context import Context
 from mailzone.errors import EXIT_ERROR, EXIT_OK, MailzoneError, one_line
 
@@ -82,6 +83,7 @@ app.add_typer(dkim.keys_app, name="keys")
 app.command()(dkim.mta)
 app.add_typer(ci.ci_app, name="ci")
 app.add_typer(hook.hook_app, name="hook")
+app.add_typer(mta_sts.mta_sts_app, name="mta-sts")
 
 
 def main() -> None:

@@ -16,15 +16,23 @@ from mailzone.repo.project import Domain
 
 
 def registry_notes(domain: Domain) -> dict[str, str]:
-    """The notes the domain's registry value carries: its DMARC policy (ownership.reconcile
-    dates it; a state file from before the notes gives the date it recorded)."""
+    """The notes the domain's registry value carries: its DMARC policy and its MTA-STS mode
+    (ownership.reconcile dates them; a state file from before the notes gives the date the
+    DMARC policy went live)."""
+    notes = {}
+    sts = domain.spec.mta_sts
+    if sts is not None:
+        age = int(sts.max_age.total_seconds())
+        notes["mta_sts"] = registry.mta_sts_note(sts.mode, None, age)
     if domain.spec.dmarc is None:
-        return {}
+        return notes
     policy = domain.spec.dmarc.policy
     old = domain.state.dmarc
     if old is not None and old.policy == policy:
-        return {"dmarc": registry.dmarc_note(policy, old.since.date())}
-    return {"dmarc": policy}
+        notes["dmarc"] = registry.dmarc_note(policy, old.since.date())
+    else:
+        notes["dmarc"] = policy
+    return notes
 
 
 def fill_zone(
@@ -60,7 +68,8 @@ def fill_zone(
 
 
 def octodns_data(record: DesiredRecord) -> dict[str, object]:
-    """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange)."""
+    """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange, CNAME as
+    its one `value`)."""
     values: list[object]
     if record.type == "TXT":
         values = [v.replace(";", "\\;") for v in record.values]
@@ -68,6 +77,8 @@ def octodns_data(record: DesiredRecord) -> dict[str, object]:
         values = [
             {"preference": int(p), "exchange": e} for p, e in (v.split() for v in record.values)
         ]
+    elif record.type == "CNAME":  # one target: octoDNS's `value`
+        return {"type": "CNAME", "ttl": record.ttl, "value": record.values[0]}
     else:
         values = list(record.values)
     return {"type": record.type, "ttl": record.ttl, "values": values}

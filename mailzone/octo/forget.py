@@ -18,7 +18,7 @@ from mailzone.errors import MailzoneError
 from mailzone.octo.local import MAX_ZONE_FILE_BYTES
 from mailzone.octo.registry import REGISTRY_NAME, decode, entry, owner_key, split_key
 from mailzone.octo.sync import ProviderCache, ZonePlan, ZoneTask, plan_zone
-from mailzone.records.families import RECORD_TYPES
+from mailzone.records.families import generates
 from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, load_project, removed_domains
 from mailzone.repo.state import load_state
@@ -86,8 +86,7 @@ def deletable_entries(
         entry("TXT", relative_name(f"{sel.selector}._domainkey.{name}", zone))
         for sel in state.selectors
     }
-    kinds = RECORD_TYPES | {"SPF"}
-    return frozenset(e for e in made if split_key(e)[0] in kinds)
+    return frozenset(e for e in made if generates(*split_key(e)))
 
 
 def where_published(root: Path, name: str) -> tuple[str | None, str | None]:

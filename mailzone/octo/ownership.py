@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from octodns.record import Record
 from octodns.zone import Zone
@@ -17,7 +17,7 @@ from octodns.zone import Zone
 from mailzone.errors import MailzoneError
 from mailzone.octo import registry
 from mailzone.octo.registry import REGISTRY_NAME
-from mailzone.records.families import RECORD_TYPES
+from mailzone.records.families import generates
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class ZoneReport:
 
 class ForeignCnameError(MailzoneError):
     """A CNAME mailzone did not create sits where mailzone needs another record."""
+
+
+class MtaStsRemovalError(MailzoneError):
+    """`mta_sts` left the spec before `mode: none` was published for the cached max_age."""
 
 
 def is_spf(value: str) -> bool:
@@ -158,21 +162,20 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    notes = _settle_notes(want_rec, live_rec, want)
+    notes = _settle_notes(want_rec, live_rec, want, frozenset(deletable or ()))
     _write_registry(desired, want_rec, live_rec, have, claimed, notes)
     return report
 
 
 def _generated_kinds(have: registry.Registry, zone: str, report: ZoneReport) -> registry.Registry:
-    """The live registry without claims of a type no record family generates (a hand-edited
+    """The live registry without claims no record family could have made (a hand-edited
     `_mailzone` claiming `NS/sub` must not make apply delete a delegation)."""
-    kinds = RECORD_TYPES | {"SPF"}
     out: registry.Registry = {}
     for domain, claims in have.items():
-        out[domain] = frozenset(c for c in claims if registry.split_key(c)[0] in kinds)
+        out[domain] = frozenset(c for c in claims if generates(*registry.split_key(c)))
         for claim in sorted(claims - out[domain]):
             report.warnings.append(
-                f"{_claim(domain, claim, zone)}, a type mailzone never generates; left in place"
+                f"{_claim(domain, claim, zone)}, a type mailzone never generates there; left in place"
             )
     return out
 
@@ -247,10 +250,13 @@ def _settle_notes(
     want_rec: Record | None,
     live_rec: Record | None,
     want: registry.Registry,
+    forgetting: frozenset[str],
 ) -> registry.Notes:
     """Each domain's registry notes: the live ones for domains this run does not write; for the
     others the desired ones, where a DMARC policy keeps the date it went live (the live note's,
-    else the one the desired note carries from an old state file, else today)."""
+    else the one the desired note carries from an old state file, else today) and so does an
+    MTA-STS mode. MtaStsRemovalError when a spec drops `mta_sts` too early (`forget`, asked
+    explicitly, may)."""
     wanted = registry.decode_notes(_values(want_rec)) if want_rec else {}
     live = registry.decode_notes(_values(live_rec)) if live_rec else {}
     notes = {d: n for d, n in live.items() if d not in want}
@@ -265,8 +271,26 @@ def _settle_notes(
                 mine["dmarc"] = registry.dmarc_note(*was)
             elif seeded is None:
                 mine["dmarc"] = registry.dmarc_note(policy, today)
+        was_sts = live.get(domain, {}).get("mta_sts")
+        if "mta_sts" in mine:
+            mine["mta_sts"] = _settle_mta_sts(mine["mta_sts"], was_sts, today)
+        elif was_sts is not None and domain not in forgetting:
+            problem = registry.mta_sts_removal_problem(was_sts, today)
+            if problem:
+                raise MtaStsRemovalError(f"{domain}: mta_sts: {problem}")
         notes[domain] = mine
     return notes
+
+
+def _settle_mta_sts(wanted: str, live: str | None, today: date) -> str:
+    """The `mta_sts` note: the mode keeps the date it went live, and the longest max_age any
+    sender may have cached is carried along (the wait before the records may go)."""
+    mode, _, max_age = registry.parse_mta_sts_note(wanted) or ("", None, 0)
+    was = registry.parse_mta_sts_note(live)
+    if was is None:
+        return registry.mta_sts_note(mode, today, max_age)
+    since = was[1] if was[0] == mode and was[1] is not None else today
+    return registry.mta_sts_note(mode, since, max(max_age, was[2]))
 
 
 def _write_registry(

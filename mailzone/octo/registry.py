@@ -5,14 +5,15 @@ It lives in DNS, so what mailzone owns is known without the checkout, and it is 
 same change as the records. `SPF/<name>` means only the `v=spf1` value of that TXT set.
 
 A value may end with `key=value` notes about the domain that `apply` must remember without
-writing the checkout: `dmarc=none@2026-12-01` (the DMARC policy published, and since when).
-Values without notes (written before they existed) are read the same."""
+writing the checkout: `dmarc=none@2026-12-01` (the DMARC policy published, and since when),
+`mta_sts=none@2026-12-06~604800` (the MTA-STS mode published, since when, and the longest
+`max_age` a sender may have cached). Values without notes (written before they existed) are read the same."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from mailzone.records.model import DesiredRecord
@@ -82,6 +83,45 @@ def parse_dmarc_note(note: str | None) -> tuple[str, date] | None:
         return policy, date.fromisoformat(when)
     except ValueError:
         return None
+
+
+def mta_sts_note(mode: str, since: date | None, max_age: int) -> str:
+    """The `mta_sts` note: `none@2026-12-06~604800`; the desired note has no date yet
+    (`none~604800`: ownership.reconcile dates it)."""
+    when = f"@{since.isoformat()}" if since else ""
+    return f"{mode}{when}~{max_age}"
+
+
+def parse_mta_sts_note(note: str | None) -> tuple[str, date | None, int] | None:
+    """`none@2026-12-06~604800` → ('none', date(2026, 12, 6), 604800); `none~604800` has no
+    date; None if absent or malformed."""
+    head, _, age = (note or "").partition("~")
+    mode, at, when = head.partition("@")
+    try:
+        return mode, date.fromisoformat(when) if at else None, int(age)
+    except ValueError:
+        return None
+
+
+def mta_sts_removal_problem(note: str | None, today: date) -> str | None:
+    """Why the MTA-STS records may not go yet (None: they may): senders cache a policy for its
+    max_age, so `mode: none` must have been published that long first (RFC 8461 section 8.3)."""
+    live = parse_mta_sts_note(note)
+    if live is None:
+        return None  # published before the notes, or not by mailzone: nothing to go by
+    mode, since, max_age = live
+    if mode != "none" or since is None:
+        return (
+            f"removed while mode {mode} is published: senders keep the policy for up to "
+            f"{max_age} s; set mode: none, apply, and remove mta_sts after max_age"
+        )
+    until = since + timedelta(seconds=max_age)
+    if today < until:
+        return (
+            f"mode none is published since {since.isoformat()}; senders may cache the old "
+            f"policy until {until.isoformat()}: keep mta_sts with mode: none until then"
+        )
+    return None
 
 
 def split_key(entry: str) -> tuple[str, str]:

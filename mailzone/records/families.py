@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mailzone.records.dkim import expand_dkim
 from mailzone.records.dmarc import expand_dmarc
 from mailzone.records.model import DesiredRecord, DomainInput
+from mailzone.records.mta_sts import expand_mta_sts
 from mailzone.records.mx import expand_addresses, expand_mx
 from mailzone.records.spf import expand_spf
 from mailzone.records.tls_rpt import expand_tls_rpt
@@ -23,6 +24,9 @@ class Family:
     types: tuple[str, ...]  # the DNS types it produces
     expand: Callable[[DomainInput], list[DesiredRecord]]
     about: str  # one line for the docs
+    # types it makes only at names whose first label is this (CNAME: `mta-sts`), so that a
+    # hand-edited registry claiming such a type elsewhere is not trusted
+    only_at: tuple[tuple[str, str], ...] = ()
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -39,7 +43,26 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family("dmarc", ("TXT",), expand_dmarc, "the `_dmarc` policy record"),
     Family("tls_rpt", ("TXT",), expand_tls_rpt, "the `_smtp._tls` TLS-RPT record (RFC 8460)"),
+    Family(
+        "mta_sts",
+        ("TXT", "A", "AAAA", "CNAME"),
+        expand_mta_sts,
+        "the `_mta-sts` TXT (its id from the policy text) and the A/AAAA or CNAME of `mta-sts`",
+        only_at=(("CNAME", "mta-sts"),),
+    ),
 )
 # `_report._dmarc` authorisations (records.report_auth) span domains and are added by repo's
 # project loading; they are TXT too.
 RECORD_TYPES: frozenset[str] = frozenset(t for f in FAMILIES for t in f.types) | {"TXT"}
+# a type some family makes at any name, and the first labels of the others (CNAME: mta-sts)
+_ANYWHERE = {t for f in FAMILIES for t in f.types if t not in dict(f.only_at)} | {"TXT", "SPF"}
+_ONLY_AT: dict[str, set[str]] = {}
+for _family in FAMILIES:
+    for _type, _label in _family.only_at:
+        _ONLY_AT.setdefault(_type, set()).add(_label)
+
+
+def generates(kind: str, name: str) -> bool:
+    """Whether some family could make a record set of type `kind` (`SPF`: the v=spf1 value of
+    a TXT) at `name`, relative to its zone: what a registry claim may be trusted for."""
+    return kind in _ANYWHERE or name.split(".")[0] in _ONLY_AT.get(kind, ())

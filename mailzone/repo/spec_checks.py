@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mailzone.errors import SpecError
 from mailzone.records.domain import expand_domain
+from mailzone.records.mta_sts import uncovered_mx
 from mailzone.records.spf import spf_value
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, MIN_RSA_BITS, PublicKey, parse_public_key
 from mailzone.spec.host import default_key_dir
@@ -47,7 +48,7 @@ def spf_answer_octets(domain: str, value: str) -> int:
 def check_spec(spec: ZoneSpec, doc: YamlDoc, root: Path) -> dict[str, PublicKey]:
     """Raise SpecError listing every SPF, imported-key and TXT-size problem; return the imported keys
     by selector. A `public_key_file` must lie in `root` or the default key directory."""
-    problems = _spf_problems(spec, doc)
+    problems = _spf_problems(spec, doc) + _mta_sts_problems(spec, doc)
     keys: dict[str, PublicKey] = {}
     for i, item in enumerate(spec.dkim.imports):
         loc: Loc = ("dkim", "import", i)
@@ -89,6 +90,25 @@ def _spf_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
         problems.append(
             f"{doc.where(('spf',))}: spf: {lookups} DNS-lookup terms, more than the {MAX_LOOKUPS} "
             "RFC 7208 allows (receivers answer permerror); replace includes by ip4:/ip6: terms"
+        )
+    return problems
+
+
+def _mta_sts_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
+    """`enforce` needs TLS-RPT (failures get reported) and an `mx:` line for every MX host."""
+    if spec.mta_sts is None or spec.mta_sts.mode != "enforce":
+        return []
+    problems = []
+    if getattr(spec, "tls_rpt", None) is None:  # the TLS-RPT field lands with issue 13's part 2
+        problems.append(
+            f"{doc.where(('mta_sts', 'mode'))}: mta_sts.mode: enforce needs tls_rpt (reports of "
+            "failed deliveries); add tls_rpt or use mode: testing"
+        )
+    missing = uncovered_mx(spec)
+    if missing:
+        problems.append(
+            f"{doc.where(('mta_sts', 'mx'))}: mta_sts.mx: no mx: line matches MX host "
+            f"{', '.join(missing)}; enforcing senders would refuse to deliver there"
         )
     return problems
 

@@ -51,6 +51,17 @@ def _host(value: object) -> str:
     return idna_name(value, "host name")
 
 
+def _mx_pattern(value: object) -> str:
+    """An MTA-STS `mx:` pattern (RFC 8461 section 4.1): a host name, or `*.` and a domain."""
+    wild = isinstance(value, str) and value.startswith("*.")
+    try:
+        return "*." + _domain(str(value)[2:]) if wild else _domain(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an MX host name (mail.example.org) or pattern (*.example.org)"
+        ) from None
+
+
 def check_ipv4(value: object) -> str:
     try:
         return str(ipaddress.IPv4Address(str(value)))
@@ -174,6 +185,7 @@ def _no_int_coercion(value: object) -> object:
 
 DomainName = Annotated[str, AfterValidator(_domain)]
 HostName = Annotated[str, AfterValidator(_host)]
+MxPattern = Annotated[str, AfterValidator(_mx_pattern)]
 IPv4 = Annotated[str, BeforeValidator(check_ipv4)]
 IPv6 = Annotated[str, BeforeValidator(check_ipv6)]
 IPv4Net = Annotated[str, BeforeValidator(_ipv4_net)]

@@ -19,6 +19,7 @@ from mailzone.spec.types import (
     IPv6,
     IPv6Net,
     MailtoUri,
+    MxPattern,
     ProviderName,
     Selector,
     TlsRptUri,
@@ -249,6 +250,69 @@ class TlsRpt(Strict):
     )
 
 
+MAX_STS_AGE = 31557600  # RFC 8461 section 3.2: about a year, in seconds
+
+
+class MtaStsHost(Strict):
+    """The web server that serves `https://mta-sts.<domain>/.well-known/mta-sts.txt`: its
+    addresses, or a CNAME to it."""
+
+    ipv4: list[IPv4] = Field(default_factory=list, description="A records of `mta-sts.<domain>`.")
+    ipv6: list[IPv6] = Field(
+        default_factory=list, description="AAAA records of `mta-sts.<domain>`."
+    )
+    cname: DomainName | None = Field(
+        None, description="Instead of addresses: `mta-sts.<domain>` is a CNAME to this name."
+    )
+
+    @model_validator(mode="after")
+    def _addressed(self) -> MtaStsHost:
+        if bool(self.ipv4 or self.ipv6) == (self.cname is not None):
+            raise ValueError(
+                "give ipv4/ipv6 or cname: mailzone creates the A/AAAA or the CNAME of "
+                "mta-sts.<domain>"
+            )
+        for family in (self.ipv4, self.ipv6):
+            if len(set(family)) != len(family):
+                raise ValueError("an address is listed twice")
+        return self
+
+
+class MtaSts(Strict):
+    """MTA-STS (RFC 8461): the `_mta-sts` TXT, the `mta-sts` host and the policy file
+    (`mailzone mta-sts write`). To withdraw it, publish `mode: none` for `max_age` first."""
+
+    mode: Literal["testing", "enforce", "none"] = Field(
+        description="testing: receivers report failures but deliver; enforce: they refuse "
+        "mail that cannot go over TLS to a listed MX (needs tls_rpt); none: withdraw the policy."
+    )
+    max_age: Duration = Field(
+        timedelta(weeks=1),
+        description="How long senders cache the policy (at most 31557600 s, about a year).",
+    )
+    mx: list[MxPattern] = Field(
+        default_factory=list,
+        description="The policy's `mx:` lines (`mail.example.org`, `*.example.org`); default: "
+        "every MX host. With enforce, every MX host must match one.",
+    )
+    host: MtaStsHost = Field(description="Where `mta-sts.<domain>` points (its web server).")
+
+    @field_validator("max_age")
+    @classmethod
+    def _max_age(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() > MAX_STS_AGE:
+            raise ValueError(f"{format_duration(value)} is longer than {MAX_STS_AGE} s (RFC 8461)")
+        return value
+
+    @field_validator("mx")
+    @classmethod
+    def _unique(cls, mx: list[str]) -> list[str]:
+        for pattern in mx:
+            if mx.count(pattern) > 1:
+                raise ValueError(f"'{pattern}' is listed twice")
+        return mx
+
+
 class ZoneSpec(Strict):
     """One mail domain: `zones/<domain>.yaml`."""
 
@@ -273,6 +337,9 @@ class ZoneSpec(Strict):
     )
     tls_rpt: TlsRpt | None = Field(
         None, description="The TLS-RPT record; omit to publish none (receivers do not need it)."
+    )
+    mta_sts: MtaSts | None = Field(
+        None, description="MTA-STS: ask senders to deliver only over TLS (see mta_sts.*)."
     )
 
     @property

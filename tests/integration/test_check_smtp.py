@@ -23,7 +23,7 @@ from tests.servers import LOOPBACK, BindServer, free_port, zone_text
 pytestmark = pytest.mark.integration
 
 HOST = "mail.example.org"
-DNS_FAMILIES = ["drift", "spf", "dkim", "dmarc", "tls_rpt", "mx", "rdns", "blocklist"]
+DNS_FAMILIES = ["drift", "spf", "dkim", "dmarc", "tls_rpt", "mta_sts", "mx", "rdns", "blocklist"]
 
 
 class Sink:

@@ -1,0 +1,258 @@
+"""MTA-STS: the policy text and its id, the records, the spec's validation (one line per
+problem), `mx:` wildcards, and the check given DNS answers."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from mailzone.check.env import CheckEnv
+from mailzone.check.mta_sts import check_mta_sts
+from mailzone.dns.query import Answer
+from mailzone.errors import SpecError
+from mailzone.octo import registry
+from mailzone.records.families import generates
+from mailzone.records.mta_sts import mx_covered, policy_id, policy_text
+from mailzone.repo.project import Domain, load_domain
+from tests.helpers import basic_spec, write_spec
+
+STS = """\
+    mta_sts:
+      mode: testing
+      host:
+        ipv4: [192.0.2.80]
+        ipv6: ["2001:db8::80"]
+    """
+
+
+def _domain(tmp_path: Path, body: str) -> Domain:
+    return load_domain(write_spec(tmp_path, "example.org", body), tmp_path)
+
+
+def _error(tmp_path: Path, body: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        _domain(tmp_path, body)
+    lines = caught.value.details or [str(caught.value)]
+    return [line.replace(f"{tmp_path}/", "") for line in lines]
+
+
+def test_policy_lists_every_mx_host_with_crlf_lines(tmp_path: Path) -> None:
+    body = basic_spec(extra=STS) + "  max_age: 1d\n"
+    body = body.replace(
+        "hosts:\n", "hosts:\n  - {name: mx2, ipv4: [192.0.2.26], mx_priority: 20}\n"
+    )
+    spec = _domain(tmp_path, body).spec
+
+    assert policy_text(spec) == (
+        "version: STSv1\r\nmode: testing\r\nmx: mail.example.org\r\nmx: mx2.example.org\r\n"
+        "max_age: 86400\r\n"
+    )
+
+
+def test_records_are_the_txt_with_the_policy_id_and_the_host_addresses(tmp_path: Path) -> None:
+    domain = _domain(tmp_path, basic_spec(extra=STS))
+    records = {(r.name, r.type): r.values for r in domain.records}
+
+    assert records[("_mta-sts", "TXT")] == (f"v=STSv1; id={policy_id(domain.spec)}",)
+    assert records[("mta-sts", "A")] == ("192.0.2.80",)
+    assert records[("mta-sts", "AAAA")] == ("2001:db8::80",)
+    assert "max_age: 604800\r\n" in policy_text(domain.spec)  # the default: one week
+
+
+def test_the_id_changes_with_the_policy_and_only_then(tmp_path: Path) -> None:
+    base = basic_spec(extra=STS)
+    first = policy_id(_domain(tmp_path, base).spec)
+    assert policy_id(_domain(tmp_path, base).spec) == first
+    # the host's address and the TTL are not in the policy
+    moved = base.replace("192.0.2.80", "192.0.2.81").replace("ttl: 300", "ttl: 600")
+    assert policy_id(_domain(tmp_path, moved).spec) == first
+    changed = {
+        policy_id(_domain(tmp_path, base.replace("mode: testing", "mode: none")).spec),
+        policy_id(_domain(tmp_path, base + "  max_age: 2w\n").spec),
+        policy_id(_domain(tmp_path, base + "  mx: ['*.example.org']\n").spec),
+    }
+    assert first not in changed and len(changed) == 3
+    assert all(len(i) == 20 and i.isalnum() for i in changed)
+
+
+@pytest.mark.parametrize(
+    ("host", "pattern", "covered"),
+    [
+        ("mx1.example.org", "*.example.org", True),
+        ("a.b.example.org", "*.example.org", False),
+        ("example.org", "*.example.org", False),
+        ("mail.example.org", "mail.example.org", True),
+        ("mail.example.org.", "MAIL.example.org", True),
+        ("mail.example.net", "*.example.org", False),
+    ],
+)
+def test_a_wildcard_covers_exactly_one_leftmost_label(
+    host: str, pattern: str, covered: bool
+) -> None:
+    assert mx_covered(host, pattern) is covered
+
+
+def test_enforce_needs_tls_rpt_and_every_mx_host_covered(tmp_path: Path) -> None:
+    body = basic_spec(extra=STS.replace("testing", "enforce")) + "  mx: ['*.example.net']\n"
+
+    errors = _error(tmp_path, body)
+
+    assert errors == [
+        "zones/example.org.yaml:12: mta_sts.mode: enforce needs tls_rpt (reports of failed "
+        "deliveries); add tls_rpt or use mode: testing",
+        "zones/example.org.yaml:16: mta_sts.mx: no mx: line matches MX host mail.example.org; "
+        "enforcing senders would refuse to deliver there",
+    ]
+
+
+def test_a_wildcard_line_covers_the_mx_hosts_in_testing_and_none(tmp_path: Path) -> None:
+    body = basic_spec(extra=STS) + "  mx: ['*.example.org']\n"
+    assert _domain(tmp_path, body).spec.mta_sts is not None
+    assert _domain(tmp_path, body.replace("testing", "none")).spec.mta_sts is not None
+
+
+def test_enforce_with_tls_rpt_and_covered_mx_is_valid(tmp_path: Path) -> None:
+    body = basic_spec(extra=STS.replace("testing", "enforce"))
+    body += "tls_rpt:\n  rua: ['mailto:tls@example.org']\n"
+
+    assert _domain(tmp_path, body).spec.mta_sts is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        ("  max_age: 400d\n", 16, "mta_sts.max_age: 400d is longer than 31557600 s (RFC 8461)"),
+        ("  mx: ['*.']\n", 16, "mta_sts.mx[0]: '*.' is not an MX host name (mail.example.org)"),
+        (
+            "  mx: [a.example.org, a.example.org]\n",
+            16,
+            "mta_sts.mx: 'a.example.org' is listed twice",
+        ),
+    ],
+)
+def test_bad_values_are_one_line_each(tmp_path: Path, extra: str, line: int, message: str) -> None:
+    errors = _error(tmp_path, basic_spec(extra=STS) + extra)
+
+    assert len(errors) == 1
+    assert errors[0].startswith(f"zones/example.org.yaml:{line}: "), errors
+    assert message in errors[0]
+
+
+def test_a_host_needs_an_address_and_a_mode(tmp_path: Path) -> None:
+    errors = _error(tmp_path, basic_spec(extra="mta_sts:\n  host: {}\n"))
+
+    assert errors == [
+        "zones/example.org.yaml:11: mta_sts.mode: required field is missing",
+        "zones/example.org.yaml:12: mta_sts.host: give ipv4/ipv6 or cname: mailzone creates the "
+        "A/AAAA or the CNAME of mta-sts.<domain>",
+    ]
+    both = STS + "    cname: web.example.net.\n"
+    (error,) = _error(tmp_path, basic_spec(extra=both))
+    assert error.startswith("zones/example.org.yaml:13: mta_sts.host: give ipv4/ipv6 or cname")
+
+
+def test_a_cname_host_is_the_only_record_at_mta_sts(tmp_path: Path) -> None:
+    body = basic_spec(extra="mta_sts:\n  mode: testing\n  host: {cname: Web.Example.NET}\n")
+    records = {(r.name, r.type): r.values for r in _domain(tmp_path, body).records}
+
+    assert [t for n, t in records if n == "mta-sts"] == ["CNAME"]
+    assert records[("mta-sts", "CNAME")] == ("web.example.net.",)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "trusted"),
+    [
+        ("CNAME", "mta-sts", True),
+        ("CNAME", "mta-sts.sub", True),
+        ("CNAME", "www", False),
+        ("NS", "sub", False),
+        ("A", "www", True),
+        ("SPF", "@", True),
+    ],
+)
+def test_a_registry_claims_a_cname_only_where_a_family_makes_one(
+    kind: str, name: str, trusted: bool
+) -> None:
+    assert generates(kind, name) is trusted
+
+
+class FakeDns:
+    """Answers by (name, type); anything else is NXDOMAIN."""
+
+    def __init__(self, answers: dict[tuple[str, str], Answer]) -> None:
+        self.answers = answers
+
+    def resolve(self, name: str, rdtype: str) -> Answer:
+        return self.answers.get((name, rdtype), Answer("NXDOMAIN"))
+
+    def txt(self, name: str) -> Answer:
+        return self.resolve(name, "TXT")
+
+
+def _check(domain: Domain, answers: dict[tuple[str, str], Answer]) -> list[tuple[str, str]]:
+    env = cast(Any, FakeDns(answers))
+    return [(f.status, f.message) for f in check_mta_sts(domain, cast(CheckEnv, env))]
+
+
+def _txt(*values: str) -> Answer:
+    return Answer("NOERROR", [f'"{v}"' for v in values])
+
+
+def test_check_passes_when_the_served_id_is_the_policys(tmp_path: Path) -> None:
+    domain = _domain(tmp_path, basic_spec(extra=STS))
+    good = f"v=STSv1; id={policy_id(domain.spec)}"
+    host = {("mta-sts.example.org", "A"): Answer("NOERROR", ["192.0.2.80"])}
+
+    assert [
+        s for s, _ in _check(domain, {("_mta-sts.example.org", "TXT"): _txt(good), **host})
+    ] == [
+        "pass",
+        "pass",
+    ]
+    assert _check(domain, {("_mta-sts.example.org", "TXT"): _txt("v=STSv1; id=old1"), **host})[
+        0
+    ] == (
+        "fail",
+        f"_mta-sts.example.org serves id=old1, the spec's policy has id={policy_id(domain.spec)}: "
+        "senders keep the policy they cached",
+    )
+    two = _check(domain, {("_mta-sts.example.org", "TXT"): _txt(good, "v=STSv1; id=x"), **host})
+    assert two[0][0] == "fail" and "2 v=STSv1 records" in two[0][1]
+    bad = _check(domain, {("_mta-sts.example.org", "TXT"): _txt("v=STSv1; id=a-b"), **host})
+    assert bad[0] == ("fail", "_mta-sts.example.org: id='a-b' is not 1 to 32 letters and digits")
+    gone = _check(domain, {})
+    assert [s for s, _ in gone] == ["fail", "fail"]
+    assert "no v=STSv1 record" in gone[0][1] and "has no address" in gone[1][1]
+
+
+def test_check_says_nothing_without_mta_sts(tmp_path: Path) -> None:
+    assert _check(_domain(tmp_path, basic_spec()), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("note", "today", "allowed"),
+    [
+        (None, date(2026, 12, 6), True),  # nothing published by mailzone with notes
+        ("testing@2026-01-01~604800", date(2026, 12, 6), False),  # never went through none
+        ("none@2026-12-01~604800", date(2026, 12, 7), False),  # one week not over
+        ("none@2026-12-01~604800", date(2026, 12, 8), True),
+        ("none@2026-12-01~31557600", date(2027, 6, 1), False),  # a year's cache carried along
+    ],
+)
+def test_removal_waits_for_mode_none_to_outlive_max_age(
+    note: str | None, today: date, allowed: bool
+) -> None:
+    assert (registry.mta_sts_removal_problem(note, today) is None) is allowed
+
+
+def test_the_note_round_trips_with_and_without_its_date() -> None:
+    assert registry.parse_mta_sts_note(registry.mta_sts_note("none", date(2026, 12, 6), 86400)) == (
+        "none",
+        date(2026, 12, 6),
+        86400,
+    )
+    assert registry.parse_mta_sts_note("enforce~604800") == ("enforce", None, 604800)
+    assert registry.parse_mta_sts_note("none@yesterday~1") is None
