@@ -106,3 +106,13 @@ def commit_all(root: Path, message: str = "specs") -> None:
         git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", message)
+
+
+# an `mta_sts:` block to append to basic_spec (a testing policy and its web server's addresses)
+MTA_STS_SPEC = """\
+    mta_sts:
+      mode: testing
+      host:
+        ipv4: [192.0.2.80]
+        ipv6: ["2001:db8::80"]
+    """

@@ -11,18 +11,11 @@ import pytest
 
 from mailzone.check.families import NAMES
 from tests.cli import mailzone, write_provider
+from tests.helpers import MTA_STS_SPEC as STS
 from tests.helpers import basic_spec, commit_all, write_spec
 from tests.servers import DnsServer, PowerDnsServer, query, txt_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.")]
-
-STS = """\
-    mta_sts:
-      mode: testing
-      host:
-        ipv4: [192.0.2.80]
-        ipv6: ["2001:db8::80"]
-    """
 
 
 def _check(root: Path, server: DnsServer) -> tuple[int, str]:

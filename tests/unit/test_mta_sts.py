@@ -17,15 +17,8 @@ from mailzone.octo import registry
 from mailzone.records.families import generates
 from mailzone.records.mta_sts import mx_covered, policy_id, policy_text
 from mailzone.repo.project import Domain, load_domain
+from tests.helpers import MTA_STS_SPEC as STS
 from tests.helpers import basic_spec, write_spec
-
-STS = """\
-    mta_sts:
-      mode: testing
-      host:
-        ipv4: [192.0.2.80]
-        ipv6: ["2001:db8::80"]
-    """
 
 
 def _domain(tmp_path: Path, body: str) -> Domain:
