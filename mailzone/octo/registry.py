@@ -39,13 +39,16 @@ def encode(
     return " ".join([MAGIC, domain, *sorted(entries), *extra])
 
 
-def _parts(values: list[str] | tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+def _parts(
+    values: list[str] | tuple[str, ...], warn: bool = True
+) -> Iterator[tuple[str, list[str]]]:
     for value in values:
         parts = value.replace("\\;", ";").split()
         if len(parts) < 2 or parts[0] != MAGIC:
-            log.warning(
-                "ignoring a %s value that mailzone did not write: %.60s", REGISTRY_NAME, value
-            )
+            if warn:
+                log.warning(
+                    "ignoring a %s value that mailzone did not write: %.60s", REGISTRY_NAME, value
+                )
             continue
         yield parts[1], parts[2:]
 
@@ -60,9 +63,10 @@ def decode(values: list[str] | tuple[str, ...]) -> Registry:
 
 
 def decode_notes(values: list[str] | tuple[str, ...]) -> Notes:
-    """Registry values → {domain: {key: value}} of the notes they carry."""
+    """Registry values → {domain: {key: value}} of the notes they carry (quietly: `decode` of the
+    same values warns about those that are not ours)."""
     out: Notes = {}
-    for domain, tokens in _parts(values):
+    for domain, tokens in _parts(values, warn=False):
         notes = out.setdefault(domain, {})
         for token in tokens:
             key, sep, value = token.partition("=")

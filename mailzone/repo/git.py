@@ -26,7 +26,7 @@ _STATE_FILE = re.compile(rf"{STATE_DIR}/[^/]+\.yaml")
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "LC_ALL": "C"}
 
 
-def _git(
+def run_git(
     root: Path, *args: str, timeout: float = LOCAL_TIMEOUT, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     try:
@@ -60,9 +60,9 @@ def check_ready(root: Path, push: bool) -> None:
     """Refuse before anything is written: `root` is not in a git work tree, something is
     already staged (someone's work, which a commit would take along), or (`push`) the branch
     has no upstream."""
-    if _git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
+    if run_git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
         raise MailzoneError(f"--commit: {root} is not in a git work tree")
-    staged = _git(root, "diff", "--cached", "--name-only", "--no-renames").stdout.split()
+    staged = run_git(root, "diff", "--cached", "--name-only", "--no-renames").stdout.split()
     if staged:
         raise MailzoneError(
             f"--commit: the index already holds staged changes ({', '.join(staged[:3])}"
@@ -93,15 +93,15 @@ def commit_state(root: Path, paths: list[str], message: str) -> str:
     for path in paths:
         if not _STATE_FILE.fullmatch(path) or (root / path).is_symlink():
             raise MailzoneError(f"--commit: refusing to commit {path}: not a state/<domain>.yaml")
-    _git(root, "add", "--all", "--", *paths)
-    _git(root, *_identity(root), "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
-    return _git(root, "rev-parse", "--short", "HEAD").stdout.strip()
+    run_git(root, "add", "--all", "--", *paths)
+    run_git(root, *_identity(root), "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+    return run_git(root, "rev-parse", "--short", "HEAD").stdout.strip()
 
 
 def _identity(root: Path) -> list[str]:
     """`-c` options naming mailzone as author when git has no identity (a timer never fails)."""
-    name = _git(root, "config", "user.name", check=False).stdout.strip()
-    email = _git(root, "config", "user.email", check=False).stdout.strip()
+    name = run_git(root, "config", "user.name", check=False).stdout.strip()
+    email = run_git(root, "config", "user.email", check=False).stdout.strip()
     if name and email:
         return []
     return [
@@ -114,11 +114,11 @@ def _identity(root: Path) -> list[str]:
 
 def _upstream(root: Path) -> tuple[str, str]:
     """The current branch's remote and the branch it merges from there."""
-    branch = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    branch = run_git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
     if not branch:
         raise MailzoneError("--push: HEAD is detached; check out a branch")
-    remote = _git(root, "config", f"branch.{branch}.remote", check=False).stdout.strip()
-    merge = _git(root, "config", f"branch.{branch}.merge", check=False).stdout.strip()
+    remote = run_git(root, "config", f"branch.{branch}.remote", check=False).stdout.strip()
+    merge = run_git(root, "config", f"branch.{branch}.merge", check=False).stdout.strip()
     if not remote or not merge:
         raise MailzoneError(
             f"--push: branch {branch} has no upstream (git branch --set-upstream-to=REMOTE/BRANCH)"
@@ -132,7 +132,7 @@ def push(root: Path, attempts: int = PUSH_ATTEMPTS, backoff: float = BACKOFF) ->
     commit stays) and named. Returns how many pushes it took."""
     remote, merge = _upstream(root)
     for attempt in range(1, attempts + 1):
-        done = _git(
+        done = run_git(
             root,
             "push",
             "--porcelain",
@@ -148,7 +148,7 @@ def push(root: Path, attempts: int = PUSH_ATTEMPTS, backoff: float = BACKOFF) ->
         if attempt == attempts:
             break
         time.sleep(backoff * 2 ** (attempt - 1))
-        _git(root, "fetch", "--quiet", remote, timeout=NETWORK_TIMEOUT)
+        run_git(root, "fetch", "--quiet", remote, timeout=NETWORK_TIMEOUT)
         _rebase(root)
     raise MailzoneError(
         f"git push: still rejected (non-fast-forward) after {attempts} attempts; "
@@ -162,11 +162,11 @@ def _rejected(done: subprocess.CompletedProcess[str]) -> bool:
 
 
 def _rebase(root: Path) -> None:
-    done = _git(root, "rebase", "--quiet", "@{upstream}", check=False)
+    done = run_git(root, "rebase", "--quiet", "@{upstream}", check=False)
     if done.returncode == 0:
         return
-    conflicts = _git(root, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-    _git(root, "rebase", "--abort", check=False)
+    conflicts = run_git(root, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+    run_git(root, "rebase", "--abort", check=False)
     if conflicts:
         raise MailzoneError(
             f"git push: rebasing onto the upstream conflicts in {', '.join(conflicts)}; "
@@ -186,13 +186,13 @@ def removed_specs(root: Path, present: set[str]) -> dict[str, str]:
     but still in HEAD, else their last version before the commit that deleted them (newest
     first). Empty when `root` is not in a git work tree. A removed spec's records stay in DNS
     until `forget`; this is how plan and forget find them without apply writing state/."""
-    if _git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
+    if run_git(root, "rev-parse", "--is-inside-work-tree", check=False).returncode != 0:
         return {}
     where: dict[str, str] = {}  # file name → the revision holding its last version
-    head = _git(root, "ls-tree", "--name-only", "HEAD", "--", "zones/", check=False)
+    head = run_git(root, "ls-tree", "--name-only", "HEAD", "--", "zones/", check=False)
     for line in head.stdout.splitlines():
         where.setdefault(line.rpartition("/")[2], "HEAD")
-    log = _git(
+    log = run_git(
         root,
         "log",
         "--diff-filter=D",
@@ -214,10 +214,10 @@ def removed_specs(root: Path, present: set[str]) -> dict[str, str]:
         if name in present or not name.endswith((".yaml", ".yml")) or len(out) >= MAX_REMOVED:
             continue
         blob = f"{rev}:./zones/{name}"
-        size = _git(root, "cat-file", "-s", blob, check=False).stdout.strip()
+        size = run_git(root, "cat-file", "-s", blob, check=False).stdout.strip()
         if not size.isdigit() or int(size) > MAX_SPEC_TEXT:
             continue
-        shown = _git(root, "show", blob, check=False)
+        shown = run_git(root, "show", blob, check=False)
         if shown.returncode == 0:
             out[name] = shown.stdout
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailzone.errors import MailzoneError
-from mailzone.repo.git import _git
+from mailzone.repo.git import run_git
 from mailzone.util.files import write_atomic
 
 MARKER = "# written by `mailzone hook install`"
@@ -83,7 +83,7 @@ def git_dir_of(path: Path) -> Path:
         raise MailzoneError(f"--git-dir: {path}: no such directory")
     if shutil.which("git") is None:
         raise MailzoneError("git: not found (install git to use hooks)")
-    done = _git(path, "rev-parse", "--absolute-git-dir", check=False)
+    done = run_git(path, "rev-parse", "--absolute-git-dir", check=False)
     if done.returncode != 0:
         raise MailzoneError(f"--git-dir: {path} is not a git repository")
     return Path(done.stdout.strip())
@@ -105,9 +105,9 @@ def install_hooks(
     `<git dir>/mailzone-apply.log`. A hook mailzone did not write is replaced only with `force`;
     nothing is written when one is refused."""
     git_dir = git_dir_of(path)
-    if _git(path, "check-ref-format", f"refs/heads/{branch}", check=False).returncode != 0:
+    if run_git(path, "check-ref-format", f"refs/heads/{branch}", check=False).returncode != 0:
         raise MailzoneError(f"--branch: {branch!r} is not a valid branch name")
-    hooks_dir = Path(_git(path, "rev-parse", "--git-path", "hooks").stdout.strip())
+    hooks_dir = Path(run_git(path, "rev-parse", "--git-path", "hooks").stdout.strip())
     hooks_dir = (path / hooks_dir).resolve() if not hooks_dir.is_absolute() else hooks_dir
     if env_file is not None and not env_file.is_file():
         raise MailzoneError(f"--env-file: {env_file}: no such file")
