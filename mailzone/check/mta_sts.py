@@ -292,7 +292,16 @@ def _served(domain: Domain, text: str) -> Policy | Finding:
 def _compare(domain: Domain, served: Policy, served_id: str | None) -> Finding:
     """The served policy against the spec's, and what DNS's id does with a difference."""
     url = _url(domain.name)
-    wanted = parse_policy(policy_text(domain.spec))
+    try:
+        wanted = parse_policy(policy_text(domain.spec))
+    except PolicyError as err:  # a spec with no MX host and no mta_sts.mx
+        return Finding(
+            "mta_sts",
+            url,
+            "fail",
+            f"the spec's own policy is not one senders accept: {err}",
+            "give the domain an MX host (or mta_sts.mx patterns)",
+        )
     differences = []
     if served.mode != wanted.mode:
         differences.append(f"mode {served.mode}, the spec's is {wanted.mode}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,3 +256,16 @@ def test_skipping_smtp_leaves_the_mx_certificate_unchecked(rig: Rig) -> None:
     )
     assert rig.sink.peers == set()
     assert run.code == 0
+
+
+def test_a_web_server_that_never_answers_is_bounded_and_inconclusive(rig: Rig) -> None:
+    listener = socket.create_server((LOOPBACK, 0))  # accepts (backlog), never speaks TLS
+    try:
+        run = rig.check("--smtp-timeout", "1", web_port=listener.getsockname()[1])
+    finally:
+        listener.close()
+
+    served = _by_subject(run, URL)
+    assert served["status"] == "unknown"
+    assert "timed out: the policy cannot be fetched from here" in served["message"]
+    assert run.code == 4
