@@ -3,9 +3,12 @@ blocklists, the checks to skip, and the time."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar, cast
 
 from mailzone.check.model import Finding
 from mailzone.dkim.store import KeyStore
@@ -13,6 +16,8 @@ from mailzone.dns.query import Answer, Dns, txt_values
 from mailzone.octo.authority import Authorities
 from mailzone.spec.host import HostConfig
 from mailzone.spf.evaluate import Lookup, Reply
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,24 @@ class CheckEnv:
     ca_file: Path | None = None  # trust this CA (tests) instead of the system's
     smtp_timeout: float = 10.0
     dmarc_none_after: timedelta = timedelta(days=30)  # then p=none deserves a warning
+    # results of `once` (server probes several checks read); fresh in a copy made by `replace`
+    _once: dict[str, object] = field(default_factory=dict, init=False, repr=False)
+    _once_locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    _once_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def wants(self, family: str) -> bool:
         """Whether the family is checked in this run."""
         return family not in self.skip
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `key` is asked in this run, its result ever after: a
+        server that several checks (and domains sharing a host) look at is asked once."""
+        with self._once_lock:
+            lock = self._once_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._once:
+                self._once[key] = compute()
+            return cast(T, self._once[key])
 
     def resolve(self, name: str, rdtype: str) -> Answer:
         """Through the resolver (cached for the run)."""

@@ -75,7 +75,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "mta_sts",
         "mta_sts:check_mta_sts",
-        "one _mta-sts record whose id is the spec's policy's; the mta-sts host resolves",
+        "the _mta-sts id and the policy served over HTTPS are the spec's; each MX matches it",
     ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),

@@ -4,21 +4,18 @@ place of the hosts' public addresses, `--ca-file` trusts the test CA. Nothing le
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
 
 from tests.cli import Run, mailzone, write_provider
 from tests.helpers import basic_spec, write_spec
 from tests.servers import LOOPBACK, BindServer, free_port, zone_text
+from tests.tls_servers import WebSite, context_for, smtp_server
 
 pytestmark = pytest.mark.integration
 
@@ -26,38 +23,15 @@ HOST = "mail.example.org"
 DNS_FAMILIES = ["drift", "spf", "dkim", "dmarc", "tls_rpt", "mta_sts", "mx", "rdns", "blocklist"]
 
 
-class Sink:
-    """aiosmtpd's handler: accept everything."""
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def _smtp(context: ssl.SSLContext | None, name: str = HOST) -> Iterator[int]:
-    port = free_port()
-    params = {"tls_context": context} if context else {}
-    controller = Controller(Sink(), hostname=LOOPBACK, port=port, server_hostname=name, **params)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
-
-
-def _context_for(cert: trustme.LeafCert) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    return context
-
-
 @pytest.fixture
 def good_smtp(ca: trustme.CA) -> Iterator[int]:
-    yield from _smtp(_context_for(ca.issue_cert(HOST)))
+    with smtp_server(context_for(ca.issue_cert(HOST)), HOST) as port:
+        yield port
 
 
 def _check(root: Path, ca_file: Path | None, *args: str) -> Run:
@@ -101,7 +75,7 @@ def test_starttls_with_a_valid_certificate_passes(
 
 def test_self_signed_certificate_fails_with_the_reason(repo: Path, ca: trustme.CA) -> None:
     other = trustme.CA()  # not trusted by the check
-    for port in _smtp(_context_for(other.issue_cert(HOST))):
+    with smtp_server(context_for(other.issue_cert(HOST)), HOST) as port:
         run = _check(
             repo, _ca_file(ca, repo), "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{port}"
         )
@@ -113,7 +87,7 @@ def test_self_signed_certificate_fails_with_the_reason(repo: Path, ca: trustme.C
 
 
 def test_certificate_for_another_name_fails(repo: Path, ca: trustme.CA) -> None:
-    for port in _smtp(_context_for(ca.issue_cert("other.example.net"))):
+    with smtp_server(context_for(ca.issue_cert("other.example.net")), HOST) as port:
         run = _check(
             repo, _ca_file(ca, repo), "--skip", "https", "--connect", f"{HOST}=127.0.0.1:{port}"
         )
@@ -123,7 +97,7 @@ def test_certificate_for_another_name_fails(repo: Path, ca: trustme.CA) -> None:
 
 
 def test_no_starttls_fails(repo: Path) -> None:
-    for port in _smtp(None):
+    with smtp_server(None, HOST) as port:
         run = _check(repo, None, "--skip", "https", "--connect", f"{HOST}:25=127.0.0.1:{port}")
         (smtp,) = _findings(run, "smtp")
         assert smtp["status"] == "fail"
@@ -183,24 +157,16 @@ def test_documentation_addresses_are_never_dialled(tmp_path: Path, bind_server: 
         assert "192.0.2.25, which is not a public address" in finding["message"]
 
 
-def _https_server(context: ssl.SSLContext) -> Iterator[int]:
-    server = http.server.HTTPServer((LOOPBACK, 0), http.server.SimpleHTTPRequestHandler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_https_on_the_mail_host(repo: Path, ca: trustme.CA) -> None:
     ca_file = _ca_file(ca, repo)
-    for port in _https_server(_context_for(ca.issue_cert(HOST))):
-        good = _check(repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{port}")
-    for port in _https_server(_context_for(trustme.CA().issue_cert(HOST))):
-        bad = _check(repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{port}")
+    with WebSite(context_for(ca.issue_cert(HOST))) as site:
+        good = _check(
+            repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{site.port}"
+        )
+    with WebSite(context_for(trustme.CA().issue_cert(HOST))) as site:
+        bad = _check(
+            repo, ca_file, "--skip", "smtp", "--connect", f"{HOST}:443=127.0.0.1:{site.port}"
+        )
 
     assert [f["status"] for f in _findings(good, "https")] == ["pass"]
     (finding,) = _findings(bad, "https")
@@ -230,7 +196,7 @@ def test_a_banner_that_is_not_the_ptr_name_is_a_warning(
         zone_text("2.0.192.in-addr.arpa.", ["25 PTR mx-out.example.net."]),
     )
     skips = [a for family in DNS_FAMILIES for a in ("--skip", family)]
-    for port in _smtp(_context_for(ca.issue_cert(HOST))):
+    with smtp_server(context_for(ca.issue_cert(HOST)), HOST) as port:
         run = mailzone(
             tmp_path,
             "check",

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailzone.check.env import CheckEnv
-from mailzone.check.mta_sts import check_mta_sts
+from mailzone.check.mta_sts import Policy, PolicyError, check_mta_sts, parse_policy
 from mailzone.dns.query import Answer
 from mailzone.errors import SpecError
 from mailzone.octo import registry
@@ -177,6 +179,7 @@ class FakeDns:
 
     def __init__(self, answers: dict[tuple[str, str], Answer]) -> None:
         self.answers = answers
+        self.connect: dict[str, tuple[str, int]] = {}
 
     def resolve(self, name: str, rdtype: str) -> Answer:
         return self.answers.get((name, rdtype), Answer("NXDOMAIN"))
@@ -199,12 +202,9 @@ def test_check_passes_when_the_served_id_is_the_policys(tmp_path: Path) -> None:
     good = f"v=STSv1; id={policy_id(domain.spec)}"
     host = {("mta-sts.example.org", "A"): Answer("NOERROR", ["192.0.2.80"])}
 
-    assert [
-        s for s, _ in _check(domain, {("_mta-sts.example.org", "TXT"): _txt(good), **host})
-    ] == [
-        "pass",
-        "pass",
-    ]
+    found = _check(domain, {("_mta-sts.example.org", "TXT"): _txt(good), **host})
+    assert [s for s, _ in found] == ["pass", "pass", "unknown"]
+    assert "192.0.2.80, which is not a public address" in found[2][1]  # never dialled
     assert _check(domain, {("_mta-sts.example.org", "TXT"): _txt("v=STSv1; id=old1"), **host})[
         0
     ] == (
@@ -249,3 +249,68 @@ def test_the_note_round_trips_with_and_without_its_date() -> None:
     )
     assert registry.parse_mta_sts_note("enforce~604800") == ("enforce", None, 604800)
     assert registry.parse_mta_sts_note("none@yesterday~1") is None
+
+
+def test_the_spec_policy_text_parses_to_what_the_spec_says(tmp_path: Path) -> None:
+    body = basic_spec(extra=STS) + "  max_age: 1d\n  mx: ['*.example.org', 'MX.Example.NET.']\n"
+    spec = _domain(tmp_path, body).spec
+
+    assert parse_policy(policy_text(spec)) == Policy(
+        "testing", frozenset({"*.example.org", "mx.example.net"}), 86400
+    )
+
+
+_PATTERNS = st.lists(
+    st.from_regex(r"(\*\.)?[a-z0-9]{1,8}(\.[a-z0-9]{1,8}){1,3}", fullmatch=True),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(
+    mode=st.sampled_from(["enforce", "testing", "none"]),
+    mx=_PATTERNS,
+    max_age=st.integers(0, 31557600),
+    newline=st.sampled_from(["\r\n", "\n"]),
+    space=st.sampled_from(["", " ", "\t", "  "]),
+    unknown=st.booleans(),
+)
+def test_any_valid_policy_parses_to_its_fields(
+    mode: str, mx: list[str], max_age: int, newline: str, space: str, unknown: bool
+) -> None:
+    lines = ["version: STSv1", f"mode:{space}{mode}{space}"]
+    lines += [f"mx: {pattern}" for pattern in mx]
+    if unknown:
+        lines.insert(2, "x-note: anything at all: even colons")
+    lines.append(f"max_age: {max_age}")
+
+    assert parse_policy(newline.join(lines) + newline) == Policy(mode, frozenset(mx), max_age)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("mode: testing\nversion: STSv1\n", "line 1: the first line must be `version: STSv1`"),
+        ("version: STSv2\nmode: testing\nmx: a.org\nmax_age: 1\n", "version: 'STSv2' is not STSv1"),
+        ("version: STSv1\nmode: enforcing\nmx: a.org\nmax_age: 1\n", "mode: 'enforcing' is not"),
+        ("version: STSv1\nmode: testing\nmax_age: 1\n", "no mx: line (mode testing needs"),
+        ("version: STSv1\nmode: testing\nmx: a.org\nmax_age: 31557601\n", "max_age: '31557601'"),
+        ("version: STSv1\nmode: testing\nmx: a.org\nmax_age: 1w\n", "max_age: '1w' is not"),
+        ("version: STSv1\nmode: testing\nmx: a.org\n", "max_age: '(missing)'"),
+        ("version: STSv1\nmode: testing\nmode: enforce\n", "line 3: mode is given twice"),
+        ("version: STSv1\nmode testing\n", "line 2: 'mode testing' is not `key: value`"),
+        ("version: STSv1\nmode: testing\nmx: mx*.a.org\nmax_age: 1\n", "line 3: mx: 'mx*.a.org'"),
+        ("<html>\n<body>nope</body>\n", "line 1: '<html>' is not `key: value`"),
+    ],
+)
+def test_an_invalid_policy_is_named_by_line(text: str, error: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+
+    assert str(caught.value).startswith(error), str(caught.value)
+
+
+def test_mode_none_needs_no_mx_line() -> None:
+    assert parse_policy("version: STSv1\r\nmode: none\r\nmax_age: 86400\r\n") == Policy(
+        "none", frozenset(), 86400
+    )
