@@ -67,9 +67,12 @@ def fill_zone(
         )
 
 
+_TLSA_FIELDS = ("certificate_usage", "selector", "matching_type", "certificate_association_data")
+
+
 def octodns_data(record: DesiredRecord) -> dict[str, object]:
     """The record as octoDNS data (TXT with `;` escaped, MX as preference/exchange, CNAME as
-    its one `value`)."""
+    its one `value`, TLSA as its four fields)."""
     values: list[object]
     if record.type == "TXT":
         values = [v.replace(";", "\\;") for v in record.values]
@@ -79,6 +82,8 @@ def octodns_data(record: DesiredRecord) -> dict[str, object]:
         ]
     elif record.type == "CNAME":  # one target: octoDNS's `value`
         return {"type": "CNAME", "ttl": record.ttl, "value": record.values[0]}
+    elif record.type == "TLSA":
+        values = [dict(zip(_TLSA_FIELDS, v.split(), strict=True)) for v in record.values]
     else:
         values = list(record.values)
     return {"type": record.type, "ttl": record.ttl, "values": values}

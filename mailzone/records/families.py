@@ -14,6 +14,7 @@ from mailzone.records.mta_sts import expand_mta_sts
 from mailzone.records.mx import expand_addresses, expand_mx
 from mailzone.records.spf import expand_spf
 from mailzone.records.tls_rpt import expand_tls_rpt
+from mailzone.records.tlsa import expand_tlsa
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,13 @@ FAMILIES: tuple[Family, ...] = (
         expand_mta_sts,
         "the `_mta-sts` TXT (its id from the policy text) and the A/AAAA or CNAME of `mta-sts`",
         only_at=(("CNAME", "mta-sts"),),
+    ),
+    Family(
+        "dane",
+        ("TLSA",),
+        expand_tlsa,
+        "`_25._tcp.<MX host>` TLSA 3 1 1 for the current and the next key (needs dnssec)",
+        only_at=(("TLSA", "_25"),),
     ),
 )
 # `_report._dmarc` authorisations (records.report_auth) span domains and are added by repo's

@@ -48,7 +48,7 @@ def spf_answer_octets(domain: str, value: str) -> int:
 def check_spec(spec: ZoneSpec, doc: YamlDoc, root: Path) -> dict[str, PublicKey]:
     """Raise SpecError listing every SPF, imported-key and TXT-size problem; return the imported keys
     by selector. A `public_key_file` must lie in `root` or the default key directory."""
-    problems = _spf_problems(spec, doc) + _mta_sts_problems(spec, doc)
+    problems = _spf_problems(spec, doc) + _mta_sts_problems(spec, doc) + _dane_problems(spec, doc)
     keys: dict[str, PublicKey] = {}
     for i, item in enumerate(spec.dkim.imports):
         loc: Loc = ("dkim", "import", i)
@@ -110,6 +110,32 @@ def _mta_sts_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
             f"{doc.where(('mta_sts', 'mx'))}: mta_sts.mx: no mx: line matches MX host "
             f"{', '.join(missing)}; enforcing senders would refuse to deliver there"
         )
+    return problems
+
+
+def _dane_problems(spec: ZoneSpec, doc: YamlDoc) -> list[str]:
+    """TLSA needs a signed zone (receivers ignore it otherwise), and names only MX hosts that
+    this zone holds."""
+    if spec.dane is None:
+        return []
+    problems = []
+    if not spec.dnssec:
+        problems.append(
+            f"{doc.where(('dane',))}: dane: TLSA records need a DNSSEC-signed zone (receivers "
+            "ignore them otherwise); sign the zone, then set dnssec: true"
+        )
+    hosts = {h.name: h for h in spec.hosts}
+    for i, name in enumerate(spec.dane.hosts):
+        host = hosts.get(name)
+        if host is None:
+            why = "is not one of hosts"
+        elif host.absolute:
+            why = "lies outside the zone: its TLSA is its own zone's to publish"
+        elif "mx" not in host.roles:
+            why = "is not an MX host (DANE for SMTP is about the MX hosts)"
+        else:
+            continue
+        problems.append(f"{doc.where(('dane', 'hosts', i))}: dane.hosts: '{name}' {why}")
     return problems
 
 

@@ -83,6 +83,8 @@ def save_state(root: Path, state: DomainState) -> Path:
         for flag, usual in (("mta_done", True), ("urgent", False)):
             if entry.get(flag) == usual:
                 del entry[flag]
+    if not data.get("tlsa"):
+        data.pop("tlsa", None)
     text = HEADER + yaml.dump(
         data, Dumper=StateDumper, sort_keys=False, default_flow_style=False, width=1000
     )

@@ -185,6 +185,26 @@ class DmarcState(BaseModel):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+TlsaRole = Literal["current", "next"]
+_SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class TlsaKey(BaseModel):
+    """A TLS server key that DANE publishes as TLSA `3 1 1` (DANE-EE, the SubjectPublicKeyInfo,
+    SHA-256): the key the MX serves now (`current`) or the one staged for its next certificate
+    (`next`). Only the hash is kept; the key stays on the mail host."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: DomainName = Field(description="The MX host (its full name).")
+    role: TlsaRole
+    spki_sha256: str = Field(pattern=_SHA256_HEX, description="SHA-256 of the key's SPKI, hex.")
+    added: UtcTime
+    visible_since: UtcTime | None = Field(
+        None, description="Since when every authoritative nameserver serves its TLSA."
+    )
+
+
 class DomainState(BaseModel):
     """Everything mailzone decided for one domain."""
 
@@ -204,9 +224,18 @@ class DomainState(BaseModel):
         "what `forget --delete-records` may delete once the spec is gone.",
     )
     selectors: list[SelectorState] = Field(default_factory=list)
+    tlsa: list[TlsaKey] = Field(
+        default_factory=list, description="DANE: the MX hosts' current and next TLS keys."
+    )
 
     @model_validator(mode="after")
     def _possible(self) -> DomainState:
+        seen: set[tuple[str, str]] = set()
+        for key in self.tlsa:
+            for item in ((key.host, key.role), (key.host, key.spki_sha256)):
+                if item in seen:
+                    raise ValueError(f"tlsa: {item[1]} of host '{key.host}' appears twice")
+                seen.add(item)
         names = [s.selector for s in self.selectors]
         for name in names:
             if names.count(name) > 1:

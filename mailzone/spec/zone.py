@@ -325,6 +325,26 @@ class MtaSts(Strict):
         return mx
 
 
+class Dane(Strict):
+    """DANE for SMTP (RFC 7672): TLSA `3 1 1` at `_25._tcp.<MX host>` for the server keys that
+    `mailzone tlsa` records in the state (the current key and the staged next one). Receivers
+    use TLSA only from a DNSSEC-signed zone, so it needs `dnssec: true`."""
+
+    hosts: list[HostName] = Field(
+        default_factory=list,
+        description="The hosts (their `name` under hosts) that get TLSA; default: every MX host "
+        "inside the zone.",
+    )
+
+    @field_validator("hosts")
+    @classmethod
+    def _unique(cls, hosts: list[str]) -> list[str]:
+        for name in hosts:
+            if hosts.count(name) > 1:
+                raise ValueError(f"'{name}' is listed twice")
+        return hosts
+
+
 class ZoneSpec(Strict):
     """One mail domain: `zones/<domain>.yaml`."""
 
@@ -352,6 +372,14 @@ class ZoneSpec(Strict):
     )
     mta_sts: MtaSts | None = Field(
         None, description="MTA-STS: ask senders to deliver only over TLS (see mta_sts.*)."
+    )
+    dnssec: bool = Field(
+        False,
+        description="The zone is DNSSEC-signed (by its DNS server or provider; mailzone never "
+        "writes DNSKEY, RRSIG, NSEC or CDS records). dane needs it.",
+    )
+    dane: Dane | None = Field(
+        None, description="DANE: TLSA records for the MX hosts' TLS keys (see dane.*)."
     )
 
     @property
