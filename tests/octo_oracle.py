@@ -34,10 +34,10 @@ def octodns_findings(zone: Zone) -> list[str]:
                 for r in v.validate(zone)]  # fmt: skip
     available = Record.available_validators()
     for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
-        data = {"type": record._type, **record.data}
-        values = data.get("value")  # what octoDNS's bridges hand the value validators
-        if hasattr(record, "values"):  # a multi-value type: always a list
-            values = data.get("values", [] if values is None else [values])
+        # the values as a config would give them (MX and TLSA as field mappings: `record.data`
+        # renders TLSA as text, which its validators skip); a multi-value type always a list
+        values = list(record.values) if hasattr(record, "values") else record.value
+        data = {"type": record._type, "ttl": record.ttl, "values": values}
         reasons = []
         for key in ("*", record._type):
             for validator in available["record"].get(key, []):

@@ -187,8 +187,16 @@ dkim: {algorithms: [], import: [{selector: s1, public_key: "v=DKIM1; k=ed25519; 
 dmarc: {policy: none, rua: ["mailto:dmarc@example.net"]}
 tls_rpt: {rua: ["mailto:tls@example.org"]}
 mta_sts: {mode: testing, host: {cname: web.example.net}}
+dnssec: true
+dane: {}
 """
-PLACEHOLDERS = {"<d>": "example.org", "<dest>": "example.net", "<host>": "mail", "<sel>": "s1"}
+PLACEHOLDERS = {
+    "<d>": "example.org",
+    "<dest>": "example.net",
+    "<host>": "mail",
+    "<sel>": "s1",
+    "<mx>": "mail.example.org",
+}
 
 
 def _readme_record_rows() -> list[tuple[set[str], set[str]]]:
@@ -220,10 +228,12 @@ def test_the_readme_record_table_lists_every_record_mailzone_writes(tmp_path: Pa
     from mailzone.records.families import FAMILIES
     from mailzone.records.model import DomainInput
     from mailzone.repo.project import load_project
-    from tests.helpers import basic_spec, ed25519_public_b64, write_spec
+    from tests.helpers import basic_spec, dane_state, ed25519_public_b64, write_spec
 
     # given a repository whose specs make records of every family (and a report authorisation)
     write_spec(tmp_path, "example.org", RECORDS_SPEC % ed25519_public_b64())
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "example.org.yaml").write_text(dane_state())
     write_spec(tmp_path, "example.net", basic_spec("example.net"))
     project = load_project(tmp_path)
     org = project.domains["example.org"]

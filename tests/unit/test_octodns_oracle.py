@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from octodns.record import Record
 
-from tests.helpers import MTA_STS_SPEC, basic_spec, ed25519_public_b64, rsa_public_b64, write_spec
+from tests.helpers import (
+    DANE_SPEC,
+    MTA_STS_SPEC,
+    basic_spec,
+    dane_state,
+    ed25519_public_b64,
+    rsa_public_b64,
+    write_spec,
+)
 from tests.octo_oracle import generated_zone, octodns_findings
 
 TLS_RPT = 'tls_rpt:\n  rua: ["mailto:tls@example.org", "https://reports.example.net/tlsrpt"]\n'
@@ -21,50 +29,62 @@ MULTI_MX = """\
       - {name: out, ipv4: [192.0.2.27], roles: [send]}
     """
 
-# name → the spec files of one repository (domain → body; every zone among them is checked);
-# a spec for a new record family is one more line here. No null-MX (parked) domain: a spec
-# needs a host with the mx role.
+# name → the files of one repository (path → text; every zone among example.org and
+# example.net is checked): a spec for a new record family is one more line here. No null-MX
+# (parked) domain: a spec needs a host with the mx role.
+ORG, NET = "zones/example.org.yaml", "zones/example.net.yaml"
 SPECS: dict[str, dict[str, str]] = {
-    "basic": {"example.org": basic_spec()},
+    "basic": {ORG: basic_spec()},
     "a mail domain below its zone": {
-        "example.org": basic_spec(),
-        "lists.example.org": basic_spec("lists.example.org", extra="zone: example.org\n"),
+        ORG: basic_spec(),
+        "zones/lists.example.org.yaml": basic_spec(
+            "lists.example.org", extra="zone: example.org\n"
+        ),
     },
-    "mta-sts and tls-rpt": {"example.org": basic_spec(extra=MTA_STS_SPEC) + TLS_RPT},
+    "mta-sts and tls-rpt": {ORG: basic_spec(extra=MTA_STS_SPEC) + TLS_RPT},
     "mta-sts by cname, enforce": {
-        "example.org": basic_spec(extra=MTA_STS_SPEC.replace("testing", "enforce")).replace(
+        ORG: basic_spec(extra=MTA_STS_SPEC.replace("testing", "enforce")).replace(
             'ipv4: [192.0.2.80]\n    ipv6: ["2001:db8::80"]', "cname: web.example.net"
         )
         + TLS_RPT
     },
     "multi-mx, dkim rsa+ed25519, reports elsewhere": {
-        "example.org": basic_spec(extra=MULTI_MX)
+        ORG: basic_spec(extra=MULTI_MX)
         .replace("hosts:\n  - name: mail\n    ipv4: [192.0.2.25]\n", "")
         .replace('    ipv6: ["2001:db8::25"]\n', "", 1)
         .replace("postmaster@example.org", "dmarc@example.net")
         + "dkim:\n  algorithms: []\n  import:\n"
         f'    - {{selector: "r1", public_key: "{rsa_public_b64()}"}}\n'
         f'    - {{selector: "e1", public_key: "v=DKIM1; k=ed25519; p={ed25519_public_b64()}"}}\n',
-        "example.net": basic_spec("example.net"),
+        NET: basic_spec("example.net"),
+    },
+    "dane, current and next key": {
+        ORG: basic_spec(extra=DANE_SPEC),
+        "state/example.org.yaml": dane_state(),
     },
 }
+
+
+def _repository(root: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
 
 
 @pytest.mark.parametrize("files", SPECS.values(), ids=list(SPECS))
 def test_octodns_validators_find_nothing_in_generated_zones(
     tmp_path: Path, files: dict[str, str]
 ) -> None:
-    for domain, body in files.items():
-        write_spec(tmp_path, domain, body)
+    _repository(tmp_path, files)
 
-    for zone in {"example.org", "example.net"} & set(files):
-        assert octodns_findings(generated_zone(tmp_path, zone)) == []
+    for zone in ("example.org", "example.net"):
+        if f"zones/{zone}.yaml" in files:
+            assert octodns_findings(generated_zone(tmp_path, zone)) == []
 
 
 def test_the_multi_mx_zone_holds_what_it_should(tmp_path: Path) -> None:
     """The spec above really is what its name says (not a zone the oracle passes by being empty)."""
-    for domain, body in SPECS["multi-mx, dkim rsa+ed25519, reports elsewhere"].items():
-        write_spec(tmp_path, domain, body)
+    _repository(tmp_path, SPECS["multi-mx, dkim rsa+ed25519, reports elsewhere"])
     zone = generated_zone(tmp_path, "example.org")
     types = {(r.name, r._type): r for r in zone.records}
 
@@ -72,6 +92,18 @@ def test_the_multi_mx_zone_holds_what_it_should(tmp_path: Path) -> None:
     assert {("r1._domainkey", "TXT"), ("e1._domainkey", "TXT")} <= set(types)
     reports = generated_zone(tmp_path, "example.net")
     assert reports.get_type("example.org._report._dmarc", "TXT") is not None
+
+
+def test_the_oracle_reads_the_tlsa_values(tmp_path: Path) -> None:
+    _repository(tmp_path, SPECS["dane, current and next key"])
+    zone = generated_zone(tmp_path, "example.org")
+    tlsa = zone.get_type("_25._tcp.mail", "TLSA")
+    assert tlsa is not None and len(tlsa.values) == 2
+    fields = ("certificate_usage", "selector", "matching_type", "certificate_association_data")
+    short = dict(zip(fields, (3, 1, 1, "ab"), strict=True))  # a hash too short for SHA-256
+    zone.add_record(tlsa.copy(values=[short]), replace=True, lenient=True)
+
+    assert any("via: tlsa-value-rfc" in f for f in octodns_findings(zone))
 
 
 def test_the_oracle_finds_a_softless_spf_and_a_missing_dmarc(tmp_path: Path) -> None:
