@@ -58,7 +58,6 @@ class MtaStsRemovalError(MailzoneError):
     def __init__(self, domain: str, problem: str) -> None:
         super().__init__(f"mta_sts: {problem}", domain)
         self.domain = domain
-        self.problem = problem
 
 
 def is_spf(value: str) -> bool:

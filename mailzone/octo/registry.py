@@ -137,14 +137,14 @@ def mta_sts_forget_warning(note: str | None, today: date) -> str | None:
     mode, since, max_age = live
     span = timedelta(days=-(-max_age // 86400))  # whole days, rounded up
     if mode != "none":
-        until = today + span
+        until, which = today + span, f"mode {mode}"
     elif since is not None and since + span > today:
-        until, mode = since + span, "testing or enforce, before mode none"
+        until, which = since + span, f"mode none since {since.isoformat()}"
     else:
         return None
     return (
-        f"MTA-STS (mode {mode}, max_age {max_age} s) was published: senders that fetched the "
-        f"policy may still enforce it until {until.isoformat()}"
+        f"MTA-STS ({which}, max_age {max_age} s) was published: senders that fetched a "
+        f"policy may still apply it until {until.isoformat()}"
     )
 
 
