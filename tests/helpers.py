@@ -116,3 +116,16 @@ MTA_STS_SPEC = """\
         ipv4: [192.0.2.80]
         ipv6: ["2001:db8::80"]
     """
+
+# `dnssec` and `dane:` to append to basic_spec
+DANE_SPEC = "dnssec: true\ndane: {}\n"
+
+
+def dane_state(domain: str = "example.org") -> str:
+    """state/<domain>.yaml giving mail.<domain> a current and a next TLS key (TLSA 3 1 1)."""
+    keys = "".join(
+        f"  - {{host: mail.{domain}, role: {role}, spki_sha256: {digit * 64}, "
+        'added: "2026-12-01T00:00:00Z"}\n'
+        for role, digit in (("current", "a"), ("next", "b"))
+    )
+    return f"version: 1\ndomain: {domain}\ntlsa:\n{keys}"

@@ -52,7 +52,12 @@ class ForeignCnameError(MailzoneError):
 
 
 class MtaStsRemovalError(MailzoneError):
-    """`mta_sts` left the spec before `mode: none` was published for the cached max_age."""
+    """`mta_sts` left the spec before `mode: none` was published for the cached max_age. The
+    runner knows the domain's spec file and puts it in front (`sync.plan_zone`)."""
+
+    def __init__(self, domain: str, problem: str) -> None:
+        super().__init__(f"mta_sts: {problem}", domain)
+        self.domain = domain
 
 
 def is_spf(value: str) -> bool:
@@ -162,7 +167,7 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    notes = _settle_notes(want_rec, live_rec, want, frozenset(deletable or ()))
+    notes = _settle_notes(want_rec, live_rec, want, frozenset(deletable or ()), release, report)
     _write_registry(desired, want_rec, live_rec, have, claimed, notes)
     return report
 
@@ -251,12 +256,15 @@ def _settle_notes(
     live_rec: Record | None,
     want: registry.Registry,
     forgetting: frozenset[str],
+    release: frozenset[str],
+    report: ZoneReport,
 ) -> registry.Notes:
     """Each domain's registry notes: the live ones for domains this run does not write; for the
     others the desired ones, where a DMARC policy keeps the date it went live (the live note's,
     else the one the desired note carries from an old state file, else today) and so does an
-    MTA-STS mode. MtaStsRemovalError when a spec drops `mta_sts` too early (`forget`, asked
-    explicitly, may)."""
+    MTA-STS mode. MtaStsRemovalError when a spec drops `mta_sts` too early; `forget` may (asked
+    explicitly: deleting the records warns how long senders may still enforce the policy;
+    released records stay published)."""
     wanted = registry.decode_notes(_values(want_rec)) if want_rec else {}
     live = registry.decode_notes(_values(live_rec)) if live_rec else {}
     notes = {d: n for d, n in live.items() if d not in want}
@@ -274,10 +282,14 @@ def _settle_notes(
         was_sts = live.get(domain, {}).get("mta_sts")
         if "mta_sts" in mine:
             mine["mta_sts"] = _settle_mta_sts(mine["mta_sts"], was_sts, today)
-        elif was_sts is not None and domain not in forgetting:
+        elif domain in forgetting:
+            warning = registry.mta_sts_forget_warning(was_sts, today)
+            if warning:
+                report.warnings.append(f"{domain}: {warning}")
+        elif was_sts is not None and domain not in release:
             problem = registry.mta_sts_removal_problem(was_sts, today)
             if problem:
-                raise MtaStsRemovalError(f"{domain}: mta_sts: {problem}")
+                raise MtaStsRemovalError(domain, problem)
         notes[domain] = mine
     return notes
 

@@ -128,6 +128,26 @@ def mta_sts_removal_problem(note: str | None, today: date) -> str | None:
     return None
 
 
+def mta_sts_forget_warning(note: str | None, today: date) -> str | None:
+    """What deleting the MTA-STS records today leaves behind (None: nothing): a sender that
+    fetched a testing or enforce policy keeps applying it for its max_age (RFC 8461 section 3.2)."""
+    live = parse_mta_sts_note(note)
+    if live is None:
+        return None
+    mode, since, max_age = live
+    span = timedelta(days=-(-max_age // 86400))  # whole days, rounded up
+    if mode != "none":
+        until, which = today + span, f"mode {mode}"
+    elif since is not None and since + span > today:
+        until, which = since + span, f"mode none since {since.isoformat()}"
+    else:
+        return None
+    return (
+        f"MTA-STS ({which}, max_age {max_age} s) was published: senders that fetched a "
+        f"policy may still apply it until {until.isoformat()}"
+    )
+
+
 def split_key(entry: str) -> tuple[str, str]:
     """`A/mail` → ('A', 'mail'); `MX/@` → ('MX', '')."""
     kind, _, name = entry.partition("/")

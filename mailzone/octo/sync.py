@@ -22,7 +22,7 @@ from mailzone.errors import MailzoneError
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone, registry_notes
 from mailzone.octo.guards import GuardHit
-from mailzone.octo.ownership import ZoneReport
+from mailzone.octo.ownership import MtaStsRemovalError, ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
@@ -236,6 +236,10 @@ def plan_zone(
         result.orphans = sorted(
             d for d in result.report.live_registry if d not in known and d not in gone
         )
+    except MtaStsRemovalError as err:  # the field is gone: point at the spec's `domain:` line
+        spec = next((d for d in task.domains if d.name == err.domain), None)
+        where = spec.doc.where(("domain",)) if spec is not None else err.domain
+        result.error = f"{where}: {err.message}"
     except MailzoneError as err:
         result.error = str(err)
     except Exception as err:  # a provider failing (server down, refused, timeout, auth)

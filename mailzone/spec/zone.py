@@ -5,6 +5,7 @@ the field table in docs/spec.md and the validation errors all come from them."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Literal
 
@@ -264,6 +265,17 @@ class MtaStsHost(Strict):
     cname: DomainName | None = Field(
         None, description="Instead of addresses: `mta-sts.<domain>` is a CNAME to this name."
     )
+
+    @field_validator("cname")
+    @classmethod
+    def _not_an_address(cls, value: str | None) -> str | None:
+        try:
+            ipaddress.ip_address((value or "").rstrip("."))
+        except ValueError:
+            return value
+        raise ValueError(
+            f"'{value}' is an IP address: a CNAME points to a name; give the address as ipv4 or ipv6"
+        )
 
     @model_validator(mode="after")
     def _addressed(self) -> MtaStsHost:

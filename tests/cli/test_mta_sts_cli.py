@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dns.zone
 
 from tests.cli import mailzone
-from tests.helpers import basic_spec, write_spec
+from tests.helpers import basic_spec, commit_all, write_spec
 
 STS = """\
     mta_sts:
@@ -18,6 +19,13 @@ STS = """\
       mx: ["*.example.org"]
       host: {ipv4: [192.0.2.80]}
     """
+
+
+def zone_text(root: Path) -> str:
+    """The `local` zone file of example.org."""
+    return (root / "build" / "zones" / "example.org.zone").read_text()
+
+
 POLICY = "version: STSv1\r\nmode: testing\r\nmx: *.example.org\r\nmax_age: 604800\r\n"
 
 
@@ -96,3 +104,57 @@ def test_local_writes_the_cname_and_the_zone_file_loads(tmp_path: Path) -> None:
     node = zone.find_node("mta-sts")
     assert [r.rdtype.name for r in node.rdatasets] == ["CNAME"]
     assert [r.to_text() for r in node.rdatasets[0]] == ["web.example.net."]
+
+
+def test_removing_mta_sts_too_early_names_the_spec_file_and_line(tmp_path: Path) -> None:
+    # given MTA-STS in testing mode applied to the local zone file
+    spec = write_spec(tmp_path, "example.org", basic_spec(extra=STS))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+
+    # when mta_sts is removed from the spec at once
+    spec.write_text(basic_spec())
+    refused = mailzone(tmp_path, "apply", "--yes")
+
+    # then the one error line points at the spec's `domain:` line (the field itself is gone)
+    assert refused.code == 1
+    assert refused.err.startswith(
+        "error: zones/example.org.yaml:1: mta_sts: removed while mode testing"
+    ), refused.err
+    assert refused.err.count("\n") == 1
+
+
+def test_forget_of_a_published_policy_warns_until_when_senders_may_enforce_it(
+    tmp_path: Path,
+) -> None:
+    # given MTA-STS in testing mode applied, max_age two days, and the spec removed
+    body = basic_spec(extra=STS) + "  max_age: 2d\n"
+    write_spec(tmp_path, "example.org", body)
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+    commit_all(tmp_path)
+    (tmp_path / "zones" / "example.org.yaml").unlink()
+
+    # when the domain is forgotten with its records
+    forgot = mailzone(tmp_path, "forget", "example.org", "--delete-records", "--yes", "--force")
+
+    # then it goes, with one warning naming max_age and the day senders may enforce it until
+    assert forgot.code == 0, forgot.out + forgot.err
+    until = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    warnings = [line for line in forgot.out.splitlines() if "MTA-STS" in line]
+    assert len(warnings) == 1, forgot.out
+    assert "warning:" in warnings[0] and "max_age 172800 s" in warnings[0], warnings
+    assert f"until {until}" in warnings[0], warnings
+    assert "_mta-sts" not in zone_text(tmp_path)
+
+
+def test_forget_without_deleting_keeps_the_policy_and_is_allowed(tmp_path: Path) -> None:
+    # given MTA-STS in testing mode applied
+    write_spec(tmp_path, "example.org", basic_spec(extra=STS))
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+
+    # when the domain is released (its records stay in DNS, unowned)
+    forgot = mailzone(tmp_path, "forget", "example.org", "--yes")
+
+    # then nothing is removed, so there is no removal to refuse
+    assert forgot.code == 0, forgot.out + forgot.err
+    assert "_mta-sts" in zone_text(tmp_path)
+    assert "_mailzone" not in zone_text(tmp_path)

@@ -427,6 +427,20 @@ CASES = [
         "dmarc.policy: 'quarantaine' is not one of none, quarantine, reject "
         "(did you mean 'quarantine'?)",
     ),
+    Case(
+        "mta_sts_cname_to_an_ip_address",  # the rest is in test_yaml_property.py's FIELD_CASES
+        spec_with("mta_sts:\n  mode: testing\n  host: {cname: 192.0.2.80.}\n"),
+        (APPLY,),
+        f"{SPEC}:13: ",
+        "mta_sts.host.cname: '192.0.2.80' is an IP address",
+    ),
+    Case(
+        "tls_rpt_10k_character_uri",
+        spec_with(f'tls_rpt:\n  rua: ["https://example.org/{"a" * 10_000}"]\n'),
+        (APPLY,),
+        f"{SPEC}:12: ",
+        "tls_rpt.rua: the TXT record _smtp._tls.example.org would be 10,076 octets",
+    ),
     *(
         imported_spec(name)
         for name in (

@@ -76,7 +76,9 @@ def test_removing_mta_sts_waits_for_mode_none_to_outlive_max_age(
     spec.write_text(basic_spec(provider="dns"))
     refused = mailzone(tmp_path, "apply", "--yes")
     assert refused.code == 1
-    assert refused.err.startswith("error: example.org: mta_sts: removed while mode testing")
+    assert refused.err.startswith(
+        "error: zones/example.org.yaml:1: mta_sts: removed while mode testing"
+    ), refused.err
     assert refused.err.count("\n") == 1
     assert _served_id(dns_server) == testing
 

@@ -178,6 +178,83 @@ def test_every_record_family_is_in_the_module_map() -> None:
     assert not missing, f"record families missing from docs/development.md: {missing}"
 
 
+# a repository in which every record family makes records: example.org reports to example.net
+RECORDS_SPEC = """\
+domain: example.org
+hosts: [{name: mail, ipv4: [192.0.2.25], ipv6: ["2001:db8::25"]}]
+apex: {ipv4: [192.0.2.80]}
+dkim: {algorithms: [], import: [{selector: s1, public_key: "v=DKIM1; k=ed25519; p=%s"}]}
+dmarc: {policy: none, rua: ["mailto:dmarc@example.net"]}
+tls_rpt: {rua: ["mailto:tls@example.org"]}
+mta_sts: {mode: testing, host: {cname: web.example.net}}
+dnssec: true
+dane: {}
+"""
+PLACEHOLDERS = {
+    "<d>": "example.org",
+    "<dest>": "example.net",
+    "<host>": "mail",
+    "<sel>": "s1",
+    "<mx>": "mail.example.org",
+}
+
+
+def _readme_record_rows() -> list[tuple[set[str], set[str]]]:
+    """(names, types) of each row of the README's record table, placeholders filled in."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### The records", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        names = set()
+        for pattern in re.findall(r"`([^`]+)`", cell):
+            for placeholder, value in PLACEHOLDERS.items():
+                pattern = pattern.replace(placeholder, value)
+            absolute = pattern.endswith(("example.org", "example.net"))
+            names.add(
+                pattern
+                if absolute
+                else "example.org"
+                if pattern == "@"
+                else f"{pattern}.example.org"
+            )
+        rows.append((names, set(re.findall(r"\b(?:MX|A|AAAA|TXT|CNAME|TLSA|CAA|SRV)\b", cell))))
+    return rows
+
+
+def test_the_readme_record_table_lists_every_record_mailzone_writes(tmp_path: Path) -> None:
+    from mailzone.records.families import FAMILIES
+    from mailzone.records.model import DomainInput
+    from mailzone.repo.project import load_project
+    from tests.helpers import basic_spec, dane_state, ed25519_public_b64, write_spec
+
+    # given a repository whose specs make records of every family (and a report authorisation)
+    write_spec(tmp_path, "example.org", RECORDS_SPEC % ed25519_public_b64())
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "example.org.yaml").write_text(dane_state())
+    write_spec(tmp_path, "example.net", basic_spec("example.net"))
+    project = load_project(tmp_path)
+    org = project.domains["example.org"]
+    given = DomainInput(org.spec, org.state, org.imported)
+    assert [f.name for f in FAMILIES if not f.expand(given)] == []
+
+    # then each record set of example.org, and example.net's authorisation, has a row naming
+    # its name and type
+    records = [(r, "example.org") for r in org.records] + [
+        (r, "example.net") for r in project.domains["example.net"].records if "_report" in r.name
+    ]
+    rows = _readme_record_rows()
+    missing = [
+        f"{r.name or '@'} {r.type} ({zone})"
+        for r, zone in records
+        if not any(f"{r.name}.{zone}".strip(".") in n and r.type in t for n, t in rows)
+    ]
+    assert missing == [], "add them to the README's record table"
+    assert any("_mailzone.example.org" in names for names, _ in rows)  # the registry
+
+
 def test_every_check_family_is_documented() -> None:
     from mailzone.check.families import FAMILIES
 

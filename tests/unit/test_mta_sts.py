@@ -241,6 +241,26 @@ def test_removal_waits_for_mode_none_to_outlive_max_age(
     assert (registry.mta_sts_removal_problem(note, today) is None) is allowed
 
 
+@pytest.mark.parametrize(
+    ("note", "until"),
+    [
+        (None, None),
+        ("enforce@2026-01-01~604800", "2026-12-13"),  # a sender may have fetched it today
+        ("testing@2026-12-06~90000", "2026-12-08"),  # 25 hours: whole days, rounded up
+        ("none@2026-12-01~604800", "2026-12-08"),  # an earlier policy, cached before none
+        ("none@2026-11-01~604800", None),  # none outlived max_age: nothing is cached
+    ],
+)
+def test_forgetting_warns_until_when_senders_may_hold_the_policy(
+    note: str | None, until: str | None
+) -> None:
+    warning = registry.mta_sts_forget_warning(note, date(2026, 12, 6))
+
+    assert (warning is None) is (until is None)
+    if warning is not None:
+        assert warning.endswith(f"until {until}") and "max_age" in warning, warning
+
+
 def test_the_note_round_trips_with_and_without_its_date() -> None:
     assert registry.parse_mta_sts_note(registry.mta_sts_note("none", date(2026, 12, 6), 86400)) == (
         "none",
