@@ -8,6 +8,8 @@ A test gets a started server, serving its zones, in one of three ways::
     @pytest.mark.zones("example.org.")
     def test_y(dns_server: DnsServer) -> None: ...        # runs once per server: [bind], [powerdns]
 
+    def test_s(signed_bind_server: BindServer) -> None: ...   # the zones DNSSEC-signed
+
     def test_z(bind_factory: ServerFactory[BindServer]) -> None:
         server = bind_factory(zones=["a.example.", "b.example."])   # as many as needed
 
@@ -124,6 +126,19 @@ def pdns_server(
 ) -> PowerDnsServer:
     """A PowerDNS server serving the zones of the test's ``zones`` marker."""
     return pdns_factory(zones=_marked_zones(request))
+
+
+@pytest.fixture
+def signed_bind_server(request: pytest.FixtureRequest) -> Iterator[BindServer]:
+    """A BIND server serving the ``zones`` marker's zones, each DNSSEC-signed by named
+    (``dnssec-policy default``, inline signing): DNSKEY and RRSIGs are served when it starts."""
+    _require(BindServer)
+    zones = _marked_zones(request)
+    server = BindServer(signed=zones)
+    try:
+        yield server.start(zones)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["bind", "powerdns"])

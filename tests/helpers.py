@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import subprocess
 import textwrap
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from mailzone.repo.state import load_state, save_state
+from mailzone.spec.state import TlsaKey
 
 
 @lru_cache(maxsize=8)
@@ -116,3 +120,22 @@ MTA_STS_SPEC = """\
         ipv4: [192.0.2.80]
         ipv6: ["2001:db8::80"]
     """
+
+# the lines to append to basic_spec for DANE on its MX host `mail` (the zone signed)
+DANE_SPEC = "dnssec: true\ndane: {}\n"
+
+
+def write_tlsa_keys(
+    root: Path, domain: str = "example.org", host: str = "mail", **roles: str
+) -> None:
+    """state/<domain>.yaml with the TLSA keys of `host` (inside `domain`) by role:
+    `write_tlsa_keys(root, current=spki_sha256(cert), next=...)`."""
+    now = datetime.now(UTC)
+    fqdn = f"{host}.{domain}"
+    keys = [
+        TlsaKey.model_validate({"host": fqdn, "role": role, "spki_sha256": h, "added": now})
+        for role, h in roles.items()
+    ]
+    state = load_state(root, domain)
+    kept = [k for k in state.tlsa if k.host != fqdn]
+    save_state(root, state.model_copy(update={"tlsa": kept + keys}))
