@@ -8,7 +8,7 @@ A test gets a started server, serving its zones, in one of three ways::
     @pytest.mark.zones("example.org.")
     def test_y(dns_server: DnsServer) -> None: ...        # runs once per server: [bind], [powerdns]
 
-    def test_s(signed_bind_server: BindServer) -> None: ...   # the zones DNSSEC-signed
+    def test_s(signed_dns_server: DnsServer) -> None: ...  # the zones signed: [bind], [powerdns]
 
     def test_z(bind_factory: ServerFactory[BindServer]) -> None:
         server = bind_factory(zones=["a.example.", "b.example."])   # as many as needed
@@ -128,13 +128,17 @@ def pdns_server(
     return pdns_factory(zones=_marked_zones(request))
 
 
-@pytest.fixture
-def signed_bind_server(request: pytest.FixtureRequest) -> Iterator[BindServer]:
-    """A BIND server serving the ``zones`` marker's zones, each DNSSEC-signed by named
-    (``dnssec-policy default``, inline signing): DNSKEY and RRSIGs are served when it starts."""
-    _require(BindServer)
+@pytest.fixture(params=["bind", "powerdns"])
+def signed_dns_server(request: pytest.FixtureRequest) -> Iterator[DnsServer]:
+    """Each server in turn (ids ``bind``, ``powerdns``) serving the ``zones`` marker's zones,
+    each DNSSEC-signed by the server itself (BIND: ``dnssec-policy default`` with inline signing;
+    PowerDNS: ``pdnsutil secure-zone``): DNSKEY and RRSIGs are served when the test starts."""
+    server_class: type[BindServer | PowerDnsServer] = (
+        BindServer if request.param == "bind" else PowerDnsServer
+    )
+    _require(server_class)
     zones = _marked_zones(request)
-    server = BindServer(signed=zones)
+    server = server_class(signed=zones)
     try:
         yield server.start(zones)
     finally:

@@ -165,6 +165,14 @@ def signed_rrsets(server: DnsEndpoint, name: str, rdtype: str) -> tuple[list[str
     return sorted(records), sorted(signatures)
 
 
+def denial_types(server: DnsEndpoint, name: str) -> list[str]:
+    """Asked with the DO bit for a name that does not exist: the types (sorted) in the
+    authority section that prove it (SOA, NSEC or NSEC3, and their RRSIGs in a signed zone)."""
+    request = dns.message.make_query(absolute(name), "A", want_dnssec=True)
+    response, _ = dns.query.udp_with_fallback(request, server.host, timeout=2.0, port=server.port)
+    return sorted({dns.rdatatype.to_text(rrset.rdtype) for rrset in response.authority})
+
+
 def _signed_answer(server: DnsEndpoint, name: str, rdtype: str) -> bool:
     try:
         records, signatures = signed_rrsets(server, name, rdtype)
@@ -341,6 +349,16 @@ class DnsServer(ABC):
             code = None if self._process is None else self._process.returncode
             raise self._fail(f"process exited with status {code}")
 
+    def _await_signed(self, zone: str, deadline: float) -> None:
+        """Wait until the zone serves its DNSKEY with an RRSIG, and its SOA is signed too."""
+        while True:
+            self._check_alive()
+            if all(_signed_answer(self, zone, rdtype) for rdtype in ("DNSKEY", "SOA")):
+                return
+            if time.monotonic() > deadline:
+                raise self._fail(f"zone {zone} is not signed yet (no DNSKEY with its RRSIG)")
+            time.sleep(0.1)
+
     def _await_soa(self, zones: Iterable[str], deadline: float) -> None:
         pending = list(zones)
         while pending:
@@ -391,16 +409,6 @@ class BindServer(DnsServer):
         self._await_soa(self.zones, deadline)
         for zone in sorted(self.signed):
             self._await_signed(zone, deadline)
-
-    def _await_signed(self, zone: str, deadline: float) -> None:
-        """Wait until the zone serves its DNSKEY with an RRSIG, and its SOA is signed too."""
-        while True:
-            self._check_alive()
-            if all(_signed_answer(self, zone, rdtype) for rdtype in ("DNSKEY", "SOA")):
-                return
-            if time.monotonic() > deadline:
-                raise self._fail(f"zone {zone} is not signed yet (no DNSKEY with its RRSIG)")
-            time.sleep(0.1)
 
     def provider_config(self) -> dict[str, Any]:
         return {
@@ -495,15 +503,19 @@ class BindServer(DnsServer):
 
 
 class PowerDnsServer(DnsServer):
-    """PowerDNS Authoritative (gsqlite3 backend) managed through its HTTP API."""
+    """PowerDNS Authoritative (gsqlite3 backend) managed through its HTTP API.
+
+    ``signed`` zones are secured by ``pdnsutil secure-zone`` once created (PowerDNS signs every
+    answer on the fly); ``start()`` returns once each serves DNSKEY and its RRSIGs."""
 
     binary = "pdns_server"
     kind = "powerdns"
 
-    def __init__(self, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(self, start_timeout: float = START_TIMEOUT, signed: Iterable[str] = ()) -> None:
         super().__init__(start_timeout)
         self.api_port = 0
         self.api_key = secrets.token_hex(16)
+        self.signed = frozenset(absolute(zone) for zone in signed)
 
     @property
     def api_url(self) -> str:
@@ -557,6 +569,10 @@ class PowerDnsServer(DnsServer):
             "negquery-cache-ttl": "0",
             "distributor-threads": "1",
             "receiver-threads": "1",
+            # DNSSEC (used by signed zones only): keys in the database, read at once
+            "gsqlite3-dnssec": "yes",
+            "dnssec-key-cache-ttl": "0",
+            "domain-metadata-cache-ttl": "0",
         }
         (workdir / "pdns.conf").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         pdns = find_binary(self.binary) or self.binary
@@ -579,6 +595,22 @@ class PowerDnsServer(DnsServer):
         for zone in self.zones:
             self._create_zone(zone)
         self._await_soa(self.zones, deadline)
+        for zone in sorted(self.signed):
+            self._secure(zone)
+            self._await_signed(zone, deadline)
+
+    def _secure(self, zone: str) -> None:
+        if self.workdir is None:
+            raise RuntimeError("powerdns server not started")
+        pdnsutil = find_binary("pdnsutil") or "pdnsutil"
+        done = subprocess.run(
+            [pdnsutil, f"--config-dir={self.workdir}", "secure-zone", zone],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise self._fail(f"pdnsutil secure-zone {zone}: {done.stderr.strip()}")
 
     def _create_zone(self, zone: str) -> None:
         response = requests.post(

@@ -72,22 +72,22 @@ def _findings(root: Path, server: DnsServer, port: int) -> dict[str, list[dict[s
 
 
 def test_signed_tlsa_matching_the_presented_key_passes_and_another_key_fails(
-    tmp_path: Path, signed_bind_server: BindServer
+    tmp_path: Path, signed_dns_server: DnsServer
 ) -> None:
     # given a signed zone whose TLSA is the key of the certificate the MX serves
     ca = trustme.CA()
     served = ca.issue_cert(HOST)
-    _published(tmp_path, signed_bind_server, spki_sha256(served.cert_chain_pems[0].bytes()))
+    _published(tmp_path, signed_dns_server, spki_sha256(served.cert_chain_pems[0].bytes()))
 
     for port in _starttls(served):
-        found = _findings(tmp_path, signed_bind_server, port)
+        found = _findings(tmp_path, signed_dns_server, port)
         # then every DANE finding passes
         assert [f["status"] for f in found["dane"]] == ["pass", "pass"], found
         assert [f["status"] for f in found["dane_smtp"]] == ["pass"], found
 
     # when the MX switches to a certificate with a new key before its TLSA is published
     for port in _starttls(ca.issue_cert(HOST)):
-        found = _findings(tmp_path, signed_bind_server, port)
+        found = _findings(tmp_path, signed_dns_server, port)
         # then the key check fails, saying what DANE senders do
         (smtp,) = found["dane_smtp"]
         assert smtp["status"] == "fail", smtp
