@@ -153,10 +153,10 @@ def _in_processes(
     # A question that every domain asks (a blocklist's RFC 5782 test entry) would go out once
     # per worker: the parent checks the first domain's DNS first, and the workers start with
     # its answers (its own Authorities: the workers' sources use the workers' Dns). No
-    # SMTP/HTTPS probe here: the worker makes those.
+    # SMTP/HTTPS probe here (smtp, dane_smtp, https): the worker makes those.
     first = Authorities(env.root, env.host, env.dns)
     with _family_pool(1) as families:
-        first_env = replace(env, skip=env.skip | {"smtp", "https"}, authorities=first)
+        first_env = replace(env, skip=env.skip | {"smtp", "dane_smtp", "https"}, authorities=first)
         check_domain(domains[0], first_env, families)
     context = multiprocessing.get_context("fork")
     queue = context.Queue() if progress is not None else None
