@@ -136,9 +136,18 @@ def signed_dns_server(request: pytest.FixtureRequest) -> Iterator[DnsServer]:
     server_class: type[BindServer | PowerDnsServer] = (
         BindServer if request.param == "bind" else PowerDnsServer
     )
+    yield from _signed(server_class, _marked_zones(request))
+
+
+@pytest.fixture
+def signed_bind_server(request: pytest.FixtureRequest) -> Iterator[BindServer]:
+    """``signed_dns_server``'s BIND alone."""
+    yield from _signed(BindServer, _marked_zones(request))
+
+
+def _signed(server_class: type[S], zones: list[str]) -> Iterator[S]:
     _require(server_class)
-    zones = _marked_zones(request)
-    server = server_class(signed=zones)
+    server = server_class(signed=zones)  # type: ignore[call-arg]  # both server classes take it
     try:
         yield server.start(zones)
     finally:
