@@ -69,3 +69,23 @@ def test_dnssec_records_and_foreign_tlsa_in_the_file_are_never_planned(tmp_path:
     for key in (("@", "DNSKEY"), ("child", "DS"), ("child", "NS"), ("_443._tcp.mail", "TLSA")):
         assert after[key] == before[key], key
     assert after[("_25._tcp.mail", "TLSA")] == sorted([TLSA, f"3 1 1 {'cd' * 32}"])
+
+
+def test_dropping_dane_deletes_its_tlsa_without_force(tmp_path: Path) -> None:
+    # given an applied zone with TLSA
+    spec = write_spec(tmp_path, "example.org", basic_spec(extra=DANE_SPEC))
+    write_tlsa_keys(tmp_path, current=CURRENT)
+    assert mailzone(tmp_path, "apply", "--yes").code == 0
+
+    # when the spec drops dane (no mail guard: without TLSA, DANE senders use plain STARTTLS)
+    spec.write_text(basic_spec(extra="dnssec: true\n"))
+    planned = changes(tmp_path)
+    applied = mailzone(tmp_path, "apply", "--yes")
+
+    # then the TLSA and its registry claim are gone, the rest stays
+    assert ("delete", "_25._tcp.mail.example.org.", "TLSA") in planned
+    assert applied.code == 0, applied.out + applied.err
+    after = served(tmp_path)
+    assert ("_25._tcp.mail", "TLSA") not in after
+    assert "TLSA/" not in " ".join(after[("_mailzone", "TXT")])
+    assert after[("@", "MX")] == ["10 mail"]
