@@ -34,6 +34,11 @@ class Tlsa:
     data: str  # hex, lower case
 
     @property
+    def dane_ee_sha256(self) -> bool:
+        """`3 1 1`: the server key's SHA-256, what mailzone publishes."""
+        return (self.usage, self.selector, self.matching) == (3, 1, 1)
+
+    @property
     def text(self) -> str:
         """`3 1 1 <hex>`."""
         return f"{self.usage} {self.selector} {self.matching} {self.data}"
@@ -105,25 +110,15 @@ def _tlsa_set(host: str, wanted: set[str], env: CheckEnv) -> list[Finding]:
                 f"record the key {host} serves with `mailzone tlsa`, then {APPLY}",
             ),
         ]
-    have = {r.text for r in served if (r.usage, r.selector, r.matching) == (3, 1, 1)}
-    missing, stale = sorted(wanted - have), sorted(have - wanted)
-    problems = []
-    if not have:
-        problems.append("no TLSA 3 1 1 record")
-    elif missing:
-        problems.append(f"missing {', '.join(t.split()[-1][:16] + '…' for t in missing)}")
-    if stale:
-        problems.append(
-            f"{len(stale)} not in the state ({', '.join(t.split()[-1][:16] + '…' for t in stale)})"
-        )
+    have = {r.text for r in served if r.dane_ee_sha256}
+    problems = _differences(wanted, have)
     if problems:
         findings.append(
             Finding(
                 "dane",
                 name,
                 "fail",
-                f"{name}: {'; '.join(problems)}: what senders trust is not the keys the state "
-                "records",
+                f"{name}: {problems}: what senders trust is not the keys the state records",
                 APPLY,
             )
         )
@@ -142,6 +137,23 @@ def _tlsa_set(host: str, wanted: set[str], env: CheckEnv) -> list[Finding]:
             Finding("dane", name, "pass", f"{name}: {len(have)} signed TLSA 3 1 1, as in the state")
         )
     return findings
+
+
+def _differences(wanted: set[str], have: set[str]) -> str:
+    """What the served `3 1 1` set lacks and has beyond the state's ('' when equal)."""
+
+    def short(texts: set[str]) -> str:
+        return ", ".join(text.split()[-1][:16] + "…" for text in sorted(texts))
+
+    missing, stale = wanted - have, have - wanted
+    problems = []
+    if not have:
+        problems.append("no TLSA 3 1 1 record")
+    elif missing:
+        problems.append(f"missing {short(missing)}")
+    if stale:
+        problems.append(f"{len(stale)} not in the state ({short(stale)})")
+    return "; ".join(problems)
 
 
 def _why_unusable(record: Tlsa) -> str:
@@ -188,13 +200,13 @@ def _presented_key(host: str, answer: Answer, env: CheckEnv) -> Finding:
     name = tlsa_name(host)
     if answer.error is not None:
         return lookup_failed("dane_smtp", subject, f"TLSA {name}", answer)
-    served = {r.data for r in parse_tlsa(answer.records) if (r.selector, r.matching) == (1, 1)}
+    served = {r.data for r in parse_tlsa(answer.records) if r.dane_ee_sha256}
     if not served:
         return Finding(
             "dane_smtp",
             subject,
             "unknown",
-            f"{name} serves no TLSA with the key's SHA-256 to compare with",
+            f"{name} serves no TLSA 3 1 1 (the key's SHA-256) to compare with",
             "see the dane check",
         )
     presented = presented_spki(host, env)
