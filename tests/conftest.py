@@ -8,6 +8,8 @@ A test gets a started server, serving its zones, in one of three ways::
     @pytest.mark.zones("example.org.")
     def test_y(dns_server: DnsServer) -> None: ...        # runs once per server: [bind], [powerdns]
 
+    def test_s(signed_dns_server: DnsServer) -> None: ...  # the zones signed: [bind], [powerdns]
+
     def test_z(bind_factory: ServerFactory[BindServer]) -> None:
         server = bind_factory(zones=["a.example.", "b.example."])   # as many as needed
 
@@ -124,6 +126,32 @@ def pdns_server(
 ) -> PowerDnsServer:
     """A PowerDNS server serving the zones of the test's ``zones`` marker."""
     return pdns_factory(zones=_marked_zones(request))
+
+
+@pytest.fixture(params=["bind", "powerdns"])
+def signed_dns_server(request: pytest.FixtureRequest) -> Iterator[DnsServer]:
+    """Each server in turn (ids ``bind``, ``powerdns``) serving the ``zones`` marker's zones,
+    each DNSSEC-signed by the server itself (BIND: ``dnssec-policy default`` with inline signing;
+    PowerDNS: ``pdnsutil secure-zone``): DNSKEY and RRSIGs are served when the test starts."""
+    server_class: type[BindServer | PowerDnsServer] = (
+        BindServer if request.param == "bind" else PowerDnsServer
+    )
+    yield from _signed(server_class, _marked_zones(request))
+
+
+@pytest.fixture
+def signed_bind_server(request: pytest.FixtureRequest) -> Iterator[BindServer]:
+    """``signed_dns_server``'s BIND alone."""
+    yield from _signed(BindServer, _marked_zones(request))
+
+
+def _signed(server_class: type[S], zones: list[str]) -> Iterator[S]:
+    _require(server_class)
+    server = server_class(signed=zones)  # type: ignore[call-arg]  # both server classes take it
+    try:
+        yield server.start(zones)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["bind", "powerdns"])

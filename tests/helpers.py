@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import subprocess
 import textwrap
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from mailzone.repo.state import load_state, save_state
+from mailzone.spec.state import TlsaKey
 
 
 @lru_cache(maxsize=8)
@@ -129,3 +133,19 @@ def dane_state(domain: str = "example.org") -> str:
         for role, digit in (("current", "a"), ("next", "b"))
     )
     return f"version: 1\ndomain: {domain}\ntlsa:\n{keys}"
+
+
+def write_tlsa_keys(
+    root: Path, domain: str = "example.org", host: str = "mail", **roles: str
+) -> None:
+    """state/<domain>.yaml with the TLSA keys of `host` (inside `domain`) by role:
+    `write_tlsa_keys(root, current=spki_sha256(cert), next=...)`."""
+    now = datetime.now(UTC)
+    fqdn = f"{host}.{domain}"
+    keys = [
+        TlsaKey.model_validate({"host": fqdn, "role": role, "spki_sha256": h, "added": now})
+        for role, h in roles.items()
+    ]
+    state = load_state(root, domain)
+    kept = [k for k in state.tlsa if k.host != fqdn]
+    save_state(root, state.model_copy(update={"tlsa": kept + keys}))

@@ -148,6 +148,39 @@ def query(server: DnsEndpoint, name: str, rdtype: str) -> list[str]:
     return sorted(rdata.to_text() for rdata in _answers(server, name, rdtype))
 
 
+def signed_rrsets(server: DnsEndpoint, name: str, rdtype: str) -> tuple[list[str], list[str]]:
+    """Asked with the DO bit: the rdata texts (sorted) of ``name``/``rdtype`` and of the
+    RRSIGs that cover them."""
+    request = dns.message.make_query(absolute(name), rdtype, want_dnssec=True)
+    response, _ = dns.query.udp_with_fallback(request, server.host, timeout=2.0, port=server.port)
+    qname, wanted = dns.name.from_text(absolute(name)), dns.rdatatype.from_text(rdtype)
+    records, signatures = [], []
+    for rrset in response.answer:
+        if rrset.name != qname:
+            continue
+        if rrset.rdtype == wanted:
+            records += [rdata.to_text() for rdata in rrset]
+        elif rrset.rdtype == dns.rdatatype.RRSIG and rrset.covers == wanted:
+            signatures += [rdata.to_text() for rdata in rrset]
+    return sorted(records), sorted(signatures)
+
+
+def denial_types(server: DnsEndpoint, name: str) -> list[str]:
+    """Asked with the DO bit for a name that does not exist: the types (sorted) in the
+    authority section that prove it (SOA, NSEC or NSEC3, and their RRSIGs in a signed zone)."""
+    request = dns.message.make_query(absolute(name), "A", want_dnssec=True)
+    response, _ = dns.query.udp_with_fallback(request, server.host, timeout=2.0, port=server.port)
+    return sorted({dns.rdatatype.to_text(rrset.rdtype) for rrset in response.authority})
+
+
+def _signed_answer(server: DnsEndpoint, name: str, rdtype: str) -> bool:
+    try:
+        records, signatures = signed_rrsets(server, name, rdtype)
+    except (dns.exception.DNSException, OSError):
+        return False
+    return bool(records and signatures)
+
+
 def txt_values(server: DnsEndpoint, name: str) -> list[str]:
     """Each TXT RR at ``name`` with its strings joined (sorted), as a DKIM verifier sees it."""
     values = []
@@ -316,6 +349,16 @@ class DnsServer(ABC):
             code = None if self._process is None else self._process.returncode
             raise self._fail(f"process exited with status {code}")
 
+    def _await_signed(self, zone: str, deadline: float) -> None:
+        """Wait until the zone serves its DNSKEY with an RRSIG, and its SOA is signed too."""
+        while True:
+            self._check_alive()
+            if all(_signed_answer(self, zone, rdtype) for rdtype in ("DNSKEY", "SOA")):
+                return
+            if time.monotonic() > deadline:
+                raise self._fail(f"zone {zone} is not signed yet (no DNSKEY with its RRSIG)")
+            time.sleep(0.1)
+
     def _await_soa(self, zones: Iterable[str], deadline: float) -> None:
         pending = list(zones)
         while pending:
@@ -340,6 +383,10 @@ class BindServer(DnsServer):
     the bare SOA and NS: reverse zones, blocklists, or a zone with a chosen SOA serial::
 
         BindServer(zone_texts={"bl.test.": zone_text("bl.test.", ["2.0.0.127 A 127.0.0.2"])})
+
+    ``signed`` zones are DNSSEC-signed by named itself (``dnssec-policy default`` with inline
+    signing, keys under the temp dir): ``start()`` returns once each serves DNSKEY and its
+    RRSIGs. Updates go to the unsigned zone and named signs them; AXFR gives the signed zone.
     """
 
     binary = "named"
@@ -347,12 +394,21 @@ class BindServer(DnsServer):
     key_algorithm = "hmac-sha256"
 
     def __init__(
-        self, start_timeout: float = START_TIMEOUT, zone_texts: Mapping[str, str] | None = None
+        self,
+        start_timeout: float = START_TIMEOUT,
+        zone_texts: Mapping[str, str] | None = None,
+        signed: Iterable[str] = (),
     ) -> None:
         super().__init__(start_timeout)
         self.key_name = "mailzone-test-key."
         self.key_secret = base64.b64encode(secrets.token_bytes(32)).decode()
         self.zone_texts = {absolute(zone): text for zone, text in (zone_texts or {}).items()}
+        self.signed = frozenset(absolute(zone) for zone in signed)
+
+    def _await_ready(self, deadline: float) -> None:
+        self._await_soa(self.zones, deadline)
+        for zone in sorted(self.signed):
+            self._await_signed(zone, deadline)
 
     def provider_config(self) -> dict[str, Any]:
         return {
@@ -380,6 +436,7 @@ class BindServer(DnsServer):
     def _prepare(self, workdir: Path) -> list[str]:
         self.port = free_port()
         (workdir / "zones").mkdir()
+        (workdir / "keys").mkdir()
         self._write_config(workdir)
         named = find_binary(self.binary) or self.binary
         # -g: foreground, log to stderr. No -u: named keeps the caller's uid, which owns workdir.
@@ -404,12 +461,17 @@ class BindServer(DnsServer):
 
     def _named_conf(self, workdir: Path) -> str:
         key = self.key_name
+        signing = (
+            "  dnssec-policy default;\n  inline-signing yes;\n"
+            f'  key-directory "{workdir / "keys"}";\n'
+        )
         zones = "".join(
             f'zone "{zone}" {{\n'
             f"  type primary;\n"
             f'  file "{self._zone_file(workdir, zone)}";\n'
             f'  update-policy {{ grant "{key}" zonesub ANY; }};\n'
             f'  allow-transfer {{ key "{key}"; }};\n'
+            f"{signing if zone in self.signed else ''}"
             f"}};\n"
             for zone in self.zones
         )
@@ -441,15 +503,19 @@ class BindServer(DnsServer):
 
 
 class PowerDnsServer(DnsServer):
-    """PowerDNS Authoritative (gsqlite3 backend) managed through its HTTP API."""
+    """PowerDNS Authoritative (gsqlite3 backend) managed through its HTTP API.
+
+    ``signed`` zones are secured by ``pdnsutil secure-zone`` once created (PowerDNS signs every
+    answer on the fly); ``start()`` returns once each serves DNSKEY and its RRSIGs."""
 
     binary = "pdns_server"
     kind = "powerdns"
 
-    def __init__(self, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(self, start_timeout: float = START_TIMEOUT, signed: Iterable[str] = ()) -> None:
         super().__init__(start_timeout)
         self.api_port = 0
         self.api_key = secrets.token_hex(16)
+        self.signed = frozenset(absolute(zone) for zone in signed)
 
     @property
     def api_url(self) -> str:
@@ -503,6 +569,10 @@ class PowerDnsServer(DnsServer):
             "negquery-cache-ttl": "0",
             "distributor-threads": "1",
             "receiver-threads": "1",
+            # DNSSEC (used by signed zones only): keys in the database, read at once
+            "gsqlite3-dnssec": "yes",
+            "dnssec-key-cache-ttl": "0",
+            "domain-metadata-cache-ttl": "0",
         }
         (workdir / "pdns.conf").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         pdns = find_binary(self.binary) or self.binary
@@ -525,6 +595,22 @@ class PowerDnsServer(DnsServer):
         for zone in self.zones:
             self._create_zone(zone)
         self._await_soa(self.zones, deadline)
+        for zone in sorted(self.signed):
+            self._secure(zone)
+            self._await_signed(zone, deadline)
+
+    def _secure(self, zone: str) -> None:
+        if self.workdir is None:
+            raise RuntimeError("powerdns server not started")
+        pdnsutil = find_binary("pdnsutil") or "pdnsutil"
+        done = subprocess.run(
+            [pdnsutil, f"--config-dir={self.workdir}", "secure-zone", zone],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise self._fail(f"pdnsutil secure-zone {zone}: {done.stderr.strip()}")
 
     def _create_zone(self, zone: str) -> None:
         response = requests.post(

@@ -77,6 +77,11 @@ FAMILIES: tuple[Family, ...] = (
         "mta_sts:check_mta_sts",
         "the _mta-sts id and the policy served over HTTPS are the spec's; each MX matches it",
     ),
+    Family(
+        "dane",
+        "dane:check_dane",
+        "each DANE host's TLSA set is the state's 3 1 1 keys, in a signed zone",
+    ),
     Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
     Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
     Family(
@@ -89,6 +94,12 @@ FAMILIES: tuple[Family, ...] = (
         "smtp",
         "smtp:check_smtp",
         "each MX offers STARTTLS with a valid certificate for its name",
+        "network",
+    ),
+    Family(
+        "dane_smtp",
+        "dane:check_dane_smtp",
+        "the key each DANE host presents over STARTTLS matches its TLSA",
         "network",
     ),
     Family(

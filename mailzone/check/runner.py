@@ -153,10 +153,12 @@ def _in_processes(
     # A question that every domain asks (a blocklist's RFC 5782 test entry) would go out once
     # per worker: the parent checks the first domain's DNS first, and the workers start with
     # its answers (its own Authorities: the workers' sources use the workers' Dns). No
-    # SMTP/HTTPS probe or MTA-STS policy fetch here: the worker makes those.
+    # SMTP/HTTPS probe or MTA-STS policy fetch here (smtp, dane_smtp, https, mta_sts): the
+    # worker makes those.
     first = Authorities(env.root, env.host, env.dns)
     with _family_pool(1) as families:
-        first_env = replace(env, skip=env.skip | {"smtp", "https", "mta_sts"}, authorities=first)
+        skip = env.skip | {"smtp", "dane_smtp", "https", "mta_sts"}
+        first_env = replace(env, skip=skip, authorities=first)
         check_domain(domains[0], first_env, families)
     context = multiprocessing.get_context("fork")
     queue = context.Queue() if progress is not None else None

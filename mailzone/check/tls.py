@@ -1,7 +1,7 @@
 """Dialling the servers check talks to: where (`--connect` overrides, else DNS, never a
 non-public address), with which trust (`--ca-file`), why a connection failed; and STARTTLS on
 an MX's port 25, probed once per run and read by every check that needs it (`smtp`,
-`mta_sts`). Every connection is bounded by `CheckEnv.smtp_timeout`."""
+`mta_sts`, `dane_smtp`). Every connection is bounded by `CheckEnv.smtp_timeout`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mailzone.check.env import CheckEnv
+from mailzone.records.tlsa import spki_sha256
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,18 @@ class MxTls:
     where: str = ""  # the address:port dialled
     detail: str = ""
     banner_name: str = ""  # the first word of the greeting, lowercased
-    cert: dict[str, Any] | None = None  # the peer certificate (`ok` only)
+    cert: dict[str, Any] | None = None  # the peer certificate (`ok` only, when verified)
+    spki_sha256: str = ""  # the SHA-256 of the key the certificate carries (`ok` only)
 
 
-def starttls(env: CheckEnv, host: str) -> MxTls:
-    """Port 25 of `host` (its MX name: SNI and the certificate's name), probed once per run."""
+def starttls(env: CheckEnv, host: str, verify: bool = True) -> MxTls:
+    """Port 25 of `host` (its MX name: SNI and the certificate's name), probed once per run.
+    `verify=False`: take any certificate (DANE-EE authenticates the key alone)."""
     name = host.rstrip(".").lower()
-    return env.once(f"starttls {name}", lambda: _probe(env, name))
+    return env.once(f"starttls {name} {verify}", lambda: _probe(env, name, verify))
 
 
-def _probe(env: CheckEnv, name: str) -> MxTls:
+def _probe(env: CheckEnv, name: str, verify: bool) -> MxTls:
     dial = target(env, name, 25)
     if dial is None:
         return MxTls(name, "no-address")
@@ -111,13 +114,13 @@ def _probe(env: CheckEnv, name: str) -> MxTls:
     except OSError as err:
         return MxTls(name, "unreachable", dial.where, reason(err))
     try:
-        return _converse(client, env, name, dial.where)
+        return _converse(client, env, name, dial.where, verify)
     finally:
         with contextlib.suppress(OSError, smtplib.SMTPException):
             client.close()
 
 
-def _converse(client: smtplib.SMTP, env: CheckEnv, name: str, where: str) -> MxTls:
+def _converse(client: smtplib.SMTP, env: CheckEnv, name: str, where: str, verify: bool) -> MxTls:
     try:
         code, banner = client.getreply()
     except (OSError, smtplib.SMTPException) as err:
@@ -130,13 +133,19 @@ def _converse(client: smtplib.SMTP, env: CheckEnv, name: str, where: str) -> MxT
     client.ehlo("mailzone-check.invalid")
     if not client.has_extn("starttls"):
         return MxTls(name, "no-starttls", where, banner_name=banner_name)
+    trust = context(env)
+    if not verify:
+        trust.check_hostname = False
+        trust.verify_mode = ssl.CERT_NONE
     try:
-        client.starttls(context=context(env))
+        client.starttls(context=trust)
     except ssl.SSLCertVerificationError as err:
         return MxTls(name, "certificate", where, err.verify_message, banner_name)
     except (OSError, smtplib.SMTPException, ssl.SSLError) as err:
         return MxTls(name, "tls", where, reason(err), banner_name)
     sock = client.sock
     cert = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
+    der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    key = spki_sha256(ssl.DER_cert_to_PEM_cert(der).encode()) if der else ""
     client.ehlo("mailzone-check.invalid")
-    return MxTls(name, "ok", where, banner_name=banner_name, cert=cert or {})
+    return MxTls(name, "ok", where, banner_name=banner_name, cert=cert or {}, spki_sha256=key)

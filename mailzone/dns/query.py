@@ -7,7 +7,8 @@
         print(seen.per_server)     # {'192.0.2.53:53': 'old value: v=DKIM1; ...', ...}
 
 Every question goes out over UDP with EDNS0 (payload 1232) and is asked again over TCP when the
-answer comes back truncated. A timeout, a network error or an error rcode becomes
+answer comes back truncated. ``dnssec=True`` sets the DO bit, and ``Answer.signed`` says whether
+an RRSIG covering the asked type came with the answer (a separate question in the cache). A timeout, a network error or an error rcode becomes
 ``Answer.error``; ``query`` never raises. A question is asked at most once per ``Dns`` object,
 even from several threads: make one ``Dns`` per run so later runs see fresh answers.
 
@@ -40,6 +41,8 @@ from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 Endpoint = tuple[str, int]
 
+_Key = tuple[Endpoint, str, str, bool]  # server, name, type, DO bit
+
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no IP fragmentation on any common path
 
 
@@ -59,6 +62,7 @@ class Answer:
     # TXT: each RR's strings joined and decoded, kept from the wire form so that `txt_values`
     # need not parse `records` again (None when the answer was built from text)
     texts: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    signed: bool = False  # asked with dnssec=True: an RRSIG covering the asked type came along
 
     @property
     def negative(self) -> bool:
@@ -105,8 +109,8 @@ class Dns:
         self.resolver = resolver
         self.timeout = timeout
         self.retries = max(0, retries)
-        self._cache: dict[tuple[Endpoint, str, str], Answer] = {}
-        self._key_locks: dict[tuple[Endpoint, str, str], threading.Lock] = {}
+        self._cache: dict[_Key, Answer] = {}
+        self._key_locks: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
         self._alive: set[Endpoint] = set()  # answered at least once in this run
         self._down: dict[Endpoint, str] = {}  # first question got no response: why
@@ -135,9 +139,10 @@ class Dns:
 
     # -- one question ------------------------------------------------------------------------
 
-    def query(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
-        """Ask ``endpoint`` for ``name``/``rdtype`` once per run; the cached answer after that."""
-        key = (endpoint, _absolute(name), rdtype.upper())
+    def query(self, endpoint: Endpoint, name: str, rdtype: str, dnssec: bool = False) -> Answer:
+        """Ask ``endpoint`` for ``name``/``rdtype`` once per run; the cached answer after that.
+        ``dnssec``: with the DO bit, so the answer says whether it came signed."""
+        key = (endpoint, _absolute(name), rdtype.upper(), dnssec)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -152,7 +157,9 @@ class Dns:
                     self._cache[key] = cached
             return cached
 
-    def _ask_unless_down(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+    def _ask_unless_down(
+        self, endpoint: Endpoint, name: str, rdtype: str, dnssec: bool = False
+    ) -> Answer:
         """``_ask``, but until ``endpoint`` has answered once its questions go out one at a
         time, and once it is known down none goes out."""
         with self._lock:
@@ -161,7 +168,7 @@ class Dns:
             else:
                 first = self._first.setdefault(endpoint, threading.Lock())
         if first is None:
-            return self._ask(endpoint, name, rdtype)
+            return self._ask(endpoint, name, rdtype, dnssec)
         with first:
             with self._lock:
                 down = self._down.get(endpoint)
@@ -169,18 +176,18 @@ class Dns:
             if down is not None:
                 return Answer("", error=down)
             if not alive:
-                answer = self._ask(endpoint, name, rdtype)
+                answer = self._ask(endpoint, name, rdtype, dnssec)
                 with self._lock:
                     if answer.rcode:
                         self._alive.add(endpoint)
                     elif answer.error is not None and _no_response(answer.error):
                         self._down[endpoint] = answer.error
                 return answer
-        return self._ask(endpoint, name, rdtype)  # it answered while this question waited
+        return self._ask(endpoint, name, rdtype, dnssec)  # it answered while this one waited
 
-    def _ask(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
-        fast = self._ask_fast(endpoint, name, rdtype)
-        return fast if fast is not None else self._ask_dnspython(endpoint, name, rdtype)
+    def _ask(self, endpoint: Endpoint, name: str, rdtype: str, dnssec: bool = False) -> Answer:
+        fast = None if dnssec else self._ask_fast(endpoint, name, rdtype)
+        return fast if fast is not None else self._ask_dnspython(endpoint, name, rdtype, dnssec)
 
     def _ask_fast(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer | None:
         """The hand-packed path (see wire); None when dnspython must take over."""
@@ -206,12 +213,16 @@ class Dns:
             return Answer(rcode, records, ttl, texts=texts)
         return Answer("", error=error)
 
-    def _ask_dnspython(self, endpoint: Endpoint, name: str, rdtype: str) -> Answer:
+    def _ask_dnspython(
+        self, endpoint: Endpoint, name: str, rdtype: str, dnssec: bool = False
+    ) -> Answer:
         import dns.query  # ~65 ms of imports (DNS over HTTPS clients) most runs never need
 
         host, port = endpoint
         try:
-            request = dns.message.make_query(name, rdtype, use_edns=0, payload=EDNS_PAYLOAD)
+            request = dns.message.make_query(
+                name, rdtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=dnssec
+            )
         except dns.exception.DNSException as err:
             return Answer("", error=f"bad question: {err}")
         error = "timeout"
@@ -233,14 +244,14 @@ class Dns:
                 return Answer("", error=f"bad response: {err}")
         return Answer("", error=error)
 
-    def resolve(self, name: str, rdtype: str) -> Answer:
+    def resolve(self, name: str, rdtype: str, dnssec: bool = False) -> Answer:
         """Ask the resolver (the system's, or the one given) once per run; with no resolver
         at all, an answer whose error says so (``no system resolver ...``)."""
         try:
             resolver = self._resolver()
         except MailzoneError as err:
             return Answer("", error=str(err))
-        return self.query(resolver, name, rdtype)
+        return self.query(resolver, name, rdtype, dnssec)
 
     def txt(self, endpoint: Endpoint, name: str) -> list[str]:
         """Each TXT RR at ``name`` as one string: its character-strings joined, as a DKIM
@@ -422,12 +433,16 @@ def _answer(response: dns.message.Message, rdtype: str) -> Answer:
     if rcode not in ("NOERROR", "NXDOMAIN"):
         return Answer(rcode, error=rcode)
     wanted = dns.rdatatype.from_text(rdtype)
+    signed = any(
+        rrset.rdtype == dns.rdatatype.RRSIG and rrset.covers == wanted for rrset in response.answer
+    )
     for rrset in response.answer:  # the asked type at the name, or at the end of a CNAME chain
         if rrset.rdtype == wanted and rrset.rdclass == dns.rdataclass.IN:
             texts = None
             if wanted == dns.rdatatype.TXT:
                 texts = tuple(_joined(rdata.strings) for rdata in rrset)
-            return Answer(rcode, [rdata.to_text() for rdata in rrset], rrset.ttl, texts=texts)
+            records = [rdata.to_text() for rdata in rrset]
+            return Answer(rcode, records, rrset.ttl, texts=texts, signed=signed)
     return Answer(rcode)
 
 

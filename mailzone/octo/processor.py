@@ -7,7 +7,9 @@
         # force: false         # let a plan delete the last MX, SPF, DMARC or a DKIM key in use
         # keep_unowned: true   # false when another source owns the rest of the zone
 
-mailzone's own `plan`/`apply` use the same class."""
+mailzone's own `plan`/`apply` use the same class. DNSSEC records (`DNSSEC_TYPES`) are left to
+whoever signs the zone: the processor drops them from both sides, so no plan creates, changes or
+deletes one, whatever a source or `keep_unowned` says."""
 
 from __future__ import annotations
 
@@ -23,6 +25,17 @@ from mailzone.octo.guards import GuardHit, guard_violations
 from mailzone.octo.ownership import ZoneReport, reconcile
 from mailzone.octo.scope import hold_outside
 from mailzone.octo.thresholds import RecordPlan
+
+# What the signer of a zone makes: its keys (DNSKEY, CDS, CDNSKEY, DS of signed children), the
+# signatures and denial-of-existence chain. octoDNS reads DS only; the rest are listed in case a
+# provider learns them.
+DNSSEC_TYPES = frozenset({"DNSKEY", "CDS", "CDNSKEY", "DS", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM"})
+
+
+def drop_dnssec(zone: Any) -> None:
+    """Remove every DNSSEC record set from an octoDNS zone."""
+    for record in [r for r in zone.records if r._type in DNSSEC_TYPES]:
+        zone.remove_record(record)
 
 
 class MailGuardUnsafe(UnsafePlan):
@@ -70,7 +83,10 @@ class MailzoneProcessor(BaseProcessor):
     def process_source_and_target_zones(
         self, desired: Any, existing: Any, target: Any, lenient: bool = False
     ) -> tuple[Any, Any]:
-        """Carry unowned live records into the desired zone; merge the apex TXT; hold adoptions."""
+        """Carry unowned live records into the desired zone; merge the apex TXT; hold adoptions;
+        leave DNSSEC records out of both zones."""
+        drop_dnssec(desired)
+        drop_dnssec(existing)
         options = self.zone_options.get(desired.name, ZoneOptions())
         report = reconcile(
             desired,

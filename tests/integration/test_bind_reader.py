@@ -87,8 +87,8 @@ def _read(provider: Any) -> dict[tuple[str, str], Any]:
     return {(r.name, r._type): r.data for r in zone.records}
 
 
-def test_fast_reader_reads_what_the_stock_reader_reads(bind_server: BindServer) -> None:
-    config = {k: v for k, v in bind_server.provider_config().items() if k != "class"}
+def _compare_readers(server: BindServer) -> dict[tuple[str, str], Any]:
+    config = {k: v for k, v in server.provider_config().items() if k != "class"}
     stock = Rfc2136Provider("stock", **config)
     zone = Zone("example.org.", [])
     for name, data in RECORDS:
@@ -99,6 +99,31 @@ def test_fast_reader_reads_what_the_stock_reader_reads(bind_server: BindServer) 
 
     assert fast == _read(stock)
     assert {name for name, _ in fast} >= {name for name, _ in RECORDS}
+    return fast
+
+
+def test_fast_reader_reads_what_the_stock_reader_reads(bind_server: BindServer) -> None:
+    _compare_readers(bind_server)
+
+
+@pytest.mark.zones("example.org.")
+def test_a_signed_zone_reads_the_same_without_its_dnssec_records(
+    signed_bind_server: BindServer,
+) -> None:
+    # the transfer of a signed zone carries DNSKEY, RRSIG, NSEC and named's signing state
+    read = _compare_readers(signed_bind_server)
+    assert read[("_25._tcp.mail", "TLSA")]["value"]["certificate_usage"] == 3
+    assert {rtype for _, rtype in read} <= {
+        "A",
+        "AAAA",
+        "CAA",
+        "CNAME",
+        "MX",
+        "NS",
+        "SRV",
+        "TLSA",
+        "TXT",
+    }
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ def report(*findings: tuple[str, str, str]) -> DomainReport:
 
 def test_every_family_is_dns_or_network_and_the_network_ones_are_those_ci_blocks() -> None:
     assert set(DNS_NAMES) | set(NETWORK_NAMES) == {f.name for f in FAMILIES}
-    assert set(NETWORK_NAMES) == {"blocklist", "smtp", "https"}
+    assert set(NETWORK_NAMES) == {"blocklist", "smtp", "dane_smtp", "https"}
 
 
 def test_an_unknown_dns_family_is_inconclusive_and_names_its_cause() -> None:

@@ -28,6 +28,7 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 import pytest
 
@@ -473,3 +474,37 @@ def test_no_system_resolver_is_an_unanswered_question_not_an_exception(
 
     assert answer.rcode == "" and answer.error is not None
     assert answer.error.startswith("no system resolver")
+
+
+@dataclass
+class SigningServer(FakeServer):
+    """A FakeServer whose answers carry an RRSIG when the question has the DO bit."""
+
+    def _respond(self, q: dns.message.Message) -> dns.message.Message:
+        response = super()._respond(q)
+        if q.ednsflags & dns.flags.DO:
+            for rrset in list(response.answer):
+                rdtype = dns.rdatatype.to_text(rrset.rdtype)
+                signature = (
+                    f"{rdtype} 13 4 300 20270101000000 20261201000000 1 example.org. " + "AAAA" * 16
+                )
+                response.answer.append(
+                    dns.rrset.from_text(rrset.name, 300, "IN", "RRSIG", signature)
+                )
+        return response
+
+
+def test_a_dnssec_question_has_the_do_bit_says_signed_and_is_cached_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tlsa = "_25._tcp.mail.example.org."
+    fake = SigningServer({(tlsa, "TLSA"): ["3 1 1 " + "ab" * 32]}).install(monkeypatch, "dnspython")
+    client = Dns(resolver=RESOLVER)
+
+    plain = client.query(SERVER, tlsa, "TLSA")
+    signed = client.query(SERVER, tlsa, "TLSA", dnssec=True)
+    again = client.query(SERVER, tlsa, "TLSA", dnssec=True)
+
+    assert plain.records == signed.records == ["3 1 1 " + "ab" * 32]
+    assert not plain.signed and signed.signed and again == signed
+    assert [bool(r.ednsflags & dns.flags.DO) for r in fake.requests] == [False, True]
