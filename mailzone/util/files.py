@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 # `.<name>.<pid>.<random>.tmp` (mkstemp's random part: 8 of [a-z0-9_]); older versions wrote
@@ -97,3 +97,27 @@ def _alive(pid: int) -> bool | None:
     except (OverflowError, OSError):
         return None
     return True
+
+
+def replace_together(files: Sequence[tuple[Path, bytes, int, int | None]]) -> None:
+    """Replace each path with (bytes, mode, group id or None): every temp file is written,
+    given its mode and group and synced first, then they are renamed into place one right after
+    the other. A failure before the renames leaves every file as it was and no temp file."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data, mode, gid in files:
+            fd, tmp = temp_file(path)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:  # mkstemp made it 0600: never readable by others
+                fh.write(data)
+                fh.flush()
+                if gid is not None:
+                    os.fchown(fh.fileno(), -1, gid)
+                os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
