@@ -249,9 +249,9 @@ def deploy_hook(
         )
         errs.print(f"waiting: {waits[0].reason}", markup=False)
         time.sleep(max(1.0, min(until, POLL, left)))
-    for name, verdict in done.verdicts.items():
+    for verdict in done.verdicts.values():
         if verdict.installs:
-            out.print(f"{name}: {verdict.reason}", markup=False)
+            out.print(verdict.reason, markup=False)
     if commit:
         changed = git.changed_files(before, git.state_files(run.root))
         if changed:
@@ -261,7 +261,7 @@ def deploy_hook(
             commit_id = git.commit_state(run.root, changed, message + "\n")
             out.print(f"git: committed {commit_id} ({', '.join(changed)})", markup=False)
     if not done.installs:
-        refused = [f"{n}: {v.reason}" for n, v in done.verdicts.items() if not v.installs]
+        refused = [v.reason for v in done.verdicts.values() if not v.installs]
         errs.print(f"error: not installed, the old certificate stays: {refused[0]}", markup=False)
         raise typer.Exit(EXIT_ERROR)
     out.print(
