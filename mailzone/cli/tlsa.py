@@ -227,7 +227,7 @@ def deploy_hook(
         git.check_ready(run.root, push=False)
     before = git.state_files(run.root) if commit else {}
     while True:
-        elapsed = timedelta(seconds=time.monotonic() - started)
+        elapsed = timedelta(seconds=int(time.monotonic() - started))
         with run.locked(lock_timeout):
             done = deploy(
                 run.root,
