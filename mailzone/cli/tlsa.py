@@ -137,7 +137,10 @@ def show(ctx: typer.Context, domains: DomainsArg = None) -> None:
 
     project = Context.of(ctx).project(domains)
     out = console()
-    for domain in project.select(domains or []):
+    selected = project.select(domains or [])
+    if not any(dane_hosts(d.spec) for d in selected):
+        out.print("no DANE hosts: add dane: (and dnssec: true) to a spec", markup=False)
+    for domain in selected:
         for host in dane_hosts(domain.spec):
             keys = [k for k in domain.state.tlsa if k.host == host]
             if not keys:

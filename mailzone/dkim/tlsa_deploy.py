@@ -191,7 +191,13 @@ def deploy(
     if not done.installs:
         return done
     done.installed = install_certificate(host, lineage)
-    run_commands(host.tls.reload)
+    try:
+        run_commands(host.tls.reload)
+    except MailzoneError as err:
+        raise MailzoneError(
+            f"installed {', '.join(map(str, done.installed))}, but {err}; the state is unchanged: "
+            "fix the reload, then run the hook again"
+        ) from None
     for name, domain in hosts.items():
         if done.verdicts[name].action == "promote":
             _save(root, domain, tlsa.promote(domain.state.tlsa, name, lineage.spki, now), done)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from mailzone.spec.types import DomainName
 from mailzone.spec.yamlfile import load_yaml, validate
@@ -152,6 +152,13 @@ class Tls(Strict):
     )
 
     _group = field_validator("group")(lambda cls, v: known_group(v))
+
+    @model_validator(mode="after")
+    def _two_files(self) -> Tls:
+        if os.path.normpath(self.cert) == os.path.normpath(self.key):
+            raise ValueError("cert and key must be two files (the hook writes both)")
+        return self
+
     _reload_argv = field_validator("reload", mode="before")(lambda cls, v: argv_lists(v))
     _reload_program = field_validator("reload")(lambda cls, v: some_program(v))
 

@@ -171,7 +171,8 @@ class Site:
             if lineage is not None:
                 env.setenv("RENEWED_LINEAGE", str(lineage))
                 env.setenv("RENEWED_DOMAINS", names)
-            done = mailzone(self.root, *args, env={"MAILZONE_HOST_CONFIG": str(self.host)})
+            env.setenv("MAILZONE_HOST_CONFIG", str(self.host))
+            done = mailzone(self.root, *args)
         if lineage is None:
             assert done.code == 0, done.out + done.err
         return done
@@ -273,6 +274,7 @@ def test_the_hook_leaves_another_names_certificate_alone(tmp_path: Path, ca: tru
         ("no-tls", "the host config has no tls section"),
         ("wrong-key", "not the private key of"),
         ("bad-wait", "--wait: "),
+        ("one-file", "cert and key must be two files"),
     ],
 )
 def test_the_hooks_bad_input_is_one_line_and_changes_nothing(
@@ -285,6 +287,9 @@ def test_the_hooks_bad_input_is_one_line_and_changes_nothing(
         given = None
     elif setup == "no-tls":
         site.host.write_text("{}\n")
+    elif setup == "one-file":
+        tls = {"cert": str(site.mta / "both.pem"), "key": str(site.mta / "both.pem")}
+        site.host.write_text(yaml.safe_dump({"tls": tls}))
     elif setup == "wrong-key":
         (site.b / "privkey.pem").write_bytes((site.a / "privkey.pem").read_bytes())
     else:
@@ -300,3 +305,21 @@ def test_the_hooks_bad_input_is_one_line_and_changes_nothing(
     assert fragment in refused(done)
     assert files(site.root) == before
     assert site.installed() == b"old key\n"
+
+
+def test_a_failed_reload_says_what_was_installed_and_keeps_the_state(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    site = Site(tmp_path, ca)
+    config = yaml.safe_load(site.host.read_text())
+    config["tls"]["reload"] = [["false"]]
+    site.host.write_text(yaml.safe_dump(config))
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert site.hook(site.b, "--now", later).code == 1  # notes B served; waits 2 x TTL
+
+    done = site.hook(site.b, "--now", (datetime.now(UTC) + timedelta(hours=2)).isoformat())
+
+    error = refused(done)
+    assert "but reload command 'false' exited 1" in error and str(site.mta / "key.pem") in error
+    assert site.installed() == (site.b / "privkey.pem").read_bytes()
+    assert keys_of(site.root) == [("current", spki(site.a)), ("next", spki(site.b))]
