@@ -316,11 +316,10 @@ def _explain_tlsa(run: DomainRun, old: list[TlsaKey], seen: NextSeen, now: datet
         if key.role != "next":
             continue
         what = f"TLSA of the next key of {key.host} ({tlsa.short(key.spki_sha256)})"
-        if key.visible_since is None:
-            why = seen.said.get(key.host, "")
-            run.waiting.append(
-                f"{what} not yet served everywhere: {why} (mailzone apply publishes it)"
-            )
+        if key.visible_since is None:  # published by `mailzone apply`, never by rotate --apply
+            why = seen.said.get(key.host)
+            said = f": {why}" if why else ""
+            run.waiting.append(f"{what} not yet served everywhere{said} (run mailzone apply)")
             continue
         ready = key.visible_since + seen.wait
         if before[(key.host, key.spki_sha256)].visible_since is None:

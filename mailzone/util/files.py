@@ -43,10 +43,14 @@ def write_atomic(path: Path, text: str, mode: int = 0o644, durable: bool = True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if not durable:
-        return
-    with contextlib.suppress(OSError):  # make the rename durable; not every filesystem allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable (not every filesystem allows it)."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -121,3 +125,5 @@ def replace_together(files: Sequence[tuple[Path, bytes, int, int | None]]) -> No
         for tmp, _ in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+    for folder in {path.parent for path, *_ in files}:
+        _fsync_dir(folder)

@@ -1,11 +1,14 @@
 """The DANE key rollover's pure decisions (`mailzone.dkim.tlsa`): staging a current or next key,
 noting when every nameserver serves a staged key's TLSA, promoting it, and whether certbot's new
-certificate may go live; and `served_by_all` for a TLSA set."""
+certificate may go live; `served_by_all` for a TLSA set; installing a certificate and its key
+together (`replace_together`)."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,7 @@ from mailzone.dkim.tlsa import decide, note_visible, promote, safe_wait, stage
 from mailzone.dns.query import Answer, served_by_all
 from mailzone.errors import MailzoneError
 from mailzone.spec.state import TlsaKey
+from mailzone.util.files import replace_together
 
 HOST = "mail.example.org"
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -175,3 +179,31 @@ def test_a_tlsa_value_counts_as_served_when_every_server_has_it_in_its_set() -> 
     assert not shown.ok
     assert shown.per_server == {"ns1": "ok", "ns2": f"old value: 3 1 1 {A}"}
     assert not served_by_all([], "_25._tcp.x.", wanted, "TLSA").ok
+
+
+# -- installing the certificate and key together ------------------------------------------------
+
+
+def test_replace_together_writes_every_file_with_its_mode(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("old cert")
+    key.write_text("old key")
+
+    replace_together([(key, b"new key", 0o600, None), (cert, b"new cert", 0o644, None)])
+
+    assert (key.read_bytes(), cert.read_bytes()) == (b"new key", b"new cert")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cert.stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cert.pem", "key.pem"]
+
+
+def test_replace_together_changes_nothing_when_one_file_cannot_be_written(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("old key")
+    missing = tmp_path / "gone" / "cert.pem"  # its folder does not exist
+
+    with pytest.raises(OSError):
+        replace_together([(key, b"new key", 0o600, None), (missing, b"new cert", 0o644, None)])
+
+    assert key.read_text() == "old key"
+    assert [p.name for p in tmp_path.iterdir()] == ["key.pem"]  # no temp file left
