@@ -4,8 +4,7 @@ registered by `mailzone.cli.app`."""
 from __future__ import annotations
 
 import os
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +44,6 @@ NowOpt = Annotated[
     str | None,
     typer.Option("--now", help="Act as if it were this ISO 8601 time.", show_default=False),
 ]
-POLL = 30.0  # seconds between looks at the nameservers while --wait waits
 
 
 def _record(
@@ -194,7 +192,13 @@ def deploy_hook(
     is the current one, or the next one served by every nameserver for 2 × TTL (then promoted).
     Exit 1, the old certificate kept, otherwise."""
     from mailzone.dkim.rotate import parse_now
-    from mailzone.dkim.tlsa_deploy import Lineage, certificate_hosts, deploy
+    from mailzone.dkim.tlsa_deploy import (
+        Deployed,
+        Lineage,
+        certificate_hosts,
+        deploy,
+        deploy_when_safe,
+    )
     from mailzone.dkim.visibility import Observer
     from mailzone.dns.query import Dns
     from mailzone.repo import git
@@ -208,7 +212,7 @@ def deploy_hook(
         patience = parse_duration(wait) if wait else timedelta(0)
     except ValueError as err:
         raise MailzoneError(f"--wait: {err}") from None
-    start, started = parse_now(now), time.monotonic()
+    start = parse_now(now)
     run = Context.of(ctx)
     host = run.host(host_config)
     if host.tls is None:
@@ -229,29 +233,15 @@ def deploy_hook(
     if commit:
         git.check_ready(run.root, push=False)
     before = git.state_files(run.root) if commit else {}
-    while True:
-        elapsed = timedelta(seconds=int(time.monotonic() - started))
+
+    def one_pass(at: datetime) -> Deployed:
         with run.locked(lock_timeout):
-            done = deploy(
-                run.root,
-                run.project(None),
-                host,
-                lineage,
-                names,
-                start + elapsed,
-                Observer(run.root, host, Dns(server)),  # a fresh cache each look
-                force,
-            )
-        left = (patience - elapsed).total_seconds()
-        waits = [v for v in done.verdicts.values() if v.action == "wait"]
-        if done.installs or left <= 0 or len(waits) != len(done.verdicts):
-            break
-        ready = [v.ready for v in waits if v.ready is not None]
-        until = (
-            (max(ready) - (start + elapsed)).total_seconds() if len(ready) == len(waits) else POLL
-        )
-        errs.print(f"waiting: {waits[0].reason}", markup=False)
-        time.sleep(max(1.0, min(until, POLL, left)))
+            observer = Observer(run.root, host, Dns(server))  # a fresh cache each look
+            return deploy(run.root, run.project(None), host, lineage, names, at, observer, force)
+
+    done = deploy_when_safe(
+        one_pass, start, patience, lambda line: errs.print(f"waiting: {line}", markup=False)
+    )
     for verdict in done.verdicts.values():
         if verdict.installs:
             out.print(verdict.reason, markup=False)

@@ -6,6 +6,8 @@ repository's lock around each call that saves a state."""
 from __future__ import annotations
 
 import grp
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,7 @@ from mailzone.spec.state import TlsaKey, TlsaRole
 from mailzone.util.files import replace_together
 
 MAX_PEM = 1 << 20  # a certificate chain or a key is a few KB
+POLL = 30.0  # seconds between looks at the nameservers while the hook waits
 
 
 def key_hash(path: Path, what: str) -> str:
@@ -202,6 +205,33 @@ def deploy(
         if done.verdicts[name].action == "promote":
             _save(root, domain, tlsa.promote(domain.state.tlsa, name, lineage.spki, now), done)
     return done
+
+
+def deploy_when_safe(
+    one_pass: Callable[[datetime], Deployed],
+    start: datetime,
+    patience: timedelta,
+    say: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Deployed:
+    """`--wait`: run `one_pass` (a `deploy` under the lock) at `start` and, while every host
+    only waits, again until the certificate goes live or `patience` is over; between passes
+    sleep until the wait should end (at most POLL seconds, so a nameserver that catches up is
+    seen). The time each pass judges by is `start` plus the whole seconds slept."""
+    began = clock()
+    while True:
+        elapsed = timedelta(seconds=int(clock() - began))
+        now = start + elapsed
+        done = one_pass(now)
+        waits = [v for v in done.verdicts.values() if v.action == "wait"]
+        left = (patience - elapsed).total_seconds()
+        if done.installs or left <= 0 or not waits or len(waits) != len(done.verdicts):
+            return done
+        ready = [v.ready for v in waits if v.ready is not None]
+        seconds = (max(ready) - now).total_seconds() if len(ready) == len(waits) else POLL
+        say(waits[0].reason)
+        sleep(max(1.0, min(seconds, POLL, left)))
 
 
 def _save(root: Path, domain: Domain, keys: list[TlsaKey], done: Deployed) -> None:

@@ -323,3 +323,19 @@ def test_a_failed_reload_says_what_was_installed_and_keeps_the_state(
     assert "but reload command 'false' exited 1" in error and str(site.mta / "key.pem") in error
     assert site.installed() == (site.b / "privkey.pem").read_bytes()
     assert keys_of(site.root) == [("current", spki(site.a)), ("next", spki(site.b))]
+
+
+def test_the_hook_with_wait_looks_again_until_the_next_key_is_safe(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    site = Site(tmp_path, ca)
+    t0 = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+    site.run("rotate", "--now", t0.isoformat())  # every nameserver serves B's TLSA since t0
+
+    almost = (t0 + timedelta(minutes=10) - timedelta(seconds=2)).isoformat()
+    done = site.hook(site.b, "--now", almost, "--wait", "1m")
+
+    assert done.code == 0, done.err
+    assert "waiting: " in done.err and "wait 2s more" in done.err
+    assert site.installed() == (site.b / "privkey.pem").read_bytes()
+    assert keys_of(site.root) == [("current", spki(site.b))]

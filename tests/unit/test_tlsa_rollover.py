@@ -6,13 +6,15 @@ together (`replace_together`)."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from mailzone.dkim.tlsa import decide, note_visible, promote, safe_wait, stage
+from mailzone.dkim.tlsa import Verdict, decide, note_visible, promote, safe_wait, stage
+from mailzone.dkim.tlsa_deploy import Deployed, deploy_when_safe
 from mailzone.dns.query import Answer, served_by_all
 from mailzone.errors import MailzoneError
 from mailzone.spec.state import TlsaKey
@@ -207,3 +209,62 @@ def test_replace_together_changes_nothing_when_one_file_cannot_be_written(tmp_pa
 
     assert key.read_text() == "old key"
     assert [p.name for p in tmp_path.iterdir()] == ["key.pem"]  # no temp file left
+
+
+# -- the deploy hook's --wait --------------------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock that moves only when the code sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def passes(ready: datetime | None, seen: list[datetime]) -> Callable[[datetime], Deployed]:
+    """A deploy pass that waits until `ready` (None: until it is published, never here)."""
+
+    def one_pass(now: datetime) -> Deployed:
+        seen.append(now)
+        if ready is not None and now >= ready:
+            return Deployed({HOST: Verdict("promote", "safe")})
+        return Deployed({HOST: Verdict("wait", "not yet", ready)})
+
+    return one_pass
+
+
+def test_wait_sleeps_until_the_key_is_safe_then_installs() -> None:
+    clock, seen = Clock(), []
+    done = deploy_when_safe(
+        passes(T0 + timedelta(seconds=45), seen), T0, WAIT, lambda _: None, clock, clock.sleep
+    )
+    assert done.installs
+    assert seen == [T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=45)]
+    assert clock.slept == [30.0, 15.0]  # at most POLL at a time
+
+
+def test_wait_gives_up_when_patience_is_over_and_without_wait_looks_once() -> None:
+    clock, seen = Clock(), []
+    done = deploy_when_safe(
+        passes(None, seen), T0, timedelta(seconds=50), lambda _: None, clock, clock.sleep
+    )
+    assert done.verdicts[HOST].action == "wait"
+    assert seen == [T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=50)]
+    once: list[datetime] = []
+    deploy_when_safe(passes(None, once), T0, timedelta(0), lambda _: None, clock, clock.sleep)
+    assert once == [T0]
+
+
+def test_wait_stops_at_a_refusal() -> None:
+    clock = Clock()
+    refusal = Deployed({HOST: Verdict("refuse", "no TLSA")})
+    done = deploy_when_safe(lambda _: refusal, T0, WAIT, lambda _: None, clock, clock.sleep)
+    assert done is refusal and clock.slept == []
