@@ -128,9 +128,9 @@ def add_next(
 
 @tlsa_app.command("show")
 def show(ctx: typer.Context, domains: DomainsArg = None) -> None:
-    """List each DANE host's keys: role, hash, added, and since when every nameserver serves a
-    staged key's TLSA (noted by `mailzone rotate` and the deploy hook)."""
-    from mailzone.dkim.tlsa import short
+    """List each DANE host's keys (role, hash, added, since when every nameserver serves a
+    staged key's TLSA, as `mailzone rotate` and the deploy hook noted it) and what comes next."""
+    from mailzone.dkim.tlsa import safe_wait, short
     from mailzone.records.tlsa import dane_hosts
 
     project = Context.of(ctx).project(domains)
@@ -143,20 +143,24 @@ def show(ctx: typer.Context, domains: DomainsArg = None) -> None:
             keys = [k for k in domain.state.tlsa if k.host == host]
             if not keys:
                 out.print(
-                    f"{host}: no key yet (mailzone tlsa current {host} --cert FILE)", markup=False
-                )
-            for k in keys:
-                seen = (
-                    f", served everywhere since {k.visible_since:%Y-%m-%d %H:%M} UTC"
-                    if k.visible_since
-                    else ", not yet seen on every nameserver"
-                    if k.role == "next"
-                    else ""
-                )
-                out.print(
-                    f"{host}: {k.role:<7} {short(k.spki_sha256)} added {k.added:%Y-%m-%d}{seen}",
+                    f"{host}: no key yet (next: mailzone tlsa current {host} --cert FILE)",
                     markup=False,
                 )
+            for k in keys:
+                line = f"{host}: {k.role:<7} {short(k.spki_sha256)} added {k.added:%Y-%m-%d}"
+                if k.role == "next" and k.visible_since is None:
+                    line += (
+                        " (next: commit state/, mailzone apply; mailzone rotate notes when every "
+                        "nameserver serves it)"
+                    )
+                elif k.role == "next" and k.visible_since is not None:
+                    ready = k.visible_since + safe_wait(domain.spec.ttl, 0)
+                    line += (
+                        f", served everywhere since {k.visible_since:%Y-%m-%d %H:%M} UTC (next: "
+                        f"its certificate may go live from {ready:%Y-%m-%d %H:%M} UTC at the "
+                        "earliest, by certbot's deploy hook)"
+                    )
+                out.print(line, markup=False)
 
 
 @tlsa_app.command("deploy-hook")

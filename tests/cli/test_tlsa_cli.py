@@ -78,7 +78,7 @@ def test_current_and_next_are_recorded_published_and_shown(
     assert shown.code == 0
     assert f"{HOST}: current {spki(a)[:16]}…" in shown.out
     assert f"{HOST}: next    {spki(b)[:16]}…" in shown.out
-    assert "not yet seen on every nameserver" in shown.out
+    assert "mailzone rotate notes when every nameserver serves it" in shown.out
 
 
 @pytest.mark.parametrize(
@@ -202,6 +202,9 @@ def test_rotate_notes_when_every_nameserver_serves_the_next_key(
 
     assert state(site.root)["tlsa"][1]["visible_since"] == "2027-01-04T06:00:00Z"  # type: ignore[index]
     assert "may go live from 2027-01-04 06:10 UTC" in done.out
+    shown = site.run("tlsa", "show")
+    assert "served everywhere since 2027-01-04 06:00 UTC" in shown.out
+    assert "may go live from 2027-01-04 06:10 UTC at the earliest" in shown.out
 
 
 def test_the_hook_waits_2_ttl_for_the_next_key_then_installs_and_promotes_it(
