@@ -172,6 +172,7 @@ def deploy_hook(
             "--wait",
             help="When the new key's TLSA has not been served for 2 × TTL yet: keep looking for "
             "up to this long (e.g. 2h) instead of failing.",
+            metavar="DURATION",
             show_default=False,
         ),
     ] = None,
