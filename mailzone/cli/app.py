@@ -1,5 +1,5 @@
 """The `mailzone` command: the typer app, its commands (one module per group: zones, dkim,
-check, ci, hook, mta_sts), and the entry point that turns every error into one line and an
+check, ci, hook, mta_sts, tlsa), and the entry point that turns every error into one line and an
 exit code.
 
 Heavy modules (octoDNS, pydantic models, rich) are imported inside the commands so that
@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from mailzone.cli import check, ci, dkim, hook, mta_sts, zones
+from mailzone.cli import check, ci, dkim, hook, mta_sts, tlsa, zones
 from mailzone.cli.context import Context
 from mailzone.errors import EXIT_ERROR, EXIT_OK, MailzoneError, one_line
 
@@ -84,6 +84,7 @@ app.command()(dkim.mta)
 app.add_typer(ci.ci_app, name="ci")
 app.add_typer(hook.hook_app, name="hook")
 app.add_typer(mta_sts.mta_sts_app, name="mta-sts")
+app.add_typer(tlsa.tlsa_app, name="tlsa")
 
 
 def main() -> None:

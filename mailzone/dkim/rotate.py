@@ -2,8 +2,9 @@
 
 A run, in this order, so that a crash anywhere converges on the next run without losing a key:
 
-1. observe DNS, only for selectors waiting on it (pending ones, tombstones) and for revoked
-   ones (a revocation whose apply failed is published again);
+1. observe DNS, only for selectors waiting on it (pending ones, tombstones), for revoked
+   ones (a revocation whose apply failed is published again) and for staged DANE keys (when
+   every nameserver serves their TLSA: the certbot deploy hook waits 2 × TTL from then);
 2. decide (`lifecycle.step`, a pure function of the state, the policy, the time and DNS);
 3. generate the new keys (all cores), note their fingerprints and write them (never over a
    file that exists: one mailzone did not write is refused), before any state names them;
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mailzone.dkim import keys, lifecycle
+from mailzone.dkim import keys, lifecycle, tlsa
 from mailzone.dkim.store import KeyStore
+from mailzone.dkim.tlsa_deploy import NextSeen, observe_next
 from mailzone.dkim.visibility import Observer, Seen
 from mailzone.dns.query import Dns
 from mailzone.errors import MailzoneError
@@ -40,7 +42,7 @@ from mailzone.spec import dkim_key
 from mailzone.spec.dkim_key import revoked_txt_value
 from mailzone.spec.duration import format_duration
 from mailzone.spec.host import HostConfig
-from mailzone.spec.state import DomainState, SelectorLifecycle, SelectorState
+from mailzone.spec.state import DomainState, SelectorLifecycle, SelectorState, TlsaKey
 from mailzone.spec.zone import Dkim
 
 OBSERVE_THREADS = 16
@@ -115,6 +117,7 @@ class _Decision:
     actions: list[lifecycle.Action]
     new_keys: dict[str, dkim_key.PublicKey] = field(default_factory=dict)
     unrevoked: list[str] = field(default_factory=list)  # revoked, but DNS still says otherwise
+    tlsa: list[TlsaKey] | None = None  # the TLSA keys with what DNS serves of the next ones noted
 
 
 def policy_of(dkim: Dkim) -> lifecycle.Policy:
@@ -301,7 +304,32 @@ def _decide(domain: Domain, now: datetime, observer: Observer, emergency: bool) 
             f"{selector} is revoked, but its empty key is not served everywhere: {why} "
             "(mailzone apply publishes it)"
         )
-    return _Decision(domain, run, new, actions, unrevoked=unrevoked)
+    tlsa_seen = observe_next(domain, observer, now)
+    _explain_tlsa(run, domain.state.tlsa, tlsa_seen, now)
+    return _Decision(domain, run, new, actions, unrevoked=unrevoked, tlsa=tlsa_seen.keys)
+
+
+def _explain_tlsa(run: DomainRun, old: list[TlsaKey], seen: NextSeen, now: datetime) -> None:
+    """What a staged TLSA key waits for, and when its certificate may go live."""
+    before = {(k.host, k.spki_sha256): k for k in old}
+    for key in seen.keys:
+        if key.role != "next":
+            continue
+        what = f"TLSA of the next key of {key.host} ({tlsa.short(key.spki_sha256)})"
+        if key.visible_since is None:  # published by `mailzone apply`, never by rotate --apply
+            why = seen.said.get(key.host)
+            said = f": {why}" if why else ""
+            run.waiting.append(f"{what} not yet served everywhere{said} (run mailzone apply)")
+            continue
+        ready = key.visible_since + seen.wait
+        if before[(key.host, key.spki_sha256)].visible_since is None:
+            run.done.append(f"note that every nameserver serves the {what}")
+            run.why.append(f"its certificate may go live from {ready:%Y-%m-%d %H:%M} UTC")
+        if now < ready:
+            run.waiting.append(
+                f"{what} served everywhere; its certificate may go live from "
+                f"{ready:%Y-%m-%d %H:%M} UTC (the certbot deploy hook installs it then)"
+            )
 
 
 def _describe(action: lifecycle.Action, sels: list[SelectorLifecycle], dkim: Dkim) -> str:
@@ -545,11 +573,13 @@ def _new_state(decision: _Decision, now: datetime, mta_ready: bool) -> DomainSta
             sel = sel.model_copy(update={"mta_done": False})  # set once the MTA signs with it
         entries.append(_entry(sel, old.get(sel.selector), decision.new_keys, now))
     domain = decision.domain
-    if entries == list(domain.state.selectors):
-        return domain.state
-    # where it is published, for a removed spec's forget (apply does not write state/)
-    where = {"zone": domain.zone, "provider": domain.spec.provider}
-    return domain.state.model_copy(update={"selectors": entries, **where})
+    update: dict[str, object] = {}
+    if entries != list(domain.state.selectors):
+        # where it is published, for a removed spec's forget (apply does not write state/)
+        update = {"selectors": entries, "zone": domain.zone, "provider": domain.spec.provider}
+    if decision.tlsa is not None and decision.tlsa != domain.state.tlsa:
+        update["tlsa"] = decision.tlsa
+    return domain.state.model_copy(update=update) if update else domain.state
 
 
 def _entry(

@@ -1,4 +1,5 @@
-"""What the authoritative nameservers serve of a domain's DKIM selectors (rotation's eyes).
+"""What the authoritative nameservers serve of a domain's DKIM selectors and TLSA keys
+(rotation's eyes).
 
 Where to ask, first match wins: the host config's `nameservers` for the zone, the provider's
 `mailzone: nameservers`, and for the built-in `local` provider its zone file (it *is* the live
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailzone.dns.query import Dns, gone_from_all, negative_ttl_of, served_by_all
+from mailzone.dns.query import Dns, Visibility, gone_from_all, negative_ttl_of, served_by_all
 from mailzone.errors import MailzoneError
 from mailzone.octo.authority import Authorities
 from mailzone.repo.project import Domain
@@ -36,6 +37,20 @@ class Observer:
     def __init__(self, root: Path, host: HostConfig, dns: Dns) -> None:
         self.authorities = Authorities(root, host, dns)
 
+    def served(
+        self, domain: Domain, wanted: dict[str, tuple[str, str, str]]
+    ) -> tuple[dict[str, Visibility], int]:
+        """Whether every authoritative source of the domain's zone serves each wanted record
+        (key → (name, rdtype, value), see `served_by_all`), and the zone's negative TTL once
+        anything is served (else 0). MailzoneError when the sources cannot be found or none
+        answers the SOA."""
+        if not wanted:
+            return {}, 0
+        sources = self.authorities.of(domain.zone, domain.spec.provider)
+        shown = {k: served_by_all(sources, n, v, t) for k, (n, t, v) in wanted.items()}
+        served = any(v.ok for v in shown.values())
+        return shown, negative_ttl_of(sources, domain.zone) if served else 0
+
     def observe(self, domain: Domain, pending: dict[str, str], tombstones: list[str]) -> Seen:
         """Check `pending` (selector → expected TXT) and `tombstones` (should be gone)."""
         seen = Seen()
@@ -43,21 +58,21 @@ class Observer:
             return seen
         names = {s: f"{s}._domainkey.{domain.name}." for s in [*pending, *tombstones]}
         try:
+            shown, seen.negative_ttl = self.served(
+                domain, {s: (names[s], "TXT", value) for s, value in pending.items()}
+            )
+            for selector, visibility in shown.items():
+                seen.visible[selector] = visibility.ok
+                if not visibility.ok:
+                    seen.said[selector] = _summary(visibility.per_server)
+                    seen.lacking[selector] = _bad(visibility.per_server)
             sources = self.authorities.of(domain.zone, domain.spec.provider)
-            for selector, value in pending.items():
-                shown = served_by_all(sources, names[selector], value)
-                seen.visible[selector] = shown.ok
-                if not shown.ok:
-                    seen.said[selector] = _summary(shown.per_server)
-                    seen.lacking[selector] = _bad(shown.per_server)
             for selector in tombstones:
                 gone = gone_from_all(sources, names[selector])
                 seen.gone[selector] = gone.ok
                 if not gone.ok:
                     seen.said[selector] = _summary(gone.per_server)
                     seen.lacking[selector] = _bad(gone.per_server)
-            if any(seen.visible.values()):
-                seen.negative_ttl = negative_ttl_of(sources, domain.zone)
         except MailzoneError as err:
             for selector in [*pending, *tombstones]:
                 seen.visible[selector] = False

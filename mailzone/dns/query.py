@@ -376,20 +376,30 @@ class Server:
         return self.dns.query(self.endpoint, name, rdtype)
 
 
-def served_by_all(sources: Sequence[Source], name: str, expected_txt: str) -> Visibility:
-    """True only if every source answers exactly one TXT RR at ``name``, equal to
-    ``expected_txt``; an empty list of sources is never "served"."""
+def served_by_all(
+    sources: Sequence[Source], name: str, expected: str, rdtype: str = "TXT"
+) -> Visibility:
+    """True only if every source serves ``expected`` at ``name``: for TXT exactly one RR, equal
+    to it (a DKIM key); for another type (TLSA) one RR of the set, compared case-insensitively
+    in its presentation form. An empty list of sources is never "served"."""
     per_server: dict[str, str] = {}
     for source in sources:
-        answer = source.query(name, "TXT")
-        values = txt_values(answer) if answer.error is None else []
+        answer = source.query(name, rdtype)
         if answer.error is not None:
-            status = answer.error
-        elif not values:
+            per_server[source.label] = answer.error
+            continue
+        if rdtype == "TXT":
+            values, wanted = txt_values(answer), expected
+            exact = values == [expected]
+        else:
+            values = [" ".join(v.lower().split()) for v in answer.records]
+            wanted = " ".join(expected.lower().split())
+            exact = wanted in values
+        if not values:
             status = "missing"
-        elif values == [expected_txt]:
+        elif exact:
             status = "ok"
-        elif expected_txt in values:
+        elif wanted in values:
             status = f"{len(values)} TXT records (one is expected): {' | '.join(values)}"
         else:
             status = f"old value: {' | '.join(values)}"

@@ -19,7 +19,7 @@ from mailzone.spec.host import HostConfig
 from mailzone.spec.state import DomainState
 from mailzone.util.files import write_atomic
 
-__all__ = ["MtaFile", "install", "render_files", "run_reload", "signing_of"]
+__all__ = ["MtaFile", "install", "render_files", "run_commands", "run_reload", "signing_of"]
 
 RELOAD_TIMEOUT = 120
 
@@ -76,8 +76,13 @@ def install(files: list[MtaFile]) -> list[Path]:
 
 
 def run_reload(host: HostConfig) -> None:
-    """Run the reload commands in order; MailzoneError names the first that fails."""
-    for argv in host.mta.reload:
+    """Run the MTA's reload commands in order; MailzoneError names the first that fails."""
+    run_commands(host.mta.reload)
+
+
+def run_commands(commands: list[list[str]]) -> None:
+    """Run argv lists in order (no shell); MailzoneError names the first that fails."""
+    for argv in commands:
         shown = " ".join(argv)
         try:
             done = subprocess.run(

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from mailzone.spec.types import DomainName
 from mailzone.spec.yamlfile import load_yaml, validate
@@ -46,6 +46,51 @@ def default_key_dir() -> Path:
     data = os.environ.get("XDG_DATA_HOME", "")
     base = Path(data) if data and Path(data).is_absolute() else Path.home() / ".local" / "share"
     return base / "mailzone" / "keys"
+
+
+def argv_lists(value: object) -> object:
+    """Commands as argv lists (no shell): one list of words is one command; a string or a
+    non-text word is refused, with the fix."""
+    if isinstance(value, str):
+        words = ", ".join(value.split())
+        raise ValueError(f"a command is a list of words (no shell), e.g. [{words}]")
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [value]  # a single argv list
+    if isinstance(value, list):
+        for item in value:
+            for word in item if isinstance(item, list) else [item]:
+                if not isinstance(word, str):
+                    shown = str(word).lower() if isinstance(word, bool) else str(word)
+                    kind = (
+                        "a boolean"
+                        if isinstance(word, bool)
+                        else "a number"
+                        if isinstance(word, int | float)
+                        else "not text"
+                    )
+                    raise ValueError(
+                        f"{shown!r} is not a word of a command: quote it (YAML reads it as {kind})"
+                    )
+    return value
+
+
+def some_program(value: list[list[str]]) -> list[list[str]]:
+    """Each command names a program."""
+    if any(not argv or not argv[0] for argv in value):
+        raise ValueError("each reload command needs at least a program")
+    return value
+
+
+def known_group(value: str | None) -> str | None:
+    """A group that exists on this host."""
+    import grp
+
+    if value is not None:
+        try:
+            grp.getgrnam(value)
+        except KeyError:
+            raise ValueError(f"no group '{value}' on this host") from None
+    return value
 
 
 class Mta(Strict):
@@ -85,38 +130,37 @@ class Mta(Strict):
         "e.g. `[[update-exim4.conf], [systemctl, reload, exim4]]`.",
     )
 
-    @field_validator("reload", mode="before")
-    @classmethod
-    def _one_command(cls, value: object) -> object:
-        if isinstance(value, str):
-            words = ", ".join(value.split())
-            raise ValueError(f"a command is a list of words (no shell), e.g. [{words}]")
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return [value]  # a single argv list
-        if isinstance(value, list):
-            for item in value:
-                for word in item if isinstance(item, list) else [item]:
-                    if not isinstance(word, str):
-                        shown = str(word).lower() if isinstance(word, bool) else str(word)
-                        kind = (
-                            "a boolean"
-                            if isinstance(word, bool)
-                            else "a number"
-                            if isinstance(word, int | float)
-                            else "not text"
-                        )
-                        raise ValueError(
-                            f"{shown!r} is not a word of a command: quote it "
-                            f"(YAML reads it as {kind})"
-                        )
-        return value
+    _reload_argv = field_validator("reload", mode="before")(lambda cls, v: argv_lists(v))
+    _reload_program = field_validator("reload")(lambda cls, v: some_program(v))
 
-    @field_validator("reload")
-    @classmethod
-    def _not_empty(cls, value: list[list[str]]) -> list[list[str]]:
-        if any(not argv or not argv[0] for argv in value):
-            raise ValueError("each reload command needs at least a program")
-        return value
+
+class Tls(Strict):
+    """Where the MTA reads its TLS certificate and key (`mailzone tlsa deploy-hook` installs
+    certbot's new ones there), and how to make it load them."""
+
+    cert: str = Field(
+        description="The MTA's certificate file; the hook writes certbot's fullchain.pem here."
+    )
+    key: str = Field(description="The MTA's private key file (mode 0600, or 0640 with group).")
+    group: str | None = Field(
+        None, description="Group that may read the key (mode 0640), e.g. `Debian-exim`."
+    )
+    reload: list[list[str]] = Field(
+        default_factory=list,
+        description="Commands (argv lists, no shell) that make the MTA load the new files, "
+        "e.g. `[[systemctl, reload, exim4]]`.",
+    )
+
+    _group = field_validator("group")(lambda cls, v: known_group(v))
+
+    @model_validator(mode="after")
+    def _two_files(self) -> Tls:
+        if os.path.normpath(self.cert) == os.path.normpath(self.key):
+            raise ValueError("cert and key must be two files (the hook writes both)")
+        return self
+
+    _reload_argv = field_validator("reload", mode="before")(lambda cls, v: argv_lists(v))
+    _reload_program = field_validator("reload")(lambda cls, v: some_program(v))
 
 
 class HostConfig(Strict):
@@ -143,19 +187,12 @@ class HostConfig(Strict):
         description="Per zone: the authoritative servers to ask from this host (`IP[:PORT]`), "
         "overriding the provider's `nameservers`.",
     )
+    tls: Tls | None = Field(
+        None, description="DANE: the MTA's certificate and key files (see tls.*)."
+    )
     _base: Path = PrivateAttr(default_factory=Path.cwd)  # where relative paths start
 
-    @field_validator("key_group")
-    @classmethod
-    def _known_group(cls, value: str | None) -> str | None:
-        import grp
-
-        if value is not None:
-            try:
-                grp.getgrnam(value)
-            except KeyError:
-                raise ValueError(f"no group '{value}' on this host") from None
-        return value
+    _key_group = field_validator("key_group")(lambda cls, v: known_group(v))
 
     @field_validator("nameservers")
     @classmethod

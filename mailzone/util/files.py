@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 # `.<name>.<pid>.<random>.tmp` (mkstemp's random part: 8 of [a-z0-9_]); older versions wrote
@@ -43,10 +43,14 @@ def write_atomic(path: Path, text: str, mode: int = 0o644, durable: bool = True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if not durable:
-        return
-    with contextlib.suppress(OSError):  # make the rename durable; not every filesystem allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in `folder` durable (not every filesystem allows it)."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -97,3 +101,29 @@ def _alive(pid: int) -> bool | None:
     except (OverflowError, OSError):
         return None
     return True
+
+
+def replace_together(files: Sequence[tuple[Path, bytes, int, int | None]]) -> None:
+    """Replace each path with (bytes, mode, group id or None): every temp file is written,
+    given its mode and group and synced first, then they are renamed into place one right after
+    the other. A failure before the renames leaves every file as it was and no temp file."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data, mode, gid in files:
+            fd, tmp = temp_file(path)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:  # mkstemp made it 0600: never readable by others
+                fh.write(data)
+                fh.flush()
+                if gid is not None:
+                    os.fchown(fh.fileno(), -1, gid)
+                os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    for folder in {path.parent for path, *_ in files}:
+        _fsync_dir(folder)
