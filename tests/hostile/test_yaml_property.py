@@ -529,17 +529,45 @@ FIELD_CASES = {  # name: (what the valid spec gets appended, the error's start)
         "12: tls_rpt.rua: the TXT record _smtp._tls.example.org would be 247,372 octets",
     ),
     "tls_rpt not a list": ('tls_rpt:\n  rua: "mailto:tls@example.org"\n', "12: tls_rpt.rua: "),
+    "dane without dnssec": ("dane: {}\n", "11: dane: TLSA records need a DNSSEC-signed zone"),
+    "dane dnssec not a bool": ("dnssec: signed\ndane: {}\n", "11: dnssec: "),
+    "dane host unknown": (
+        "dnssec: true\ndane:\n  hosts: [mx9]\n",
+        "13: dane.hosts: 'mx9' is not one of hosts",
+    ),
+    "dane hosts not a list": ("dnssec: true\ndane:\n  hosts: mail\n", "13: dane.hosts: "),
+    "dane host twice": ("dnssec: true\ndane:\n  hosts: [mail, mail]\n", "13: dane.hosts: "),
 }
 
 
 @pytest.mark.parametrize(("extra", "where"), list(FIELD_CASES.values()), ids=list(FIELD_CASES))
-def test_bad_mta_sts_and_tls_rpt_values_are_one_error_naming_line_and_field(
+def test_bad_transport_security_values_are_one_error_naming_line_and_field(
     extra: str, where: str
 ) -> None:
-    spec = basic_spec(provider="p", extra=extra)  # mta_sts or tls_rpt from line 11
+    spec = basic_spec(provider="p", extra=extra)  # the new field from line 11
 
     run = _validate_with("spec", spec.encode())
 
     assert run.code == 1
     assert run.err.splitlines() == [run.err.strip()], run.err  # one line
     assert run.err.startswith(f"error: {FILES['spec']}:{where}"), run.err
+
+
+TLSA_KEY = "- {host: mail.example.org, role: current, spki_sha256: %s, added: '2026-12-01'}\n"
+STATE_CASES = {  # name: the state's tlsa list
+    "tlsa hash too short": TLSA_KEY % ("a" * 63),
+    "tlsa hash upper case": TLSA_KEY % ("A" * 64),
+    "tlsa role unknown": TLSA_KEY.replace("current", "previous") % ("a" * 64),
+    "tlsa two current keys": (TLSA_KEY % ("a" * 64)) + (TLSA_KEY % ("b" * 64)),
+}
+
+
+@pytest.mark.parametrize("keys", list(STATE_CASES.values()), ids=list(STATE_CASES))
+def test_bad_tlsa_state_is_one_error_naming_the_state_file(keys: str) -> None:
+    state = f"version: 1\ndomain: example.org\ntlsa:\n{keys}"
+
+    run = _validate_with("state", state.encode())
+
+    assert run.code == 1
+    assert run.err.splitlines() == [run.err.strip()], run.err  # one line
+    assert "tlsa" in run.err, run.err
