@@ -35,7 +35,10 @@ from octodns_bind import (
     Rfc2136ProviderUpdateFailed,
 )
 
+from mailzone.octo import fastpath
+
 _IN = dns.rdataclass.IN
+_Sets = dict[tuple[dns.name.Name, str], tuple[int, list[Any]]]
 _QUOTED = re.compile(r'"((?:[^"\\]|\\;)*)"\s*')
 
 
@@ -66,14 +69,40 @@ def _data(rtype: str, ttl: int, rdatas: list[Any]) -> dict[str, Any] | None:
 class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
-    def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
-        """Read the zone by AXFR into `zone`; False when the server does not serve the zone (it
-        answers the transfer NOTAUTH; a transfer it does not allow is REFUSED, an error)."""
-        sets: dict[tuple[dns.name.Name, str], tuple[int, list[Any]]] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read: dict[str, _Sets | None] = {}  # transfers `live_zone` made for `populate`
+
+    def live_zone(self, zone_name: str) -> fastpath.LiveZone:
+        """The zone by AXFR in the pre-filter's canonical form; the next `populate` of the
+        zone uses the same transfer."""
+        sets = self._transfer(zone_name)
+        self._read[zone_name] = sets
+        if sets is None:
+            return fastpath.LiveZone(exists=False)
+        origin = dns.name.from_text(zone_name)
+        return fastpath.live_zone(
+            zone_name,
+            (
+                (name.to_text(), rtype, ttl, rdatas)
+                for (name, rtype), (ttl, rdatas) in sets.items()
+                if not (rtype == "NS" and name == origin)
+            ),
+        )
+
+    def forget_live(self, zone_name: str) -> None:
+        """Drop the transfer `live_zone` kept (the zone needs no plan)."""
+        self._read.pop(zone_name, None)
+
+    def _transfer(self, zone_name: str) -> _Sets | None:
+        """The zone's record sets of supported types by AXFR; None when the server does not
+        serve the zone (it answers the transfer NOTAUTH; a transfer it does not allow is
+        REFUSED, an error)."""
+        sets: _Sets = {}
         try:
             for message in dns.query.xfr(
                 self.host,
-                zone.name,
+                zone_name,
                 port=self.port,
                 timeout=self.timeout,
                 lifetime=self.timeout,
@@ -89,10 +118,19 @@ class FastRfc2136Provider(Rfc2136Provider):
                     sets[(rrset.name, rtype)] = (min(ttl, rrset.ttl), rdatas)
         except dns.xfr.TransferError as err:
             if err.rcode == dns.rcode.NOTAUTH:
-                return False
+                return None
             raise AxfrSourceZoneTransferFailed(err) from None
         except dns.exception.DNSException as err:
             raise AxfrSourceZoneTransferFailed(err) from None
+        return sets
+
+    def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
+        """Read the zone by AXFR into `zone` (or take the transfer `live_zone` just made);
+        False when the server does not serve the zone."""
+        read = self._read
+        sets = read.pop(zone.name) if zone.name in read else self._transfer(zone.name)
+        if sets is None:
+            return False
         for (name, rtype), (ttl, rdatas) in sorted(
             sets.items(), key=lambda kv: (kv[0][0], kv[0][1])
         ):
