@@ -69,15 +69,11 @@ def _data(rtype: str, ttl: int, rdatas: list[Any]) -> dict[str, Any] | None:
 class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read: dict[str, _Sets | None] = {}  # transfers `live_zone` made for `populate`
-
     def live_zone(self, zone_name: str) -> fastpath.LiveZone:
         """The zone by AXFR in the pre-filter's canonical form; the next `populate` of the
         zone uses the same transfer."""
         sets = self._transfer(zone_name)
-        self._read[zone_name] = sets
+        self._kept()[zone_name] = sets
         if sets is None:
             return fastpath.LiveZone(exists=False)
         origin = dns.name.from_text(zone_name)
@@ -90,9 +86,15 @@ class FastRfc2136Provider(Rfc2136Provider):
             ),
         )
 
+    def _kept(self) -> dict[str, _Sets | None]:
+        """Transfers `live_zone` made, for the next `populate` of each zone (no `__init__` of
+        its own: the options are checked against octodns-bind's signature)."""
+        kept: dict[str, _Sets | None] = self.__dict__.setdefault("_read", {})
+        return kept
+
     def forget_live(self, zone_name: str) -> None:
         """Drop the transfer `live_zone` kept (the zone needs no plan)."""
-        self._read.pop(zone_name, None)
+        self._kept().pop(zone_name, None)
 
     def _transfer(self, zone_name: str) -> _Sets | None:
         """The zone's record sets of supported types by AXFR; None when the server does not
@@ -127,7 +129,7 @@ class FastRfc2136Provider(Rfc2136Provider):
     def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
         """Read the zone by AXFR into `zone` (or take the transfer `live_zone` just made);
         False when the server does not serve the zone."""
-        read = self._read
+        read = self._kept()
         sets = read.pop(zone.name) if zone.name in read else self._transfer(zone.name)
         if sets is None:
             return False

@@ -286,9 +286,15 @@ def plan_all(
     """Plan every task; zones are read concurrently (the work is mostly waiting on servers)."""
     known = project.names | set(project.domains)
     if jobs <= 1 or len(tasks) <= 1:
-        return [plan_zone(t, cache, known, adopt) for t in tasks]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+        plans = [plan_zone(t, cache, known, adopt) for t in tasks]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            plans = list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+    quiet = sum(p.prefiltered for p in plans)
+    log.info(
+        "plan: %d of %d zones unchanged by the pre-filter (no octoDNS plan)", quiet, len(plans)
+    )
+    return plans
 
 
 def apply_zone(
