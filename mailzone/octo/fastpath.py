@@ -109,42 +109,53 @@ def txt_value(strings: Iterable[bytes]) -> str:
     return text.replace(";", "\\;")
 
 
-def canonical_values(rtype: str, rdatas: Iterable[Any], origin: dns.name.Name) -> tuple[str, ...]:
-    """dnspython rdatas of one set → sorted octoDNS value texts (Opaque for other types);
-    relative targets are taken relative to `origin`."""
+def lean_value(rtype: str, rdata: Any, origin: dns.name.Name) -> Any:
+    """A dnspython rdata as the lean AXFR reader gives it (`dns/axfr.py`): names absolute;
+    other types stay rdata."""
     if rtype == "A" or rtype == "AAAA":
-        values = [str(ipaddress.ip_address(r.address)) for r in rdatas]
+        return rdata.address
+    if rtype == "MX":
+        return rdata.preference, rdata.exchange.derelativize(origin).to_text()
+    if rtype == "TXT":
+        return tuple(rdata.strings)
+    if rtype == "CNAME" or rtype == "NS":
+        return rdata.target.derelativize(origin).to_text()
+    return rdata
+
+
+def canonical_values(rtype: str, values: Iterable[Any]) -> tuple[str, ...]:
+    """Lean values of one set → sorted octoDNS value texts (Opaque for other types)."""
+    if rtype == "A" or rtype == "AAAA":
+        texts = [str(ipaddress.ip_address(v)) for v in values]
     elif rtype == "MX":
-        values = [
-            f"{r.preference} {target(r.exchange.derelativize(origin).to_text())}" for r in rdatas
-        ]
+        texts = [f"{preference} {target(exchange)}" for preference, exchange in values]
     elif rtype == "TXT":
-        values = [txt_value(r.strings) for r in rdatas]
+        texts = [txt_value(strings) for strings in values]
     elif rtype == "CNAME" or rtype == "NS":
-        values = [target(r.target.derelativize(origin).to_text()) for r in rdatas]
+        texts = [target(v) for v in values]
     else:
         raise Opaque(rtype)
-    return tuple(sorted(values))
+    return tuple(sorted(texts))
 
 
-def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, Iterable[Any]]]) -> LiveZone:
-    """A live zone from (owner fqdn, type, TTL, dnspython rdatas) of the sets the provider
-    exposes (its supported types, without the apex NS); opaque when one is not canonical, unless
-    octoDNS reads it without a complaint (then it is only a foreign set, in `foreign`)."""
+def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]]) -> LiveZone:
+    """A live zone from (owner fqdn, type, TTL, lean values) of the sets the provider exposes
+    (its supported types, without the apex NS); opaque when a set is not canonical, unless it
+    is of another type and octoDNS reads it without a complaint (then it is in `foreign`)."""
     live = LiveZone(exists=True)
     origin = dns.name.from_text(zone_name)
     try:
-        for fqdn, rtype, ttl, rdatas in rrsets:
+        for fqdn, rtype, ttl, values in rrsets:
             key = (relative(fqdn, zone_name), rtype)
             if key in live.sets or key in live.foreign or ttl > MAX_TTL:
                 raise Opaque(fqdn)
-            try:
-                live.sets[key] = (ttl, canonical_values(rtype, rdatas, origin))
-            except Opaque:
-                if not _valid(zone_name, fqdn, rtype, ttl, rdatas, origin):
-                    raise
+            if rtype in CANONICAL_TYPES:
+                live.sets[key] = (ttl, canonical_values(rtype, values))
+            elif _valid(zone_name, fqdn, rtype, ttl, values, origin):
                 live.foreign.add(key)
-    except (Opaque, ValueError):
+            else:
+                raise Opaque(fqdn)
+    except (Opaque, ValueError, TypeError):
         live.opaque = True
     return live
 
@@ -153,8 +164,8 @@ def _valid(
     zone_name: str, fqdn: str, rtype: str, ttl: int, rdatas: Iterable[Any], origin: dns.name.Name
 ) -> bool:
     """Whether octoDNS reads the set as the providers do, without a validation complaint."""
-    texts = [r.to_text(origin=origin, relativize=False) for r in rdatas]
     try:
+        texts = [r.to_text(origin=origin, relativize=False) for r in rdatas]
         zone = Zone(zone_name, [])
         record = Record.from_rrset(zone, Rrset(fqdn, rtype, ttl, texts), lenient=False)
         kept = record.copy(zone=zone, lenient=False)  # as the processor carries it over

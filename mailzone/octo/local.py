@@ -246,10 +246,16 @@ class LocalZoneFileProvider(BaseProvider):
         self._read[zone_name] = parsed
         if parsed is None:
             return fastpath.LiveZone(exists=False)
+        origin = dns.name.from_text(zone_name)
         return fastpath.live_zone(
             zone_name,
             (
-                (fqdn, rtype, rdataset.ttl, rdataset)
+                (
+                    fqdn,
+                    rtype,
+                    rdataset.ttl,
+                    [fastpath.lean_value(rtype, r, origin) for r in rdataset],
+                )
                 for fqdn, rtype, rdataset in self._sets(parsed, zone_name)
             ),
         )
