@@ -16,7 +16,8 @@ types mail zones are made of:
 Names are in presentation form (dnspython's escapes) with the case they have on the wire; every
 other type is a dnspython rdata (`dns.rdata.from_wire`), and the SOA frames the transfer. The
 messages are kept, so a caller that needs dnspython's messages after all parses them again
-(`messages`). Anything unexpected (an rcode other than NOERROR, a message without TSIG when a
+(`messages`). A server that does not answer in time raises TimeoutError, one that cannot be
+reached OSError; anything unexpected (an rcode other than NOERROR, a message without TSIG when a
 key is used, a malformed message) raises `Unusual`: the caller then transfers with dnspython,
 which reports the problem as it always did."""
 
@@ -98,7 +99,7 @@ class _Reader:
         while len(self.buffer) < size:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise Unusual("timeout")
+                raise TimeoutError
             self.sock.settimeout(left)
             chunk = self.sock.recv(max(65536, size - len(self.buffer)))
             if not chunk:

@@ -80,7 +80,9 @@ class FastRfc2136Provider(Rfc2136Provider):
             found = axfr.transfer(
                 self.host, self.port, zone_name, self.timeout, **self._auth_params()
             )
-        except (Unusual, OSError):  # dnspython's transfer reports what went wrong
+        except TimeoutError:  # as dnspython's transfer says it, without a second wait
+            raise AxfrSourceZoneTransferFailed(dns.exception.Timeout()) from None
+        except Unusual:  # dnspython's transfer reports what went wrong
             sets = self._transfer(zone_name)
             self._kept()[zone_name] = sets
             if sets is None:
