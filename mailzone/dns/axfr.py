@@ -23,7 +23,10 @@ which reports the problem as it always did."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import os
 import socket
 import struct
 import time
@@ -65,14 +68,11 @@ def transfer(
     keyring: Mapping[dns.name.Name, Any] | None = None,
     keyalgorithm: Any = None,
 ) -> Transfer:
-    """AXFR `zone` from `host`:`port` (TSIG with the keyring's only key when given)."""
-    query = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
-    key = None
-    if keyring is not None:
-        query.use_tsig(keyring, algorithm=keyalgorithm)
-        key = query.keyring
-    wire = query.to_wire()
-    out = Transfer(query_mac=query.mac if key is not None else None)
+    """AXFR `zone` from `host`:`port` (TSIG with the keyring's first key, as dnspython's
+    `use_tsig` takes it, when given)."""
+    key = _key(keyring, keyalgorithm) if keyring is not None else None
+    ident, wire, mac = _query(zone, key)
+    out = Transfer(query_mac=mac)
     origin = dns.name.from_text(zone)
     deadline = time.monotonic() + timeout
     with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -83,8 +83,56 @@ def transfer(
         while soas < 2:
             message = reader.message()
             out.messages.append(message)
-            soas, ctx = _read(message, query.id, origin, key, out, soas, ctx)
+            soas, ctx = _read(message, ident, origin, key, out, soas, ctx)
     return out
+
+
+_HASHES = {
+    dns.tsig.HMAC_SHA1: hashlib.sha1,
+    dns.tsig.HMAC_SHA224: hashlib.sha224,
+    dns.tsig.HMAC_SHA256: hashlib.sha256,
+    dns.tsig.HMAC_SHA384: hashlib.sha384,
+    dns.tsig.HMAC_SHA512: hashlib.sha512,
+}
+FUDGE = 300  # dnspython's default
+
+
+def _key(keyring: Mapping[dns.name.Name, Any], algorithm: Any) -> dns.tsig.Key:
+    name = next(iter(keyring))
+    key = keyring[name]
+    if isinstance(key, dns.tsig.Key):
+        return key
+    return dns.tsig.Key(name, key, algorithm or dns.tsig.default_algorithm)
+
+
+def _query(zone: str, key: dns.tsig.Key | None) -> tuple[int, bytes, bytes | None]:
+    """(id, wire, TSIG MAC) of the AXFR query, packed by hand (RFC 8945 section 4.3.3 for the
+    signature) for the usual HMAC-SHA algorithms, by dnspython for anything else."""
+    digest = _HASHES.get(key.algorithm) if key is not None else None
+    if key is not None and digest is None:
+        query = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
+        query.use_tsig(key)
+        wire = query.to_wire()
+        return query.id, wire, query.mac
+    ident = int.from_bytes(os.urandom(2), "big")
+    qname = dns.name.from_text(zone).to_wire()
+    assert qname is not None
+    body = qname + struct.pack(">HH", 252, 1)  # AXFR, IN
+    if key is None:
+        return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body, None
+    assert digest is not None
+    owner = key.name.canonicalize().to_wire()
+    algorithm = key.algorithm.canonicalize().to_wire()
+    assert owner is not None and algorithm is not None
+    signed = int(time.time()).to_bytes(6, "big") + struct.pack(">H", FUDGE)
+    unsigned = _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body
+    variables = owner + struct.pack(">HI", 255, 0) + algorithm + signed + struct.pack(">HH", 0, 0)
+    mac = hmac.new(key.secret, unsigned + variables, digest).digest()
+    rdata = (
+        algorithm + signed + struct.pack(">H", len(mac)) + mac + struct.pack(">HHH", ident, 0, 0)
+    )
+    tsig = owner + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
+    return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 1) + body + tsig, mac
 
 
 class _Reader:

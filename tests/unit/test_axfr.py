@@ -18,9 +18,11 @@ KEYRING = dns.tsigkeyring.from_text({"k.": "c2VjcmV0IGtleSBmb3IgdGVzdHM="})
 
 
 def signed_reply() -> tuple[dns.message.Message, bytes]:
-    query = dns.message.make_query(ZONE, dns.rdatatype.AXFR)
-    query.use_tsig(KEYRING, algorithm="hmac-sha256")
-    query.to_wire()
+    """The reader's own query (its TSIG checked by dnspython) and a signed reply to it."""
+    key = axfr._key(KEYRING, None)
+    _, wire, mac = axfr._query(ZONE, key)
+    query = dns.message.from_wire(wire, keyring=KEYRING)
+    assert query.mac == mac and query.question[0].rdtype == dns.rdatatype.AXFR
     reply = dns.message.make_response(query)
     soa = dns.rrset.from_text(ZONE, 300, "IN", "SOA", "ns. host. 1 2 3 4 5")
     reply.answer = [
@@ -36,7 +38,8 @@ def signed_reply() -> tuple[dns.message.Message, bytes]:
 
 def read(query: dns.message.Message, wire: bytes) -> axfr.Transfer:
     out = axfr.Transfer(query_mac=query.mac)
-    soas, _ = axfr._read(wire, query.id, dns.name.from_text(ZONE), query.keyring, out, 0, None)
+    key = axfr._key(KEYRING, None)
+    soas, _ = axfr._read(wire, query.id, dns.name.from_text(ZONE), key, out, 0, None)
     assert soas == 2
     return out
 
