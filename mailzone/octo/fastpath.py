@@ -10,9 +10,10 @@ this holds (otherwise the full plan runs):
 - the task is a plain plan or apply: no `forget`, no released domain, no `rotate --apply`
   scope, no sub-zone of the zone managed by mailzone, and `MAILZONE_NO_FASTPATH` is not set;
 - the live zone exists and every record set of a type the provider supports is in the
-  canonical form (A, AAAA, MX, TXT, CNAME, NS; owner names and targets of plain lower-case
-  hostname labels; TXT of printable ASCII without quotes or backslashes): anything else might
-  make octoDNS warn, so it is not judged here;
+  canonical form (A, AAAA, MX, TXT, CNAME, NS; owner names and targets of plain hostname
+  labels; TXT of printable ASCII without quotes or backslashes), or is of another type (CAA,
+  SRV, TLSA, ...) that octoDNS reads and carries over without a complaint and that no registry
+  entry or desired record touches: anything else might make octoDNS warn, so it is not judged;
 - the live `_mailzone` registry holds only values mailzone wrote, only claims a record family
   can make, and no domain the project does not know (no warning, no orphan note);
 - every desired record set is live with the same TTL and values, as octoDNS compares them
