@@ -6,7 +6,12 @@ takes the transfer's rdatasets straight into octoDNS data for the types mail zon
 (A, AAAA, MX, TXT) and hands every other type to octoDNS's own parser, so the records are the
 same. A test compares both readers on a real BIND. Writing is the stock RFC 2136 code, except
 that the update's rdatas are built directly for the same types instead of through dnspython's
-text tokenizer (a DKIM key is ~400 characters read one by one)."""
+text tokenizer (a DKIM key is ~400 characters read one by one).
+
+For mailzone's no-op pre-filter (`fastpath.py`), `live_zone` reads the zone with the lean AXFR
+reader (`mailzone/dns/axfr.py`) into the canonical form; when the zone needs octoDNS's plan
+after all, `populate` parses the same messages with dnspython, so its records are the ones the
+reader above always made."""
 
 from __future__ import annotations
 
