@@ -41,6 +41,7 @@ from typing import Any
 import dns.name
 from octodns.record import Record
 from octodns.record.rr import Rrset
+from octodns.record.target import _check_target_format  # the check octoDNS runs on targets
 from octodns.zone import Zone
 
 from mailzone.octo import registry
@@ -86,17 +87,22 @@ def relative(fqdn: str, zone_name: str) -> str:
     if not name.endswith("." + zone_name):
         raise Opaque(fqdn)
     name = name[: -len(zone_name) - 1]
-    if not _NAME.fullmatch(name) or len(fqdn) > 254:
+    if not _NAME.fullmatch(name) or len(fqdn) > 253:
         raise Opaque(fqdn)
     return name
 
 
 def target(name: str) -> str:
-    """A host name target, lower-cased; Opaque unless plain labels and absolute."""
+    """A host name target, lower-cased; Opaque unless plain labels, absolute, and a name
+    octoDNS's target checks take without a word (a valid FQDN, not an address)."""
     name = name.lower()
-    if not _TARGET.fullmatch(name) or len(name) > 254:
+    if not _TARGET.fullmatch(name) or _check_target_format(name, "CNAME"):
         raise Opaque(name)
-    return name
+    try:
+        ipaddress.ip_address(name[:-1])
+    except ValueError:
+        return name
+    raise Opaque(name)
 
 
 def txt_value(strings: Iterable[bytes]) -> str:

@@ -229,6 +229,8 @@ FIXED: list[Edit] = [
     appended("old 300 IN A 192.0.2.9"),
     appended("sub 300 IN NS ns.elsewhere.net."),
     appended("alias 300 IN CNAME Target.Example.NET."),
+    appended("single 300 IN CNAME com."),
+    appended("ipmx 300 IN MX 10 192.0.2.1."),
     appended('_mailzone 300 IN TXT "mailzone:1 gone.example.org A/gone"'),
     appended('_mailzone 300 IN TXT "not ours"'),
     appended(r'_mailzone 300 IN TXT "mailzone:1 lists.example.org MX/lists\;x"'),
