@@ -6,11 +6,17 @@ takes the transfer's rdatasets straight into octoDNS data for the types mail zon
 (A, AAAA, MX, TXT) and hands every other type to octoDNS's own parser, so the records are the
 same. A test compares both readers on a real BIND. Writing is the stock RFC 2136 code, except
 that the update's rdatas are built directly for the same types instead of through dnspython's
-text tokenizer (a DKIM key is ~400 characters read one by one)."""
+text tokenizer (a DKIM key is ~400 characters read one by one).
+
+For mailzone's no-op pre-filter (`fastpath.py`), `live_zone` reads the zone with the lean AXFR
+reader (`mailzone/dns/axfr.py`) into the canonical form; when the zone needs octoDNS's plan
+after all, `populate` parses the same messages with dnspython, so its records are the ones the
+reader above always made."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import dns.exception
@@ -35,7 +41,12 @@ from octodns_bind import (
     Rfc2136ProviderUpdateFailed,
 )
 
+from mailzone.dns import axfr
+from mailzone.dns.wire import Unusual
+from mailzone.octo import fastpath
+
 _IN = dns.rdataclass.IN
+_Sets = dict[tuple[dns.name.Name, str], tuple[int, list[Any]]]
 _QUOTED = re.compile(r'"((?:[^"\\]|\\;)*)"\s*')
 
 
@@ -66,33 +77,116 @@ def _data(rtype: str, ttl: int, rdatas: list[Any]) -> dict[str, Any] | None:
 class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
-    def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
-        """Read the zone by AXFR into `zone`; False when the server does not serve the zone (it
-        answers the transfer NOTAUTH; a transfer it does not allow is REFUSED, an error)."""
-        sets: dict[tuple[dns.name.Name, str], tuple[int, list[Any]]] = {}
+    def live_zone(self, zone_name: str) -> fastpath.LiveZone:
+        """The zone by AXFR (the lean reader, else dnspython's) in the pre-filter's canonical
+        form; the next `populate` of the zone uses the same transfer."""
+        origin = dns.name.from_text(zone_name)
         try:
-            for message in dns.query.xfr(
-                self.host,
-                zone.name,
-                port=self.port,
-                timeout=self.timeout,
-                lifetime=self.timeout,
-                relativize=False,
-                **self._auth_params(),
-            ):
-                for rrset in message.answer:
-                    rtype = dns.rdatatype.to_text(rrset.rdtype)
-                    if rtype not in self.SUPPORTS:
-                        continue
-                    ttl, rdatas = sets.get((rrset.name, rtype), (rrset.ttl, []))
-                    rdatas += [r for r in rrset if r not in rdatas]
-                    sets[(rrset.name, rtype)] = (min(ttl, rrset.ttl), rdatas)
+            found = axfr.transfer(
+                self.host, self.port, zone_name, self.timeout, **self._auth_params()
+            )
+        except TimeoutError:  # as dnspython's transfer says it, without a second wait
+            raise AxfrSourceZoneTransferFailed(dns.exception.Timeout()) from None
+        except Unusual:  # dnspython's transfer reports what went wrong
+            sets = self._transfer(zone_name)
+            self._kept()[zone_name] = sets
+            if sets is None:
+                return fastpath.LiveZone(exists=False)
+            return fastpath.live_zone(
+                zone_name,
+                (
+                    (
+                        name.to_text(),
+                        rtype,
+                        ttl,
+                        [fastpath.lean_value(rtype, r, origin) for r in rdatas],
+                    )
+                    for (name, rtype), (ttl, rdatas) in sets.items()
+                    if not (rtype == "NS" and name == origin)
+                ),
+            )
+        self._kept()[zone_name] = found
+        return fastpath.live_zone(zone_name, self._lean_sets(found, zone_name))
+
+    def _lean_sets(
+        self, found: axfr.Transfer, zone_name: str
+    ) -> list[tuple[str, str, int, list[Any]]]:
+        """The transfer's RRs of supported types as sets (the smallest TTL of each), the apex
+        NS left out as octoDNS leaves it out of a plan that has none."""
+        sets: dict[tuple[str, str], tuple[str, int, list[Any]]] = {}
+        apex = zone_name.lower()
+        for owner, rtype, ttl, value in found.rrs:
+            if rtype not in self.SUPPORTS:
+                continue
+            key = (owner.lower(), rtype)
+            if key == (apex, "NS"):
+                continue
+            got = sets.get(key)
+            if got is None:
+                sets[key] = (owner, ttl, [value])
+            else:
+                if value not in got[2]:
+                    got[2].append(value)
+                sets[key] = (got[0], min(got[1], ttl), got[2])
+        return [(owner, rtype, ttl, values) for (_, rtype), (owner, ttl, values) in sets.items()]
+
+    def _kept(self) -> dict[str, _Sets | axfr.Transfer | None]:
+        """Transfers `live_zone` made, for the next `populate` of each zone (no `__init__` of
+        its own: the options are checked against octodns-bind's signature)."""
+        kept: dict[str, _Sets | axfr.Transfer | None] = self.__dict__.setdefault("_read", {})
+        return kept
+
+    def forget_live(self, zone_name: str) -> None:
+        """Drop the transfer `live_zone` kept (the zone needs no plan)."""
+        self._kept().pop(zone_name, None)
+
+    def _transfer(self, zone_name: str) -> _Sets | None:
+        """The zone's record sets of supported types by AXFR; None when the server does not
+        serve the zone (it answers the transfer NOTAUTH; a transfer it does not allow is
+        REFUSED, an error)."""
+        try:
+            return self._collect(
+                dns.query.xfr(
+                    self.host,
+                    zone_name,
+                    port=self.port,
+                    timeout=self.timeout,
+                    lifetime=self.timeout,
+                    relativize=False,
+                    **self._auth_params(),
+                )
+            )
         except dns.xfr.TransferError as err:
             if err.rcode == dns.rcode.NOTAUTH:
-                return False
+                return None
             raise AxfrSourceZoneTransferFailed(err) from None
         except dns.exception.DNSException as err:
             raise AxfrSourceZoneTransferFailed(err) from None
+
+    def _collect(self, messages: Iterable[dns.message.Message]) -> _Sets:
+        """The record sets of supported types in the transfer's messages."""
+        sets: _Sets = {}
+        for message in messages:
+            for rrset in message.answer:
+                rtype = dns.rdatatype.to_text(rrset.rdtype)
+                if rtype not in self.SUPPORTS:
+                    continue
+                ttl, rdatas = sets.get((rrset.name, rtype), (rrset.ttl, []))
+                rdatas += [r for r in rrset if r not in rdatas]
+                sets[(rrset.name, rtype)] = (min(ttl, rrset.ttl), rdatas)
+        return sets
+
+    def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
+        """Read the zone by AXFR into `zone` (or take the transfer `live_zone` just made);
+        False when the server does not serve the zone."""
+        read = self._kept()
+        kept = read.pop(zone.name) if zone.name in read else self._transfer(zone.name)
+        if isinstance(kept, axfr.Transfer):
+            keyring = self._auth_params().get("keyring")
+            kept = self._collect(axfr.messages(kept, keyring))
+        sets = kept
+        if sets is None:
+            return False
         for (name, rtype), (ttl, rdatas) in sorted(
             sets.items(), key=lambda kv: (kv[0][0], kv[0][1])
         ):

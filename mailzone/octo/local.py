@@ -53,6 +53,7 @@ from octodns.record.rr import Rrset
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mailzone.errors import ProviderError
+from mailzone.octo import fastpath
 from mailzone.octo.apex import ADDRESS_TYPES, Apex, ApexError, settle_apex
 from mailzone.spec.yamlfile import display_path
 from mailzone.util.confine import is_inside, read_regular
@@ -220,6 +221,7 @@ class LocalZoneFileProvider(BaseProvider):
         self.retry = options.retry
         self.expire = options.expire
         self.nxdomain = options.nxdomain
+        self._read: dict[str, dns.zone.Zone | None] = {}  # parses `live_zone` made for `populate`
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -237,33 +239,66 @@ class LocalZoneFileProvider(BaseProvider):
             if entry.is_file() and name.endswith(self.file_extension) and not name.startswith("."):
                 yield f"{name[: len(name) - n]}."
 
+    def live_zone(self, zone_name: str) -> fastpath.LiveZone:
+        """The file in the pre-filter's canonical form; the next `populate` of the zone uses
+        the same parse."""
+        parsed = self._load(zone_name)
+        self._read[zone_name] = parsed
+        if parsed is None:
+            return fastpath.LiveZone(exists=False)
+        origin = dns.name.from_text(zone_name)
+        return fastpath.live_zone(
+            zone_name,
+            (
+                (
+                    fqdn,
+                    rtype,
+                    rdataset.ttl,
+                    [fastpath.lean_value(rtype, r, origin) for r in rdataset],
+                )
+                for fqdn, rtype, rdataset in self._sets(parsed, zone_name)
+            ),
+        )
+
+    def forget_live(self, zone_name: str) -> None:
+        """Drop the parse `live_zone` kept (the zone needs no plan)."""
+        self._read.pop(zone_name, None)
+
     def populate(self, zone: Any, target: bool = False, lenient: bool = False) -> bool:
         """Add the file's records to `zone`; True if the file exists (also as a target)."""
         self.log.debug("populate: name=%s, target=%s, lenient=%s", zone.name, target, lenient)
-        parsed = self._load(zone.name)
+        read = self._read
+        parsed = read.pop(zone.name) if zone.name in read else self._load(zone.name)
         if parsed is None:
             return False
         origin = dns.name.from_text(zone.name)
+        for fqdn, rtype, rdataset in self._sets(parsed, zone.name):
+            rrset = Rrset(
+                fqdn,
+                rtype,
+                rdataset.ttl,
+                [rdata.to_text(origin=origin, relativize=False) for rdata in rdataset],
+            )
+            try:
+                record = Record.from_rrset(zone, rrset, lenient=lenient, source=self)
+            except RecordException as err:  # invalid values, when not lenient
+                shown = display_path(self.zone_path(zone.name))
+                raise LocalZoneFileError(str(err), shown) from err
+            zone.add_record(record, lenient=lenient)
+        self.log.info("populate: found %s records", len(zone.records))
+        return True
+
+    def _sets(
+        self, parsed: dns.zone.Zone, zone_name: str
+    ) -> Iterator[tuple[str, str, dns.rdataset.Rdataset]]:
+        """(fqdn, type, rdataset) of every set this provider exposes."""
+        origin = dns.name.from_text(zone_name)
         for name, node in parsed.nodes.items():
             for rdataset in node:
                 rtype = dns.rdatatype.to_text(rdataset.rdtype)
                 fqdn = name.derelativize(origin).to_text().lower()
-                if not self._exposed(name, fqdn, rtype):
-                    continue
-                rrset = Rrset(
-                    fqdn,
-                    rtype,
-                    rdataset.ttl,
-                    [rdata.to_text(origin=origin, relativize=False) for rdata in rdataset],
-                )
-                try:
-                    record = Record.from_rrset(zone, rrset, lenient=lenient, source=self)
-                except RecordException as err:  # invalid values, when not lenient
-                    shown = display_path(self.zone_path(zone.name))
-                    raise LocalZoneFileError(str(err), shown) from err
-                zone.add_record(record, lenient=lenient)
-        self.log.info("populate: found %s records", len(zone.records))
-        return True
+                if self._exposed(name, fqdn, rtype):
+                    yield fqdn, rtype, rdataset
 
     def _exposed(self, name: dns.name.Name, fqdn: str, rtype: str) -> bool:
         """Not the apex NS nor the glue of `glue:`: this provider keeps those itself."""

@@ -167,8 +167,15 @@ def reconcile(
         if keep_unowned or own in owned_any:
             desired.add_record(live.copy(zone=desired), replace=True)
 
-    notes = _settle_notes(want_rec, live_rec, want, frozenset(deletable or ()), release, report)
-    _write_registry(desired, want_rec, live_rec, have, claimed, notes)
+    notes = settle_notes(
+        _values(want_rec) if want_rec else [],
+        _values(live_rec) if live_rec else [],
+        want,
+        frozenset(deletable or ()),
+        release,
+        report,
+    )
+    _write_registry(desired, want_rec, live_rec, registry_values(have, claimed, notes))
     return report
 
 
@@ -251,9 +258,9 @@ def _merge_spf(
     desired.add_record(merged, replace=True)
 
 
-def _settle_notes(
-    want_rec: Record | None,
-    live_rec: Record | None,
+def settle_notes(
+    want_values: list[str],
+    live_values: list[str],
     want: registry.Registry,
     forgetting: frozenset[str],
     release: frozenset[str],
@@ -265,8 +272,8 @@ def _settle_notes(
     MTA-STS mode. MtaStsRemovalError when a spec drops `mta_sts` too early; `forget` may (asked
     explicitly: deleting the records warns how long senders may still enforce the policy;
     released records stay published)."""
-    wanted = registry.decode_notes(_values(want_rec)) if want_rec else {}
-    live = registry.decode_notes(_values(live_rec)) if live_rec else {}
+    wanted = registry.decode_notes(want_values)
+    live = registry.decode_notes(live_values)
     notes = {d: n for d, n in live.items() if d not in want}
     today = datetime.now(UTC).date()
     for domain in want:
@@ -305,17 +312,19 @@ def _settle_mta_sts(wanted: str, live: str | None, today: date) -> str:
     return registry.mta_sts_note(mode, since, max(max_age, was[2]))
 
 
-def _write_registry(
-    desired: Zone,
-    want_rec: Record | None,
-    live_rec: Record | None,
-    have: registry.Registry,
-    claimed: dict[str, set[str]],
-    notes: registry.Notes,
-) -> None:
+def registry_values(
+    have: registry.Registry, claimed: Mapping[str, set[str]], notes: registry.Notes
+) -> list[str]:
+    """The registry values after this run: the live entries of domains it does not write, the
+    claimed ones of those it does, each with its settled notes."""
     entries = {d: e for d, e in have.items() if d not in claimed}
     entries.update({d: frozenset(e) for d, e in claimed.items()})
-    values = [registry.encode(d, e, notes.get(d)) for d, e in sorted(entries.items()) if e]
+    return [registry.encode(d, e, notes.get(d)) for d, e in sorted(entries.items()) if e]
+
+
+def _write_registry(
+    desired: Zone, want_rec: Record | None, live_rec: Record | None, values: list[str]
+) -> None:
     if want_rec is not None:
         desired.remove_record(want_rec)
     if not values:

@@ -39,11 +39,21 @@ def encode(
     return " ".join([MAGIC, domain, *sorted(entries), *extra])
 
 
+def _split(value: str) -> list[str]:
+    return value.replace("\\;", ";").split()
+
+
+def is_ours(value: str) -> bool:
+    """Whether a registry value is one mailzone wrote (`decode` ignores the others, warning)."""
+    parts = _split(value)
+    return len(parts) >= 2 and parts[0] == MAGIC
+
+
 def _parts(
     values: list[str] | tuple[str, ...], warn: bool = True
 ) -> Iterator[tuple[str, list[str]]]:
     for value in values:
-        parts = value.replace("\\;", ";").split()
+        parts = _split(value)
         if len(parts) < 2 or parts[0] != MAGIC:
             if warn:
                 log.warning(

@@ -19,6 +19,7 @@ from octodns.provider.plan import UnsafePlan
 from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
+from mailzone.octo import fastpath
 from mailzone.octo import providers as provider_files
 from mailzone.octo.desired import fill_zone, registry_notes
 from mailzone.octo.guards import GuardHit
@@ -61,6 +62,7 @@ class ZonePlan:
     orphans: list[str] = field(default_factory=list)
     error: str | None = None
     command: str = "apply"  # the command that applies this plan: refusals name its flags
+    prefiltered: bool = False  # found unchanged by `fastpath`, without octoDNS's plan
 
     @property
     def zone(self) -> str:
@@ -217,6 +219,8 @@ def plan_zone(
             ttl=min((d.spec.ttl for d in task.domains), default=3600),
             notes={d.name: registry_notes(d) for d in task.domains},
         )
+        if _prefilter(task, provider, desired, known, result):
+            return result
         processor = MailzoneProcessor("mailzone", adopt=adopt)
         processor.zone_options[desired.name] = ZoneOptions(
             protected=_protected(task),
@@ -248,6 +252,23 @@ def plan_zone(
     return result
 
 
+def _prefilter(
+    task: ZoneTask, provider: Any, desired: Zone, known: set[str], result: ZonePlan
+) -> bool:
+    """Whether the zone is unchanged by `fastpath` (then `result` says so); False: plan it."""
+    reader = getattr(provider, "live_zone", None)
+    plain = not (task.forget or task.release or task.scope is not None or task.sub_zones)
+    if reader is None or not plain or task.deletable or not fastpath.enabled():
+        return False
+    report = fastpath.unchanged(desired, reader(desired.name), provider.SUPPORTS, known)
+    if report is None:
+        return False
+    provider.forget_live(desired.name)
+    result.report = report
+    result.prefiltered = True
+    return True
+
+
 def provider_error_text(zone: str, provider: str, err: Exception) -> str:
     """One line for an exception raised inside an octoDNS provider, naming the zone."""
     return f"{zone}: {provider_failure(provider, err)}"
@@ -269,9 +290,15 @@ def plan_all(
     """Plan every task; zones are read concurrently (the work is mostly waiting on servers)."""
     known = project.names | set(project.domains)
     if jobs <= 1 or len(tasks) <= 1:
-        return [plan_zone(t, cache, known, adopt) for t in tasks]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+        plans = [plan_zone(t, cache, known, adopt) for t in tasks]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            plans = list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+    quiet = sum(p.prefiltered for p in plans)
+    log.info(
+        "plan: %d of %d zones unchanged by the pre-filter (no octoDNS plan)", quiet, len(plans)
+    )
+    return plans
 
 
 def apply_zone(

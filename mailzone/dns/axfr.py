@@ -1,0 +1,262 @@
+"""A zone transfer (AXFR over TCP, TSIG-signed) read without dnspython's per-message objects.
+
+`dns.query.xfr` turns every message into a `dns.message.Message`: names, rdata objects and
+rdatasets, most of a no-op plan's time. Here the messages are read off the socket as bytes, each
+one's TSIG is checked with dnspython's own `dns.tsig.validate` (over the raw wire, chained across
+the messages as dnspython does), and the answer RRs are read directly into plain values for the
+types mail zones are made of:
+
+| type | value |
+|---|---|
+| A, AAAA | the address, normalised (`str(ipaddress.ip_address(...))`) |
+| MX | (preference, exchange) |
+| TXT | the character-strings, as bytes |
+| CNAME, NS | the target |
+
+Names are in presentation form (dnspython's escapes) with the case they have on the wire; every
+other type is a dnspython rdata (`dns.rdata.from_wire`), and the SOA frames the transfer. The
+messages are kept, so a caller that needs dnspython's messages after all parses them again
+(`messages`). A server that does not answer in time raises TimeoutError, one that cannot be
+reached OSError; anything unexpected (an rcode other than NOERROR, a message without TSIG when a
+key is used, a malformed message) raises `Unusual`: the caller then transfers with dnspython,
+which reports the problem as it always did."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import socket
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.tsig
+
+from mailzone.dns.wire import Unusual, _name, _skip_name
+
+_HEADER = struct.Struct(">HHHHHH")
+_RR = struct.Struct(">HHIH")
+_LENGTH = struct.Struct(">H")
+LEAN = {1: "A", 2: "NS", 5: "CNAME", 15: "MX", 16: "TXT", 28: "AAAA"}
+SOA, TSIG = 6, 250
+
+
+@dataclass
+class Transfer:
+    """A whole AXFR: its RRs but the SOA (owner, type, TTL, value) and the raw messages."""
+
+    rrs: list[tuple[str, str, int, Any]] = field(default_factory=list)
+    messages: list[bytes] = field(default_factory=list)
+    query_mac: bytes | None = None
+
+
+def transfer(
+    host: str,
+    port: int,
+    zone: str,
+    timeout: float,
+    keyring: Mapping[dns.name.Name, Any] | None = None,
+    keyalgorithm: Any = None,
+) -> Transfer:
+    """AXFR `zone` from `host`:`port` (TSIG with the keyring's first key, as dnspython's
+    `use_tsig` takes it, when given)."""
+    key = _key(keyring, keyalgorithm) if keyring is not None else None
+    ident, wire, mac = _query(zone, key)
+    out = Transfer(query_mac=mac)
+    origin = dns.name.from_text(zone)
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(_LENGTH.pack(len(wire)) + wire)
+        reader = _Reader(sock, deadline)
+        ctx = None
+        soas = 0
+        while soas < 2:
+            message = reader.message()
+            out.messages.append(message)
+            soas, ctx = _read(message, ident, origin, key, out, soas, ctx)
+    return out
+
+
+_HASHES = {
+    dns.tsig.HMAC_SHA1: hashlib.sha1,
+    dns.tsig.HMAC_SHA224: hashlib.sha224,
+    dns.tsig.HMAC_SHA256: hashlib.sha256,
+    dns.tsig.HMAC_SHA384: hashlib.sha384,
+    dns.tsig.HMAC_SHA512: hashlib.sha512,
+}
+FUDGE = 300  # dnspython's default
+
+
+def _key(keyring: Mapping[dns.name.Name, Any], algorithm: Any) -> dns.tsig.Key:
+    name = next(iter(keyring))
+    key = keyring[name]
+    if isinstance(key, dns.tsig.Key):
+        return key
+    return dns.tsig.Key(name, key, algorithm or dns.tsig.default_algorithm)
+
+
+def _query(zone: str, key: dns.tsig.Key | None) -> tuple[int, bytes, bytes | None]:
+    """(id, wire, TSIG MAC) of the AXFR query, packed by hand (RFC 8945 section 4.3.3 for the
+    signature) for the usual HMAC-SHA algorithms, by dnspython for anything else."""
+    digest = _HASHES.get(key.algorithm) if key is not None else None
+    if key is not None and digest is None:
+        query = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
+        query.use_tsig(key)
+        wire = query.to_wire()
+        return query.id, wire, query.mac
+    ident = int.from_bytes(os.urandom(2), "big")
+    qname = dns.name.from_text(zone).to_wire()
+    assert qname is not None
+    body = qname + struct.pack(">HH", 252, 1)  # AXFR, IN
+    if key is None:
+        return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body, None
+    assert digest is not None
+    owner = key.name.canonicalize().to_wire()
+    algorithm = key.algorithm.canonicalize().to_wire()
+    assert owner is not None and algorithm is not None
+    signed = int(time.time()).to_bytes(6, "big") + struct.pack(">H", FUDGE)
+    unsigned = _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body
+    variables = owner + struct.pack(">HI", 255, 0) + algorithm + signed + struct.pack(">HH", 0, 0)
+    mac = hmac.new(key.secret, unsigned + variables, digest).digest()
+    rdata = (
+        algorithm + signed + struct.pack(">H", len(mac)) + mac + struct.pack(">HHH", ident, 0, 0)
+    )
+    tsig = owner + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
+    return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 1) + body + tsig, mac
+
+
+class _Reader:
+    """Length-prefixed messages from a TCP stream, within a deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buffer = b""
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(max(65536, size - len(self.buffer)))
+            if not chunk:
+                raise Unusual("connection closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def message(self) -> bytes:
+        (size,) = _LENGTH.unpack(self._take(2))
+        return self._take(size)
+
+
+def _read(
+    data: bytes,
+    ident: int,
+    origin: dns.name.Name,
+    key: Any,
+    out: Transfer,
+    soas: int,
+    ctx: Any,
+) -> tuple[int, Any]:
+    """One message's answer RRs into `out`; (SOAs seen so far, the TSIG context)."""
+    try:
+        got, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+        if got != ident or not flags & 0x8000 or flags & 0x000F or nscount:
+            raise Unusual("header")
+        pos = 12
+        for _ in range(qdcount):
+            pos = _skip_name(data, pos) + 4
+        for _ in range(ancount):
+            if soas >= 2:
+                raise Unusual("records after the closing SOA")
+            owner = _name(data, pos)
+            pos = _skip_name(data, pos)
+            rtype, rclass, ttl, length = _RR.unpack_from(data, pos)
+            pos += _RR.size
+            end = pos + length
+            if rclass != 1 or end > len(data):
+                raise Unusual("class")
+            if rtype == SOA:
+                soas += 1
+            elif not soas:
+                raise Unusual("no opening SOA")
+            else:
+                kind, value = _value(data, pos, end, rtype)
+                out.rrs.append((owner, kind, ttl, value))
+            pos = end
+        tsig_start = pos
+        if key is None:
+            if arcount:
+                raise Unusual("additional records")
+            return soas, ctx
+        if arcount != 1:
+            raise Unusual("no TSIG")
+        owner_name, used = dns.name.from_wire(data, pos)
+        pos += used
+        rtype, _, _, length = _RR.unpack_from(data, pos)
+        pos += _RR.size
+        if rtype != TSIG:
+            raise Unusual("no TSIG")
+        rdata = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, data, pos, length)
+        ctx = dns.tsig.validate(  # type: ignore[no-untyped-call]
+            data, key, owner_name, rdata, int(time.time()), out.query_mac, tsig_start, ctx, True
+        )
+        return soas, ctx
+    except (struct.error, IndexError, ValueError, dns.exception.DNSException) as err:
+        raise Unusual(str(err) or type(err).__name__) from None
+
+
+def _value(data: bytes, pos: int, end: int, rtype: int) -> tuple[str, Any]:
+    name = LEAN.get(rtype)
+    if name == "A" or name == "AAAA":
+        return name, str(ipaddress.ip_address(data[pos:end]))
+    if name == "MX":
+        return name, (int.from_bytes(data[pos : pos + 2], "big"), _name(data, pos + 2))
+    if name == "CNAME" or name == "NS":
+        return name, _name(data, pos)
+    if name == "TXT":
+        strings = []
+        while pos < end:
+            length = data[pos]
+            strings.append(data[pos + 1 : pos + 1 + length])
+            pos += length + 1
+        if pos != end:
+            raise Unusual("TXT")
+        return name, tuple(strings)
+    kind = dns.rdatatype.RdataType.make(rtype)
+    return dns.rdatatype.to_text(kind), dns.rdata.from_wire(
+        dns.rdataclass.IN, kind, data, pos, end - pos
+    )
+
+
+def messages(
+    found: Transfer, keyring: Mapping[dns.name.Name, Any] | None
+) -> list[dns.message.Message]:
+    """The transfer's messages parsed by dnspython (TSIG checked again), as `dns.query.xfr`
+    yields them."""
+    out = []
+    ctx = None
+    for wire in found.messages:
+        message = dns.message.from_wire(
+            wire,
+            keyring=keyring,
+            request_mac=found.query_mac or b"",
+            xfr=True,
+            tsig_ctx=ctx,
+            multi=True,
+        )
+        ctx = message.tsig_ctx
+        out.append(message)
+    return out
