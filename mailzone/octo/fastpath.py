@@ -44,8 +44,8 @@ from octodns.record.rr import Rrset
 from octodns.record.target import _check_target_format  # the check octoDNS runs on targets
 from octodns.zone import Zone
 
-from mailzone.octo import registry
 from mailzone.errors import MailzoneError
+from mailzone.octo import registry
 from mailzone.octo.ownership import ZoneReport, is_spf, registry_values, settle_notes
 from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.families import generates
