@@ -318,7 +318,7 @@ def write_repository(root: Path, count: int, hosts: int, public: list[str]) -> N
     for i in range(1, count + 1):
         domain = domain_name(i)
         (root / "zones" / f"{domain}.yaml").write_text(spec_text(domain, host_of(i, hosts)))
-        save_state(root, state_for(domain, public[i - 1]), durable=False)
+        save_state(root, state_for(domain, public[i - 1]))
 
 
 def write_provider(root: Path, server: BindServer) -> None:
