@@ -15,9 +15,14 @@ from mailzone.errors import SpecError
 
 
 def is_inside(path: Path, *folders: Path) -> bool:
-    """Whether `path`, symlinks resolved (also where it does not exist yet), lies in a folder."""
-    real = path.resolve()
-    return any(real.is_relative_to(folder.resolve()) for folder in folders)
+    """Whether `path`, symlinks resolved (also where it does not exist yet), lies in a folder.
+    A symlink loop stays where it is (reading it then fails with ELOOP, a one-line error)."""
+    real = os.path.realpath(path)
+    for folder in folders:
+        base = os.path.realpath(folder)
+        if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def as_written(root: Path, path: Path) -> str:
@@ -62,15 +67,24 @@ def read_regular(path: Path, limit: int) -> bytes | None:
     if kind:
         raise ValueError(f"not a regular file ({kind})")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(fd)
         kind = _kind(info.st_mode)  # swapped since the stat
         if kind:
             raise ValueError(f"not a regular file ({kind})")
         if info.st_size > limit:
             return None
-        raw = f.read(limit + 1)  # a file that grew meanwhile
-    return None if len(raw) > limit else raw
+        chunks = []
+        size = 0
+        while size <= limit:  # a file that grew meanwhile
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return None if size > limit else b"".join(chunks)
 
 
 def _kind(mode: int) -> str:

@@ -36,7 +36,12 @@ HEAVY = ("pydantic", "octodns", "dns", "yaml", "rich", "cryptography")
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["plan", "--help"], ["check", "--help"], ["--root", ".", "-vv", "apply", "--help"]],
+    [
+        ["--help"],
+        ["plan", "--help"],
+        ["check", "--help"],
+        ["--root", ".", "-vv", "apply", "--help"],
+    ],
 )
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     code = (
