@@ -20,6 +20,7 @@ server that has answered once is always asked (one slow question does not make i
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,10 +82,17 @@ def endpoint_text(endpoint: Endpoint) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# a host name dnspython would write back unchanged (letters, digits, `-`, `_`; 1-63 per label,
+# at most 253 in all): made absolute and lower-cased without parsing
+_PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
+
+
 @functools.lru_cache(maxsize=65536)
 def _absolute(name: str) -> str:
     # cached: every question goes through here (several times per name in a check run), and
     # parsing a name costs more than the cache lookup that answers the repeated question
+    if len(name) <= 254 and _PLAIN_NAME.fullmatch(name) and len(name.rstrip(".")) <= 253:
+        return (name if name.endswith(".") else name + ".").lower()
     return dns.name.from_text(name).to_text().lower()
 
 
