@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import dns._features
 import dns.exception
 import dns.flags
 import dns.message
@@ -40,6 +41,12 @@ from mailzone.errors import MailzoneError
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 Endpoint = tuple[str, int]
+
+# mailzone asks over UDP and TCP only. Unless told so, the first import of dns.query or
+# dns.resolver (dkimpy's, in the DKIM check) also loads dnspython's DNS-over-HTTPS, QUIC and
+# trio clients (httpx and its kin: ~0.1 s of CPU in every run that checks DKIM).
+for _feature in ("doh", "doq", "trio"):
+    dns._features.force(_feature, False)
 
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: no IP fragmentation on any common path
 

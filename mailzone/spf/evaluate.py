@@ -3,6 +3,7 @@ every query goes where the caller says)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,14 @@ def spf_records(lookup: Lookup, domain: str) -> Reply:
         r for r in reply.records if r.lower() == "v=spf1" or r.lower().startswith("v=spf1 ")
     )
     return Reply(found)
+
+
+@functools.lru_cache(maxsize=4096)  # the same networks for every domain of a check run
+def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
 
 
 def check_host(lookup: Lookup, ip: str, domain: str, sender: str, helo: str = "") -> SpfResult:
@@ -189,10 +198,9 @@ class _Evaluator:
         raise _Abort("permerror", f"unknown mechanism '{name}'")
 
     def _in_network(self, term: Term) -> bool:
-        try:
-            network = ipaddress.ip_network(term.value, strict=False)
-        except ValueError:
-            raise _Abort("permerror", f"'{term.name}:{term.value}' is not a network") from None
+        network = _network(term.value)
+        if network is None:
+            raise _Abort("permerror", f"'{term.name}:{term.value}' is not a network")
         if (term.name == "ip4") != (network.version == 4):
             raise _Abort("permerror", f"'{term.name}:{term.value}' has the wrong address family")
         return network.version == self.address.version and self.address in network

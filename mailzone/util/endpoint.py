@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -20,6 +21,7 @@ def parse_endpoint(value: str, default_port: int = 53) -> tuple[str, int]:
     return host, port
 
 
+@functools.lru_cache(maxsize=1024)  # asked before every DNS question a check sends
 def is_ip_address(host: str) -> bool:
     """Whether `host` is an IPv4 or IPv6 address (not a name)."""
     try:

@@ -58,3 +58,14 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert "Usage: mailzone" in done.stdout
     assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_the_dkim_check_does_not_import_dns_over_https_clients() -> None:
+    code = (
+        "import sys\n"
+        "import mailzone.check.dkim, mailzone.dns.query\n"
+        "import dkim, dns.query, dns.resolver\n"  # what the DKIM check and the fallback import
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx2', 'httpcore2', 'h2'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
