@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mailzone.spf.macros import MacroContext, expand_domain
 from mailzone.spf.terms import MAX_LOOKUPS, Term, parse_terms
+from mailzone.util.endpoint import ip_address
 
 MAX_VOID_LOOKUPS = 2  # RFC 7208 section 4.6.4
 MAX_NAMES = 10  # names an mx or ptr mechanism may look at
@@ -82,7 +83,7 @@ def check_host(lookup: Lookup, ip: str, domain: str, sender: str, helo: str = ""
 
 class _Evaluator:
     def __init__(self, lookup: Lookup, ip: str, sender: str, helo: str) -> None:
-        address = ipaddress.ip_address(ip)
+        address = ip_address(ip)
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         self.address = address
@@ -116,7 +117,7 @@ class _Evaluator:
         self, name: str, void_counts: bool = True
     ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         rdtype = "A" if self.address.version == 4 else "AAAA"
-        return [ipaddress.ip_address(r) for r in self._ask(name, rdtype, void_counts)]
+        return [ip_address(r) for r in self._ask(name, rdtype, void_counts)]
 
     def check(self, domain: str, depth: int) -> tuple[str, str]:
         if depth > MAX_LOOKUPS:
@@ -215,9 +216,7 @@ class _Evaluator:
         for name in () if reply.error else reply.records[:MAX_NAMES]:
             host = name.rstrip(".").lower()
             forward = self.lookup(host, rdtype)
-            if not forward.error and any(
-                ipaddress.ip_address(a) == self.address for a in forward.records
-            ):
+            if not forward.error and any(ip_address(a) == self.address for a in forward.records):
                 confirmed.append(host)
         for pick in (
             [h for h in confirmed if h == target],
