@@ -150,8 +150,8 @@ def _too_big(path: Path) -> SpecError:
 
 
 def _may_break_limits(text: str) -> bool:
-    """Whether `_scan` must look at the text: without `&` and `*` it has no anchor or alias; a
-    node takes at most half a character of text on average (`a:` is a mapping, its key and an
+    """Whether `_scan` must look at the text: without `&` and `*` it has no anchor or alias;
+    every node needs at least a quarter of a character (`a:` is three: a mapping, its key and an
     empty value), so a text under MAX_NODES / 4 characters stays under the node cap; and every
     level of nesting needs its own `-`, `:`, `?`, `[` or `{`."""
     if "&" in text or "*" in text or 4 * len(text) >= MAX_NODES:
