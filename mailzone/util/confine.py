@@ -30,17 +30,18 @@ def is_inside(path: Path, *folders: Path) -> bool:
 def _plainly_below(path: str, folder: str) -> bool:
     """`path` is `folder/a/b` with no `..` and no symlink among `a`, `b` (a missing one cannot
     lead anywhere): inside `folder`, known from an lstat per step instead of resolving both."""
-    base = folder.rstrip(os.sep)
-    if not path.startswith(base + os.sep):
-        return False
-    steps = path[len(base) + 1 :].split(os.sep)
+    if folder == os.curdir:  # `--root .`: paths below it are relative
+        if os.path.isabs(path):
+            return False
+        prefix, steps = "", path.split(os.sep)
+    else:
+        base = folder.rstrip(os.sep)
+        if not path.startswith(base + os.sep):
+            return False
+        prefix, steps = base + os.sep, path[len(base) + 1 :].split(os.sep)
     if ".." in steps:
         return False
-    for step in steps:
-        base += os.sep + step
-        if os.path.islink(base):
-            return False
-    return True
+    return not any(os.path.islink(prefix + os.sep.join(steps[: i + 1])) for i in range(len(steps)))
 
 
 def as_written(root: Path, path: Path) -> str:
