@@ -84,6 +84,7 @@ REVERSE6 = "0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa"  # 2001:db8:100::/48
 GOAL_SECONDS = 5.0  # 1000 domains on 2 cores
 GOAL_DOMAINS = 1000
 GOAL_RATIO = 3.0  # checkdmarc time / mailzone time
+GOAL_RATIO_ONE = 3.5  # the same with `--processes 1` (issue 14), in wall and in CPU time
 CHECKDMARC = "checkdmarc"
 MZ_DEFAULT = "mailzone"
 MZ_ONE = "mailzone --processes 1"
@@ -318,7 +319,7 @@ def write_repository(root: Path, count: int, hosts: int, public: list[str]) -> N
     for i in range(1, count + 1):
         domain = domain_name(i)
         (root / "zones" / f"{domain}.yaml").write_text(spec_text(domain, host_of(i, hosts)))
-        save_state(root, state_for(domain, public[i - 1]), durable=False)
+        save_state(root, state_for(domain, public[i - 1]))
 
 
 def write_provider(root: Path, server: BindServer) -> None:
@@ -671,10 +672,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["ratio"] = ratio
             results["ratio_processes_1"] = cd["seconds"] / rows[1]["seconds"]
             results["query_ratio"] = cd["queries"] / mz["queries"]
+            one = rows[1]
+            results["cpu_ratio_processes_1"] = cd["cpu_seconds"] / one["cpu_seconds"]
+            met_one = min(results["ratio_processes_1"], results["cpu_ratio_processes_1"])
             verdicts.append(
-                f"checkdmarc/mailzone time {ratio:.1f}x (--processes 1: "
-                f"{results['ratio_processes_1']:.1f}x; goal >= {GOAL_RATIO:.0f}x: "
-                f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}); queries {results['query_ratio']:.1f}x"
+                f"checkdmarc/mailzone time {ratio:.1f}x (goal >= {GOAL_RATIO:.0f}x: "
+                f"{'met' if ratio >= GOAL_RATIO else 'NOT met'}); --processes 1: "
+                f"{results['ratio_processes_1']:.1f}x in wall, "
+                f"{results['cpu_ratio_processes_1']:.1f}x in CPU (goal >= {GOAL_RATIO_ONE}x: "
+                f"{'met' if met_one >= GOAL_RATIO_ONE else 'NOT met'}); "
+                f"queries {results['query_ratio']:.1f}x"
             )
         if args.querylog:
             repeats = {r["tool"]: r["repeated"] for r in rows}

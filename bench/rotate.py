@@ -251,7 +251,7 @@ class Bench:
                 visible_since=T0,
                 switched=T0,
             )
-            save_state(self.root, DomainState(domain=name, selectors=[entry]), durable=False)
+            save_state(self.root, DomainState(domain=name, selectors=[entry]))
             store.write(name, OLD_SELECTOR, pem)
         begin = time.perf_counter()
         done = subprocess.run(

@@ -5,19 +5,18 @@ for a list that does not list its RFC 5782 test entry 127.0.0.2 (a typo, a list 
 
 from __future__ import annotations
 
-import ipaddress
-
 from mailzone.check.env import Blocklist, CheckEnv
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.repo.project import Domain
+from mailzone.util.endpoint import ip_address
 
 TEST_ADDRESS = "127.0.0.2"  # RFC 5782 section 5: every DNSBL lists it
 
 
 def query_name(ip: str, blocklist: Blocklist) -> str | None:
     """`25.113.0.203.zen.spamhaus.org` (IPv6: nibbles); None if the list has no IPv6."""
-    address = ipaddress.ip_address(ip)
+    address = ip_address(ip)
     if address.version == 6 and not blocklist.ipv6:
         return None
     reverse = address.reverse_pointer.rsplit(".", 2)[0]  # drop in-addr.arpa / ip6.arpa

@@ -20,12 +20,14 @@ _P_TAG = re.compile(r"(?:^|;)\s*p\s*=([^;]*)", re.IGNORECASE)
 
 def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
     """One finding per selector the spec imports or the state publishes or revoked."""
-    wanted: dict[str, tuple[dkim_key.PublicKey | None, str]] = {}  # selector → (key, phase)
+    # selector → (the key's fingerprint, None when revoked; phase); the state's fingerprint
+    # was checked against its key when the state was loaded
+    wanted: dict[str, tuple[str | None, str]] = {}
     for item in domain.spec.dkim.imports:
-        wanted[item.selector] = (domain.imported[item.selector], "imported")
+        wanted[item.selector] = (domain.imported[item.selector].fingerprint, "imported")
     for entry in domain.state.selectors:
         if entry.phase in PUBLISHED_PHASES:
-            wanted[entry.selector] = (entry.key(), entry.phase)
+            wanted[entry.selector] = (entry.fingerprint, entry.phase)
         elif entry.phase == "revoked":
             wanted[entry.selector] = (None, "revoked")
     if not wanted:
@@ -40,7 +42,8 @@ def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
         ]
     store = env.keys
     findings = [
-        _selector(domain, s, key, phase, env, store) for s, (key, phase) in sorted(wanted.items())
+        _selector(domain, s, fingerprint, phase, env, store)
+        for s, (fingerprint, phase) in sorted(wanted.items())
     ]
     active = [s for s, (_, phase) in wanted.items() if phase in ("active", "imported")]
     if not active:
@@ -59,7 +62,7 @@ def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
 def _selector(
     domain: Domain,
     selector: str,
-    key: dkim_key.PublicKey | None,
+    fingerprint: str | None,
     phase: str,
     env: CheckEnv,
     store: KeyStore | None,
@@ -83,7 +86,7 @@ def _selector(
     value = values[0]
     p_match = _P_TAG.search(value)
     p_value = p_match.group(1) if p_match else None
-    if key is None:  # revoked: an empty p= tells verifiers the key is withdrawn
+    if fingerprint is None:  # revoked: an empty p= tells verifiers the key is withdrawn
         if p_value is not None and not p_value.strip():
             return Finding("dkim", subject, "pass", f"{name}: revoked (empty p=)")
         return Finding(
@@ -119,7 +122,7 @@ def _selector(
         served = dkim_key.parse_public_key(value)
     except ValueError as err:
         return Finding("dkim", subject, "fail", f"{name}: {err}", "run `mailzone apply`")
-    if served.fingerprint != key.fingerprint:
+    if served.fingerprint != fingerprint:
         return Finding(
             "dkim",
             subject,
@@ -133,7 +136,7 @@ def _selector(
             fix = f"run `{problem.fix}`" if problem.fix else "replace it with the key file itself"
             return Finding("dkim", subject, "fail", problem.message, fix)
         try:
-            matches = store.fingerprint_matches(domain.name, selector, key.fingerprint)
+            matches = store.fingerprint_matches(domain.name, selector, fingerprint)
         except MailzoneError as err:
             return Finding("dkim", subject, "fail", str(err), "fix the key file's mode or content")
         if not matches:

@@ -4,12 +4,11 @@ resolves back to it (FCrDNS) and is the host's own name."""
 
 from __future__ import annotations
 
-import ipaddress
-
 from mailzone.check.env import CheckEnv, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
+from mailzone.util.endpoint import ip_address
 
 
 def check_mx(domain: Domain, env: CheckEnv) -> list[Finding]:
@@ -49,7 +48,7 @@ def check_mx(domain: Domain, env: CheckEnv) -> list[Finding]:
 def _target(target: str, host: object, env: CheckEnv) -> Finding:
     subject = f"MX {target}"
     try:
-        ipaddress.ip_address(target)
+        ip_address(target)
         return Finding(
             "mx",
             subject,
@@ -75,9 +74,9 @@ def _target(target: str, host: object, env: CheckEnv) -> Finding:
         if got.error is not None:
             problems.append(f"{rdtype}: {got.error}")
     want4 = set(getattr(host, "ipv4", []) or [])
-    want6 = {str(ipaddress.ip_address(a)) for a in getattr(host, "ipv6", []) or []}
+    want6 = {str(ip_address(a)) for a in getattr(host, "ipv6", []) or []}
     have4 = set(v4.records)
-    have6 = {str(ipaddress.ip_address(a)) for a in v6.records}
+    have6 = {str(ip_address(a)) for a in v6.records}
     if not have4 and not have6 and not problems:
         problems.append("no A or AAAA record")
     if want4 - have4:
@@ -109,7 +108,7 @@ def check_rdns(domain: Domain, env: CheckEnv) -> list[Finding]:
 
 
 def _fcrdns(fqdn: str, ip: str, env: CheckEnv) -> Finding:
-    address = ipaddress.ip_address(ip)
+    address = ip_address(ip)
     subject = f"PTR {ip}"
     answer = env.resolve(address.reverse_pointer, "PTR")
     advice = f"ask the address's owner (your hosting provider) to set its PTR to {fqdn}" + (
@@ -126,9 +125,7 @@ def _fcrdns(fqdn: str, ip: str, env: CheckEnv) -> Finding:
     confirmed = []
     for name in names:
         forward = env.resolve(name, "A" if address.version == 4 else "AAAA")
-        if forward.error is None and any(
-            ipaddress.ip_address(a) == address for a in forward.records
-        ):
+        if forward.error is None and any(ip_address(a) == address for a in forward.records):
             confirmed.append(name)
     if not confirmed:
         return Finding(

@@ -10,15 +10,15 @@ from __future__ import annotations
 import atexit
 import difflib
 import gc
-import logging
 import os
 import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import typer
+from typer.core import TyperGroup
 
 from mailzone.cli import check, ci, dkim, hook, mta_sts, tlsa, zones
 from mailzone.cli.context import Context
@@ -27,7 +27,43 @@ from mailzone.errors import EXIT_ERROR, EXIT_OK, MailzoneError, one_line
 # pydantic scans every installed distribution for plugins at first use (~15 ms); a CLI has none
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+
+class _PlainCoercion:
+    """Turns a command-line value into its type without pydantic (see `_Group`)."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def coerce(self, value: object, param: object, ctx: object) -> object:
+        return value if value is None or isinstance(value, self.kind) else self.kind(value)
+
+
+class _Group(TyperGroup):
+    """The top-level group. typer coerces every option through a pydantic TypeAdapter, built on
+    first use; the group's own options (`--root` a path, `--verbose` a count, `--help`) are
+    processed before any subcommand, so `mailzone plan --help` would import pydantic (~50 ms)
+    for them. They take plain constructors instead; the commands' options keep typer's."""
+
+    _PLAIN: ClassVar[dict[str, type]] = {"root": Path, "verbose": int, "help": bool}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for param in self.params:
+            self._plain(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        self._plain(option)
+        return option
+
+    def _plain(self, param: Any) -> None:
+        kind = self._PLAIN.get(getattr(param, "name", None) or "")
+        if kind is not None and getattr(param, "_runtime_param", False) is None:
+            param._runtime_param = _PlainCoercion(kind)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="mailzone",
     help="Declarative mail DNS: specs in zones/, applied through octoDNS, checked live.",
     no_args_is_help=True,
@@ -38,6 +74,8 @@ app = typer.Typer(
 
 
 def _setup_logging(verbose: int) -> None:
+    import logging  # not for `--help`
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -53,6 +52,8 @@ def matrix(
     project = Context.of(ctx).project(None)
     zones = {d.zone for d in project.domains.values()}
     count = shard_count(len(zones), max_shards, domains_per_shard)
+    import json
+
     line = json.dumps({"shard": [f"{k}/{count}" for k in range(1, count + 1)]})
     if target:
         try:

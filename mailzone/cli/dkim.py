@@ -5,7 +5,6 @@ Registered on the main app by `mailzone.cli.app`; heavy modules are imported ins
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -153,6 +152,8 @@ def rotate(
     if not run.project(domains).select(domains or [], shard) and empty_shard(shard):
         if fmt == "json":  # a result all the same, for `ci merge`
             empty = render_dkim.rotation_json([RotateResult([], dry_run=dry_run)])
+            import json
+
             print(json.dumps(empty, indent=2))
         return
     if commit:
@@ -266,6 +267,8 @@ def keys_list(
     project = run.project(domains)
     rows = list_keys(project.select(domains or []), run.host(host_config), verify=verify)
     if fmt == "json":
+        import json
+
         print(json.dumps([render_dkim.row_json(r) for r in rows], indent=2))
     else:
         print(render_dkim.key_table(rows))
@@ -411,6 +414,8 @@ def keys_health(
     checked = rotating(selected)
     problems = rotation_problems(checked, when)
     if fmt == "json":
+        import json
+
         print(json.dumps(render_dkim.health_json(problems, len(checked), when), indent=2))
     else:
         for problem in problems:

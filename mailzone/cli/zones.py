@@ -5,7 +5,6 @@ Thin: parse options, call the core (repo, octo), hand results to `render`. Regis
 
 from __future__ import annotations
 
-import shlex
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -126,6 +125,8 @@ def _invoked_as() -> str:
     found = shutil.which("mailzone")
     if found and Path(found).resolve() == Path(typed).resolve():
         return "mailzone"
+    import shlex
+
     return shlex.quote(typed)
 
 

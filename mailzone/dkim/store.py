@@ -33,17 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
-from mailzone.dkim.keys import PrivateKey, public_key_of
+from mailzone.dkim.keys import public_key_of
 from mailzone.errors import MailzoneError
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, PublicKey
 from mailzone.spec.yamlfile import display_path
 from mailzone.util.files import temp_file, write_atomic
 
 if TYPE_CHECKING:
+    from mailzone.dkim.keys import PrivateKey
     from mailzone.spec.host import HostConfig
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")  # no empty label, no '/', no leading '.'
@@ -428,6 +425,11 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _load(path: Path, data: bytes, validate: bool = True) -> PrivateKey:
+    # imported here: `check` reads a key file only on the mail host (~40 ms of imports)
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     # errors name the file only: cryptography's messages are generic, but never pass `data` on
     try:
         key = serialization.load_pem_private_key(

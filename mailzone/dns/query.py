@@ -21,11 +21,13 @@ server that has answered once is always asked (one slow question does not make i
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import dns._features
 import dns.exception
 import dns.flags
 import dns.message
@@ -40,6 +42,12 @@ from mailzone.errors import MailzoneError
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 Endpoint = tuple[str, int]
+
+# mailzone asks over UDP and TCP only. Unless told so, the first import of dns.query or
+# dns.resolver (dkimpy's, in the DKIM check) also loads dnspython's DNS-over-HTTPS, QUIC and
+# trio clients (httpx and its kin: ~0.1 s of CPU in every run that checks DKIM).
+for _feature in ("doh", "doq", "trio"):
+    dns._features.force(_feature, False)
 
 _Key = tuple[Endpoint, str, str, bool]  # server, name, type, DO bit
 
@@ -85,10 +93,17 @@ def endpoint_text(endpoint: Endpoint) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# a host name dnspython would write back unchanged (letters, digits, `-`, `_`; 1-63 per label,
+# at most 253 in all): made absolute and lower-cased without parsing
+_PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
+
+
 @functools.lru_cache(maxsize=65536)
 def _absolute(name: str) -> str:
     # cached: every question goes through here (several times per name in a check run), and
     # parsing a name costs more than the cache lookup that answers the repeated question
+    if len(name) <= 254 and _PLAIN_NAME.fullmatch(name) and len(name.rstrip(".")) <= 253:
+        return (name if name.endswith(".") else name + ".").lower()
     return dns.name.from_text(name).to_text().lower()
 
 

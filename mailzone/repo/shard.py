@@ -4,7 +4,6 @@ Light on imports: the CLI parses the option before it loads anything else."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 MAX_SHARDS = 256
@@ -16,6 +15,8 @@ def shard_of(zone: str, count: int) -> int:
     name = zone.rstrip(".").lower()
     if not name.isascii():
         name = name.encode("idna").decode("ascii")
+    import hashlib  # not for `--help`
+
     digest = hashlib.sha256(name.encode("ascii")).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 

@@ -4,8 +4,9 @@ one-line messages that name the file, the line and the field."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,7 +77,8 @@ class YamlDoc:
 def display_path(path: Path) -> str:
     """A path relative to the current directory when it is below it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        # realpath, not resolve(): a symlink loop is shown as written, not a RuntimeError
+        return str(Path(os.path.realpath(path)).relative_to(os.path.realpath(Path.cwd())))
     except ValueError:
         return str(path)
 
@@ -93,14 +95,14 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDoc:
     elif len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _too_big(path)
     try:
-        _scan(path, text)
+        if _may_break_limits(text):
+            _scan(path, text)
         loader = _BuildingLoader(text)
         try:
             node = loader.get_single_node()
             doc = YamlDoc(path, None)
             if node is not None:
-                _index(node, (), doc)
-                doc.data = loader.construct_document(node)
+                doc.data = _Builder(doc, loader).build(node)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
@@ -147,6 +149,16 @@ def _too_big(path: Path) -> SpecError:
     )
 
 
+def _may_break_limits(text: str) -> bool:
+    """Whether `_scan` must look at the text: without `&` and `*` it has no anchor or alias;
+    every node needs at least a quarter of a character (`a:` is three: a mapping, its key and an
+    empty value), so a text under MAX_NODES / 4 characters stays under the node cap; and every
+    level of nesting needs its own `-`, `:`, `?`, `[` or `{`."""
+    if "&" in text or "*" in text or 4 * len(text) >= MAX_NODES:
+        return True
+    return sum(text.count(c) for c in "-:?[{") > MAX_DEPTH
+
+
 def _scan(path: Path, text: str) -> None:
     """Walk the YAML events (nothing is composed or constructed): refuse anchors and aliases,
     and stop at the node and depth caps."""
@@ -180,6 +192,9 @@ def _over_limit(path: Path, event: yaml.Event, what: str) -> SpecError:
 _NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 def _refused(path: Path, event: yaml.Event | yaml.Node, what: str) -> SpecError:
@@ -193,10 +208,46 @@ def _at(path: Path, event: yaml.Event | yaml.Node) -> str:
     return f"{display_path(path)}:{mark.line + 1}" if mark else display_path(path)
 
 
-def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
-    doc.lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+class _Builder:
+    """One walk over the composed nodes: the line of every key path, the refusals (merge keys,
+    duplicate keys), and the values, built as PyYAML's safe constructor builds them (the
+    loader builds every scalar that is not plain text, and collections with their own tag).
+    When a value cannot be built, the walk goes on (a refused key anywhere in the file is
+    reported first), then PyYAML's own construction of the document raises the error, so the
+    value named is the one it meets first."""
+
+    def __init__(self, doc: YamlDoc, loader: _BuildingLoader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.failed: yaml.YAMLError | None = None
+
+    def build(self, node: yaml.Node) -> Any:
+        value = self._node(node, ())
+        if self.failed is not None:
+            loader = _BuildingLoader("")
+            try:
+                loader.construct_document(node)
+            finally:
+                loader.dispose()
+            raise self.failed
+        return value
+
+    def _node(self, node: yaml.Node, loc: Loc) -> Any:
+        self.doc.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == STR_TAG else self._construct(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if node.tag != SEQ_TAG:
+            for i, item in enumerate(node.value):
+                self._node(item, (*loc, i))
+            return self._construct(node)
+        return [self._node(item, (*loc, i)) for i, item in enumerate(node.value)]
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> Any:
+        doc = self.doc
         seen: set[str] = set()
+        out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
                 raise _refused(doc.path, key_node, "YAML merge key '<<'")
@@ -210,10 +261,35 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
             doc.lines[(*loc, key)] = key_node.start_mark.line + 1
             if key_node.tag != STR_TAG:
                 doc.odd_keys.setdefault(loc, []).append((key, key_node.start_mark.line + 1))
-            _index(value_node, (*loc, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index(item, (*loc, i), doc)
+                if key_node.tag == VALUE_TAG:  # a plain `=` key: text, as the safe loader has it
+                    key_node.tag = STR_TAG
+            value = self._node(value_node, (*loc, key))
+            built = key_node.value if key_node.tag == STR_TAG else self._construct(key_node)
+            if not isinstance(built, Hashable):
+                self._fail(
+                    yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        "found unhashable key",
+                        key_node.start_mark,
+                    )
+                )
+            elif self.failed is None:
+                out[built] = value
+        return out if node.tag == MAP_TAG else self._construct(node)
+
+    def _construct(self, node: yaml.Node) -> Any:
+        if self.failed is not None:
+            return None
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            self._fail(err)
+            return None
+
+    def _fail(self, err: yaml.YAMLError) -> None:
+        if self.failed is None:
+            self.failed = err
 
 
 def field_path(loc: Iterable[str | int]) -> str:

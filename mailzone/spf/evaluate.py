@@ -3,12 +3,14 @@ every query goes where the caller says)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailzone.spf.macros import MacroContext, expand_domain
 from mailzone.spf.terms import MAX_LOOKUPS, Term, parse_terms
+from mailzone.util.endpoint import ip_address
 
 MAX_VOID_LOOKUPS = 2  # RFC 7208 section 4.6.4
 MAX_NAMES = 10  # names an mx or ptr mechanism may look at
@@ -58,6 +60,14 @@ def spf_records(lookup: Lookup, domain: str) -> Reply:
     return Reply(found)
 
 
+@functools.lru_cache(maxsize=4096)  # the same networks for every domain of a check run
+def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
 def check_host(lookup: Lookup, ip: str, domain: str, sender: str, helo: str = "") -> SpfResult:
     """RFC 7208 check_host(): what a receiver concludes for mail from `sender` at `ip`.
 
@@ -73,7 +83,7 @@ def check_host(lookup: Lookup, ip: str, domain: str, sender: str, helo: str = ""
 
 class _Evaluator:
     def __init__(self, lookup: Lookup, ip: str, sender: str, helo: str) -> None:
-        address = ipaddress.ip_address(ip)
+        address = ip_address(ip)
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         self.address = address
@@ -107,7 +117,7 @@ class _Evaluator:
         self, name: str, void_counts: bool = True
     ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         rdtype = "A" if self.address.version == 4 else "AAAA"
-        return [ipaddress.ip_address(r) for r in self._ask(name, rdtype, void_counts)]
+        return [ip_address(r) for r in self._ask(name, rdtype, void_counts)]
 
     def check(self, domain: str, depth: int) -> tuple[str, str]:
         if depth > MAX_LOOKUPS:
@@ -189,10 +199,9 @@ class _Evaluator:
         raise _Abort("permerror", f"unknown mechanism '{name}'")
 
     def _in_network(self, term: Term) -> bool:
-        try:
-            network = ipaddress.ip_network(term.value, strict=False)
-        except ValueError:
-            raise _Abort("permerror", f"'{term.name}:{term.value}' is not a network") from None
+        network = _network(term.value)
+        if network is None:
+            raise _Abort("permerror", f"'{term.name}:{term.value}' is not a network")
         if (term.name == "ip4") != (network.version == 4):
             raise _Abort("permerror", f"'{term.name}:{term.value}' has the wrong address family")
         return network.version == self.address.version and self.address in network
@@ -207,9 +216,7 @@ class _Evaluator:
         for name in () if reply.error else reply.records[:MAX_NAMES]:
             host = name.rstrip(".").lower()
             forward = self.lookup(host, rdtype)
-            if not forward.error and any(
-                ipaddress.ip_address(a) == self.address for a in forward.records
-            ):
+            if not forward.error and any(ip_address(a) == self.address for a in forward.records):
                 confirmed.append(host)
         for pick in (
             [h for h in confirmed if h == target],

@@ -3,6 +3,7 @@ count of DNS-lookup terms (the limit of 10)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ def parse_terms(record: str) -> list[Term]:
     return [parse_term(p) for p in parts[1:]]
 
 
+@functools.lru_cache(maxsize=4096)  # a check run evaluates the same few terms for every domain
 def parse_term(text: str) -> Term:
     """Parse one term such as `~all`, `include:_spf.example.net`, `redirect=x`, `-ip4:192.0.2.0/24`."""
     modifier = _MODIFIER.match(text)

@@ -15,9 +15,33 @@ from mailzone.errors import SpecError
 
 
 def is_inside(path: Path, *folders: Path) -> bool:
-    """Whether `path`, symlinks resolved (also where it does not exist yet), lies in a folder."""
-    real = path.resolve()
-    return any(real.is_relative_to(folder.resolve()) for folder in folders)
+    """Whether `path`, symlinks resolved (also where it does not exist yet), lies in a folder.
+    A symlink loop stays where it is (reading it then fails with ELOOP, a one-line error)."""
+    if any(_plainly_below(os.fspath(path), os.fspath(folder)) for folder in folders):
+        return True
+    real = os.path.realpath(path)
+    for folder in folders:
+        base = os.path.realpath(folder)
+        if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
+def _plainly_below(path: str, folder: str) -> bool:
+    """`path` is `folder/a/b` with no `..` and no symlink among `a`, `b` (a missing one cannot
+    lead anywhere): inside `folder`, known from an lstat per step instead of resolving both."""
+    if folder == os.curdir:  # `--root .`: paths below it are relative
+        if os.path.isabs(path):
+            return False
+        prefix, steps = "", path.split(os.sep)
+    else:
+        base = folder.rstrip(os.sep)
+        if not path.startswith(base + os.sep):
+            return False
+        prefix, steps = base + os.sep, path[len(base) + 1 :].split(os.sep)
+    if ".." in steps:
+        return False
+    return not any(os.path.islink(prefix + os.sep.join(steps[: i + 1])) for i in range(len(steps)))
 
 
 def as_written(root: Path, path: Path) -> str:
@@ -62,15 +86,24 @@ def read_regular(path: Path, limit: int) -> bytes | None:
     if kind:
         raise ValueError(f"not a regular file ({kind})")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(fd)
         kind = _kind(info.st_mode)  # swapped since the stat
         if kind:
             raise ValueError(f"not a regular file ({kind})")
         if info.st_size > limit:
             return None
-        raw = f.read(limit + 1)  # a file that grew meanwhile
-    return None if len(raw) > limit else raw
+        chunks = []
+        size = 0
+        while size <= limit:  # a file that grew meanwhile
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return None if size > limit else b"".join(chunks)
 
 
 def _kind(mode: int) -> str:

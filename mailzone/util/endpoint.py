@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -20,6 +21,14 @@ def parse_endpoint(value: str, default_port: int = 53) -> tuple[str, int]:
     return host, port
 
 
+@functools.lru_cache(maxsize=4096)
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """`ipaddress.ip_address`, cached: a check run reads the same hosts' addresses for every
+    domain that shares them (ValueError for what is not an address, as ipaddress says)."""
+    return ipaddress.ip_address(text)
+
+
+@functools.lru_cache(maxsize=1024)  # asked before every DNS question a check sends
 def is_ip_address(host: str) -> bool:
     """Whether `host` is an IPv4 or IPv6 address (not a name)."""
     try:

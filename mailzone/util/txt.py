@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+# each byte as dnspython writes it inside a quoted string: `"` and `\` escaped, printable ASCII
+# as it is, every other byte as `\DDD`
+_PRESENTATION = {
+    byte: ("\\" + chr(byte) if chr(byte) in '"\\' else chr(byte))
+    if 0x20 <= byte < 0x7F
+    else f"\\{byte:03d}"
+    for byte in range(256)
+}
+
 
 def quote_txt(chunk: bytes) -> str:
     """One TXT character-string in presentation form, as dnspython writes it."""
-    out = []
-    for byte in chunk:
-        char = chr(byte)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03d}")
-    return '"' + "".join(out) + '"'
+    return '"' + chunk.decode("latin-1").translate(_PRESENTATION) + '"'

@@ -1,5 +1,5 @@
 """What a fresh interpreter imports: reading a DKIM public key must not pull in cryptography
-(it costs start-up time on every command). Needs a process of its own, so it lives here."""
+(it costs start-up time on every command), and `--help` pulls in none of the heavy packages. Needs a process of its own, so it lives here."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import subprocess
 import sys
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.helpers import rsa_key
@@ -27,3 +28,44 @@ def test_plain_import_and_parse_do_not_import_cryptography() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# what `--help` must not import: the spec models, octoDNS, DNS and YAML are for real work
+HEAVY = ("pydantic", "octodns", "dns", "yaml", "rich", "cryptography")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["plan", "--help"],
+        ["check", "--help"],
+        ["--root", ".", "-vv", "apply", "--help"],
+    ],
+)
+def test_help_imports_nothing_heavy(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        f"sys.argv = ['mailzone', *{args!r}]\n"
+        "from mailzone.cli.app import main\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        f"    heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        "    print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: mailzone" in done.stdout
+    assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_the_dkim_check_does_not_import_dns_over_https_clients() -> None:
+    code = (
+        "import sys\n"
+        "import mailzone.check.dkim, mailzone.dns.query\n"
+        "import dkim, dns.query, dns.resolver\n"  # what the DKIM check and the fallback import
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx2', 'httpcore2', 'h2'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

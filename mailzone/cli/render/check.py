@@ -3,12 +3,12 @@ line per domain, or JSON."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
 from mailzone.check.model import DomainReport
 from mailzone.check.verdict import unchecked_text
 from mailzone.repo.results import SCHEMA_VERSIONS
+from mailzone.util.jsontext import dumps_indented
 
 Unchecked = dict[str, dict[str, list[str]]]  # domain → family → why it could not be checked
 
@@ -77,4 +77,4 @@ def print_json(
     reports: list[DomainReport], out: TextIO, unchecked: Unchecked | None, exit_code: int
 ) -> None:
     """`to_json` on one indented document."""
-    out.write(json.dumps(to_json(reports, unchecked, exit_code), indent=2) + "\n")
+    out.write(dumps_indented(to_json(reports, unchecked, exit_code)) + "\n")

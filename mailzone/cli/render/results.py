@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
 from mailzone.cli.render.plan import plan_markdown
+from mailzone.util.jsontext import dumps_indented
 
 
 def summary_lines(kind: str, data: dict[str, Any]) -> list[str]:
@@ -52,7 +52,7 @@ def print_merged(kind: str, data: dict[str, Any], fmt: str, out: TextIO) -> None
     """The merged result in `fmt`: json (the same schema as one run's), text, or markdown (a
     plan as `plan --format markdown` prints it, the others as a list)."""
     if fmt == "json":
-        out.write(json.dumps(data, indent=2) + "\n")
+        out.write(dumps_indented(data) + "\n")
         return
     lines = summary_lines(kind, data)
     if fmt == "text":
