@@ -127,7 +127,9 @@ def test_each_option_takes_only_its_own_families(applied: Path, silent: socket.s
     assert allow.errors == [
         "--allow-unknown: 'smtp' is not one of drift, spf, dkim, dmarc, tls_rpt, mta_sts, dane, mx, rdns, all"
     ]
-    assert require.errors == ["--require: 'spf' is not one of blocklist, smtp, dane_smtp, https, all"]
+    assert require.errors == [
+        "--require: 'spf' is not one of blocklist, smtp, dane_smtp, https, all"
+    ]
 
 
 def test_a_dead_resolver_and_dead_nameservers_are_each_asked_once_and_at_once(
