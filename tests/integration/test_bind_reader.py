@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import dns.rdata
@@ -94,6 +95,11 @@ def _compare_readers(server: BindServer) -> dict[tuple[str, str], Any]:
     for name, data in RECORDS:
         zone.add_record(Record.new(zone, name, data))
     stock.apply(stock.plan(zone))
+    # an inline-signed zone serves the update once named has signed it: wait for that (bounded)
+    deadline = time.monotonic() + 15
+    while not {(name, r["type"]) for name, r in RECORDS} <= set(_read(stock)):
+        assert time.monotonic() < deadline, "the update never showed in the transfer"
+        time.sleep(0.1)
 
     fast = _read(FastRfc2136Provider("fast", **config))
 
