@@ -3,9 +3,9 @@ reported unchanged without octoDNS's `provider.plan`.
 
 It is a pre-filter, not a second differ: it only ever answers "unchanged" or "don't know", and
 "don't know" sends the zone through the full plan. It applies only to targets whose live zone
-mailzone reads itself (`bind_reader.FastRfc2136Provider`, `local.LocalZoneFileProvider`: they
-have `live_zone(name)`; every other provider always takes the full plan), and only when all of
-this holds (otherwise the full plan runs):
+mailzone reads itself (`bind_reader.FastRfc2136Provider`, `local.LocalZoneFileProvider`,
+`pdns_reader.FastPowerDnsProvider`: they have `live_zone(name)`; every other provider always
+takes the full plan), and only when all of this holds (otherwise the full plan runs):
 
 - the task is a plain plan or apply: no `forget`, no released domain, no `rotate --apply`
   scope, no sub-zone of the zone managed by mailzone, and `MAILZONE_NO_FASTPATH` is not set;
@@ -34,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,12 +146,22 @@ def canonical_values(rtype: str, values: Iterable[Any]) -> tuple[str, ...]:
     return tuple(sorted(texts))
 
 
-def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]]) -> LiveZone:
+def live_zone(
+    zone_name: str,
+    rrsets: Iterable[tuple[str, str, int, list[Any]]],
+    valid: Callable[[str, str, str, int, list[Any]], bool] | None = None,
+) -> LiveZone:
     """A live zone from (owner fqdn, type, TTL, lean values) of the sets the provider exposes
     (its supported types, without the apex NS); opaque when a set is not canonical, unless it
-    is of another type and octoDNS reads it without a complaint (then it is in `foreign`)."""
+    is of another type and octoDNS reads it without a complaint (then it is in `foreign`):
+    `valid(zone, fqdn, type, TTL, values)` says so (default: values are dnspython rdatas)."""
     live = LiveZone(exists=True)
     origin = dns.name.from_text(zone_name)
+    if valid is None:
+
+        def valid(zone: str, fqdn: str, rtype: str, ttl: int, values: list[Any]) -> bool:
+            return _valid(zone, fqdn, rtype, ttl, values, origin)
+
     try:
         for fqdn, rtype, ttl, values in rrsets:
             key = (relative(fqdn, zone_name), rtype)
@@ -159,7 +169,7 @@ def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]])
                 raise Opaque(fqdn)
             if rtype in CANONICAL_TYPES:
                 live.sets[key] = (ttl, canonical_values(rtype, values))
-            elif _valid(zone_name, fqdn, rtype, ttl, values, origin):
+            elif valid(zone_name, fqdn, rtype, ttl, values):
                 live.foreign.add(key)
             else:
                 raise Opaque(fqdn)
@@ -169,7 +179,7 @@ def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]])
 
 
 def _valid(
-    zone_name: str, fqdn: str, rtype: str, ttl: int, rdatas: Iterable[Any], origin: dns.name.Name
+    zone_name: str, fqdn: str, rtype: str, ttl: int, rdatas: list[Any], origin: dns.name.Name
 ) -> bool:
     """Whether octoDNS reads the set as the providers do, without a validation complaint."""
     try:
