@@ -10,15 +10,16 @@ takes the full plan), and only when all of this holds (otherwise the full plan r
 - the task is a plain plan or apply: no `forget`, no released domain, no `rotate --apply`
   scope, no sub-zone of the zone managed by mailzone, and `MAILZONE_NO_FASTPATH` is not set;
 - the live zone exists and every record set of a type the provider supports is in the
-  canonical form (A, AAAA, MX, TXT, CNAME, NS; owner names and targets of plain hostname
-  labels; TXT of printable ASCII without quotes or backslashes), or is of another type (CAA,
-  SRV, TLSA, ...) that octoDNS reads and carries over without a complaint and that no registry
+  canonical form (A, AAAA, MX, TXT, CNAME, NS, TLSA; owner names and targets of plain
+  hostname labels; TXT of printable ASCII without quotes or backslashes; TLSA of the usages,
+  selectors and matching types octoDNS validates, with at most 128 hex digits), or is of
+  another type (CAA, SRV, ...) that octoDNS reads and carries over without a complaint and that no registry
   entry or desired record touches: anything else might make octoDNS warn, so it is not judged;
 - the live `_mailzone` registry holds only values mailzone wrote, only claims a record family
   can make, and no domain the project does not know (no warning, no orphan note);
 - every desired record set is live with the same TTL and values, as octoDNS compares them
   (TXT by its joined strings with `;` escaped, names and targets lower-cased, addresses
-  normalised, values as a sorted list), and the registry owns it (no adoption); the apex SPF is
+  normalised, TLSA association data lower-cased, values as a sorted list), and the registry owns it (no adoption); the apex SPF is
   compared after the processor's merge (foreign values kept, the set's live TTL while it has
   them), with no second SPF value live;
 - no live record set the registry gives this run is missing from the desired zone (it would be
@@ -51,10 +52,11 @@ from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.families import generates
 
 DISABLE_ENV = "MAILZONE_NO_FASTPATH"
-CANONICAL_TYPES = frozenset({"A", "AAAA", "MX", "TXT", "CNAME", "NS"})
+CANONICAL_TYPES = frozenset({"A", "AAAA", "MX", "TXT", "CNAME", "NS", "TLSA"})
 _LABEL = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)"
 _NAME = re.compile(rf"(?:(?:\*|{_LABEL})(?:\.{_LABEL})*)?")  # relative owner name, "" = apex
 _TARGET = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.")  # absolute, lower-case
+_HEX = re.compile(r"[0-9a-fA-F]{1,128}")  # longer: dnspython's text splits it, octoDNS chokes
 
 MAX_TTL = 2**31 - 1
 Key = tuple[str, str]  # (name relative to the zone, lower-case; type)
@@ -141,9 +143,23 @@ def canonical_values(rtype: str, values: Iterable[Any]) -> tuple[str, ...]:
         texts = [txt_value(strings) for strings in values]
     elif rtype == "CNAME" or rtype == "NS":
         texts = [target(v) for v in values]
+    elif rtype == "TLSA":
+        texts = [tlsa_text(v) for v in values]
     else:
         raise Opaque(rtype)
     return tuple(sorted(texts))
+
+
+def tlsa_text(value: Any) -> str:
+    """A TLSA value, (usage, selector, matching type, hex) or a dnspython rdata, as octoDNS's
+    text: association data lower-cased, as octoDNS compares it; Opaque for a value octoDNS's
+    validation refuses or its parser would not take."""
+    if not isinstance(value, tuple):
+        value = (value.usage, value.selector, value.mtype, value.cert.hex())
+    usage, selector, mtype, data = value
+    if not (0 <= usage <= 3 and 0 <= selector <= 1 and 0 <= mtype <= 2 and _HEX.fullmatch(data)):
+        raise Opaque("TLSA")
+    return f"{usage} {selector} {mtype} {data.lower()}"
 
 
 def live_zone(
@@ -199,6 +215,8 @@ def record_set(record: Record) -> RRset | None:
         values = [f"{v.preference} {v.exchange}" for v in record.values]
     elif rtype == "CNAME":
         values = [str(record.value)]
+    elif rtype == "TLSA":
+        values = [v.to_rdata_text() for v in record.values]
     elif rtype in CANONICAL_TYPES:
         values = [str(v) for v in record.values]
     else:
