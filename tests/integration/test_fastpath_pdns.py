@@ -94,7 +94,7 @@ def drift(server: PowerDnsServer, root: Path, i: int, zone: str) -> None:
         patch(server, zone, put(f"old.{z}", "MX", 300, f"10 Mail.{zone.upper()}."))
     elif kind == 14:  # a LUA record
         patch(server, zone, put(f"lua.{z}", "LUA", 300, "A \"return '192.0.2.1'\""))
-    elif kind == 16:  # the TLSA association data in capitals: the same to octoDNS
+    elif kind == 16:  # TLSA data sent in capitals (PowerDNS stores it lower-cased; octoDNS too)
         patch(server, zone, put(tlsa, "TLSA", 300, f"3 1 1 {'A' * 64}", f"3 1 1 {'B' * 64}"))
     elif kind == 17:  # an extra TLSA key
         values = (f"3 1 1 {'a' * 64}", f"3 1 1 {'b' * 64}", f"3 1 1 {'c' * 64}")
