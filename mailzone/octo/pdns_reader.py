@@ -20,8 +20,6 @@ from requests import HTTPError
 
 from mailzone.octo import fastpath
 
-_OPAQUE_TYPES = frozenset({"LUA"})
-
 
 class _Kept:
     """A zone GET `live_zone` made, parsed once, answering `populate`'s `resp.json()`."""
@@ -90,7 +88,7 @@ class FastPowerDnsProvider(PowerDnsProvider):
         if rtype == "NS" and name.lower() == zone_name.lower():
             return None
         records = rrset["records"]
-        if rtype in _OPAQUE_TYPES or any(r.get("disabled") is not False for r in records):
+        if rtype == "LUA" or any(r.get("disabled") is not False for r in records):
             raise fastpath.Opaque(rtype)
         if rtype not in fastpath.CANONICAL_TYPES:
             return name, rtype, rrset["ttl"], [rrset]  # judged whole by _valid_set
