@@ -3,22 +3,23 @@ reported unchanged without octoDNS's `provider.plan`.
 
 It is a pre-filter, not a second differ: it only ever answers "unchanged" or "don't know", and
 "don't know" sends the zone through the full plan. It applies only to targets whose live zone
-mailzone reads itself (`bind_reader.FastRfc2136Provider`, `local.LocalZoneFileProvider`: they
-have `live_zone(name)`; every other provider always takes the full plan), and only when all of
-this holds (otherwise the full plan runs):
+mailzone reads itself (`bind_reader.FastRfc2136Provider`, `local.LocalZoneFileProvider`,
+`pdns_reader.FastPowerDnsProvider`: they have `live_zone(name)`; every other provider always
+takes the full plan), and only when all of this holds (otherwise the full plan runs):
 
 - the task is a plain plan or apply: no `forget`, no released domain, no `rotate --apply`
   scope, no sub-zone of the zone managed by mailzone, and `MAILZONE_NO_FASTPATH` is not set;
 - the live zone exists and every record set of a type the provider supports is in the
-  canonical form (A, AAAA, MX, TXT, CNAME, NS; owner names and targets of plain hostname
-  labels; TXT of printable ASCII without quotes or backslashes), or is of another type (CAA,
-  SRV, TLSA, ...) that octoDNS reads and carries over without a complaint and that no registry
+  canonical form (A, AAAA, MX, TXT, CNAME, NS, TLSA; owner names and targets of plain
+  hostname labels; TXT of printable ASCII without quotes or backslashes; TLSA of the usages,
+  selectors and matching types octoDNS validates, with at most 128 hex digits), or is of
+  another type (CAA, SRV, ...) that octoDNS reads and carries over without a complaint and that no registry
   entry or desired record touches: anything else might make octoDNS warn, so it is not judged;
 - the live `_mailzone` registry holds only values mailzone wrote, only claims a record family
   can make, and no domain the project does not know (no warning, no orphan note);
 - every desired record set is live with the same TTL and values, as octoDNS compares them
   (TXT by its joined strings with `;` escaped, names and targets lower-cased, addresses
-  normalised, values as a sorted list), and the registry owns it (no adoption); the apex SPF is
+  normalised, TLSA association data lower-cased, values as a sorted list), and the registry owns it (no adoption); the apex SPF is
   compared after the processor's merge (foreign values kept, the set's live TTL while it has
   them), with no second SPF value live;
 - no live record set the registry gives this run is missing from the desired zone (it would be
@@ -34,7 +35,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,10 +52,11 @@ from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.families import generates
 
 DISABLE_ENV = "MAILZONE_NO_FASTPATH"
-CANONICAL_TYPES = frozenset({"A", "AAAA", "MX", "TXT", "CNAME", "NS"})
+CANONICAL_TYPES = frozenset({"A", "AAAA", "MX", "TXT", "CNAME", "NS", "TLSA"})
 _LABEL = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)"
 _NAME = re.compile(rf"(?:(?:\*|{_LABEL})(?:\.{_LABEL})*)?")  # relative owner name, "" = apex
 _TARGET = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.")  # absolute, lower-case
+_HEX = re.compile(r"[0-9a-fA-F]{1,128}")  # longer: dnspython's text splits it, octoDNS chokes
 
 MAX_TTL = 2**31 - 1
 Key = tuple[str, str]  # (name relative to the zone, lower-case; type)
@@ -141,17 +143,41 @@ def canonical_values(rtype: str, values: Iterable[Any]) -> tuple[str, ...]:
         texts = [txt_value(strings) for strings in values]
     elif rtype == "CNAME" or rtype == "NS":
         texts = [target(v) for v in values]
+    elif rtype == "TLSA":
+        texts = [tlsa_text(v) for v in values]
     else:
         raise Opaque(rtype)
     return tuple(sorted(texts))
 
 
-def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]]) -> LiveZone:
+def tlsa_text(value: Any) -> str:
+    """A TLSA value, (usage, selector, matching type, hex) or a dnspython rdata, as octoDNS's
+    text: association data lower-cased, as octoDNS compares it; Opaque for a value octoDNS's
+    validation refuses or its parser would not take."""
+    if not isinstance(value, tuple):
+        value = (value.usage, value.selector, value.mtype, value.cert.hex())
+    usage, selector, mtype, data = value
+    if not (0 <= usage <= 3 and 0 <= selector <= 1 and 0 <= mtype <= 2 and _HEX.fullmatch(data)):
+        raise Opaque("TLSA")
+    return f"{usage} {selector} {mtype} {data.lower()}"
+
+
+def live_zone(
+    zone_name: str,
+    rrsets: Iterable[tuple[str, str, int, list[Any]]],
+    valid: Callable[[str, str, str, int, list[Any]], bool] | None = None,
+) -> LiveZone:
     """A live zone from (owner fqdn, type, TTL, lean values) of the sets the provider exposes
     (its supported types, without the apex NS); opaque when a set is not canonical, unless it
-    is of another type and octoDNS reads it without a complaint (then it is in `foreign`)."""
+    is of another type and octoDNS reads it without a complaint (then it is in `foreign`):
+    `valid(zone, fqdn, type, TTL, values)` says so (default: values are dnspython rdatas)."""
     live = LiveZone(exists=True)
     origin = dns.name.from_text(zone_name)
+    if valid is None:
+
+        def valid(zone: str, fqdn: str, rtype: str, ttl: int, values: list[Any]) -> bool:
+            return _valid(zone, fqdn, rtype, ttl, values, origin)
+
     try:
         for fqdn, rtype, ttl, values in rrsets:
             key = (relative(fqdn, zone_name), rtype)
@@ -159,7 +185,7 @@ def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]])
                 raise Opaque(fqdn)
             if rtype in CANONICAL_TYPES:
                 live.sets[key] = (ttl, canonical_values(rtype, values))
-            elif _valid(zone_name, fqdn, rtype, ttl, values, origin):
+            elif valid(zone_name, fqdn, rtype, ttl, values):
                 live.foreign.add(key)
             else:
                 raise Opaque(fqdn)
@@ -169,7 +195,7 @@ def live_zone(zone_name: str, rrsets: Iterable[tuple[str, str, int, list[Any]]])
 
 
 def _valid(
-    zone_name: str, fqdn: str, rtype: str, ttl: int, rdatas: Iterable[Any], origin: dns.name.Name
+    zone_name: str, fqdn: str, rtype: str, ttl: int, rdatas: list[Any], origin: dns.name.Name
 ) -> bool:
     """Whether octoDNS reads the set as the providers do, without a validation complaint."""
     try:
@@ -189,6 +215,8 @@ def record_set(record: Record) -> RRset | None:
         values = [f"{v.preference} {v.exchange}" for v in record.values]
     elif rtype == "CNAME":
         values = [str(record.value)]
+    elif rtype == "TLSA":
+        values = [v.to_rdata_text() for v in record.values]
     elif rtype in CANONICAL_TYPES:
         values = [str(v) for v in record.values]
     else:

@@ -238,12 +238,17 @@ def resolve_secrets(defn: ProviderDef) -> dict[str, Any]:
 
 def provider_class(defn: ProviderDef) -> type:
     """Import the provider class named by `class:` (octodns-bind's RFC 2136 provider gets
-    mailzone's faster zone reader, which yields the same records); ProviderError unless it is
+    mailzone's faster zone reader, which yields the same records; octodns-powerdns's provider
+    gets the pre-filter's reader); ProviderError unless it is
     an octoDNS provider class, checked before anything constructs it."""
     if defn.class_path in ("octodns_bind.Rfc2136Provider", "octodns_bind.BindProvider"):
         from mailzone.octo.bind_reader import FastRfc2136Provider
 
         return FastRfc2136Provider
+    if defn.class_path == "octodns_powerdns.PowerDnsProvider":
+        from mailzone.octo.pdns_reader import FastPowerDnsProvider
+
+        return FastPowerDnsProvider
     module_name, _, class_name = defn.class_path.rpartition(".")
     if defn.root is not None:
         _refuse_repository_module(defn, defn.root)

@@ -11,6 +11,7 @@ full plan's."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from mailzone.octo import fastpath
 from mailzone.octo.sync import ProviderCache, ZonePlan, apply_zone, plan_zone, zone_tasks
 from mailzone.repo.project import Project, load_project
-from tests.helpers import basic_spec, ed25519_public_b64, write_spec
+from tests.helpers import DANE_SPEC, basic_spec, dane_state, ed25519_public_b64, write_spec
 
 ZONE = "example.org"
 
@@ -41,7 +42,8 @@ class Site:
 
 KEY = ed25519_public_b64()
 # the spec of example.org: the applied one and the planned one are drawn from these
-VARIANTS = ("base", "ttl", "dmarc", "host", "no-sts")
+VARIANTS = ("base", "ttl", "dmarc", "host", "no-sts", "dane", "dane-one")
+EXAMPLES = int(os.environ.get("MAILZONE_FASTPATH_EXAMPLES", "300"))  # more, to look harder
 
 
 def example_spec(variant: str) -> str:
@@ -59,13 +61,31 @@ def example_spec(variant: str) -> str:
         spec = spec.replace("policy: none", "policy: quarantine")
     if variant == "host":
         spec = spec.replace("192.0.2.25", "192.0.2.26")
+    if variant.startswith("dane"):
+        spec += DANE_SPEC
     return spec
+
+
+def example_state(variant: str) -> str | None:
+    """The state of example.org: mail's DANE keys (3 1 1 aa… and bb…; `dane-one`: aa… alone)."""
+    if not variant.startswith("dane"):
+        return None
+    state = dane_state(ZONE)
+    return (
+        "\n".join(s for s in state.splitlines() if "bbbb" not in s) + "\n"
+        if variant == "dane-one"
+        else state
+    )
 
 
 def make_site(root: Path, variant: str) -> Site:
     """A repository of example.org (as `variant`) and lists.example.org in one `local` zone,
     applied once."""
     write_spec(root, ZONE, example_spec(variant))
+    state = example_state(variant)
+    if state is not None:
+        (root / "state").mkdir(exist_ok=True)
+        (root / "state" / f"{ZONE}.yaml").write_text(state)
     write_spec(
         root,
         f"lists.{ZONE}",
@@ -170,7 +190,7 @@ def rechunk(at: int) -> Callable[[re.Match[str]], str]:
 
 
 def upper_data(m: re.Match[str]) -> str:
-    if m.group(5) in ("MX", "CNAME"):
+    if m.group(5) in ("MX", "CNAME", "TLSA"):
         return m.string[: m.start(7)] + m.group(7).upper()
     return m.string
 
@@ -185,6 +205,8 @@ def other_value(m: re.Match[str]) -> str:
         data = "20 " + data.split()[1]
     elif rtype == "TXT" and not m.group(1).startswith("_mailzone"):
         data = data[:-1] + ' x"'
+    elif rtype == "TLSA":
+        data = "2" + data[1:]  # usage 2 (a trust anchor) for the same data
     return m.string[: m.start(7)] + data
 
 
@@ -220,7 +242,11 @@ FIXED: list[Edit] = [
     appended(r'foo 300 IN TXT "a;b\;c" "d"'),
     appended('@ 300 IN CAA 0 issue "letsencrypt.org"'),
     appended("_sip._tcp 300 IN SRV 10 5 5060 sip.example.org."),
-    appended("_25._tcp.mail 300 IN TLSA 3 1 1 " + "ab" * 32),
+    appended("_25._tcp.mail 300 IN TLSA 3 1 1 " + "ab" * 32),  # in a DANE zone: an extra key
+    appended("_25._tcp.mail 300 IN TLSA 3 1 1 " + "BB" * 32),  # a key again, in capitals
+    appended("_25._tcp.mail 300 IN TLSA 3 1 0 " + "cd" * 100),  # longer than octoDNS parses
+    appended("_25._tcp.mail 300 IN TLSA 4 1 1 " + "cd" * 32),  # a usage octoDNS refuses
+    appended("_25._tcp.mx.lists 300 IN TLSA 3 0 2 " + "ef" * 64),  # another host's
     appended('hw 300 IN HINFO "a" "b"'),
     appended("* 300 IN A 192.0.2.1"),
     appended("Foo-Bar 300 IN A 192.0.2.2"),
@@ -307,7 +333,7 @@ def shown(zp: ZonePlan) -> Any:
 
 
 @settings(
-    max_examples=300,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -351,6 +377,13 @@ def test_prefilter_calls_a_zone_unchanged_exactly_when_the_full_plan_is_a_quiet_
 
 def test_the_applied_zone_is_prefiltered(site: Site) -> None:
     site.file.write_text(site.applied)
+    assert run_plan(site.project, site.cache, fast=True).prefiltered
+
+
+def test_an_applied_dane_zone_is_prefiltered(sites: dict[str, Site]) -> None:
+    site = sites["dane"]
+    site.file.write_text(site.applied)
+    assert "TLSA" in site.applied
     assert run_plan(site.project, site.cache, fast=True).prefiltered
 
 
