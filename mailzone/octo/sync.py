@@ -31,6 +31,7 @@ from mailzone.octo.desired import (
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import MtaStsRemovalError, ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, Project, removed_domains
@@ -267,13 +268,16 @@ def _prefilter(
     plain = not (task.forget or task.release or task.scope is not None or task.sub_zones)
     if reader is None or not plain or task.deletable or not fastpath.enabled():
         return False
+    live = reader(f"{task.zone}.")
+    if not live.exists or live.opaque or (REGISTRY_NAME, "TXT") not in live.sets:
+        return False  # `unchanged` would not judge it (a new zone, say): build nothing more
     try:
         desired = lean_zone(f"{task.zone}.", data)
     except Exception:  # a value octoDNS refuses: the full plan reports it in its words
         return False
     if desired is None:
         return False
-    report = fastpath.unchanged(desired, reader(desired.name), provider.SUPPORTS, known)
+    report = fastpath.unchanged(desired, live, provider.SUPPORTS, known)
     if report is None:
         return False
     provider.forget_live(desired.name)

@@ -403,3 +403,16 @@ def test_a_cname_beside_another_set_is_left_to_the_full_plan() -> None:
     both = [DesiredRecord("mta-sts", "CNAME", 300, ("web.example.net.",))]
     both.append(DesiredRecord("mta-sts", "TXT", 300, ("v=STSv1; id=1",)))
     assert lean_zone(f"{ZONE}.", desired_data([("example.org", both)])) is None
+
+
+def test_a_zone_without_a_registry_gets_no_lean_zone(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zone the pre-filter cannot judge (a new one, say) costs it no desired-zone building."""
+    built: list[str] = []
+    monkeypatch.setattr("mailzone.octo.sync.lean_zone", lambda name, data: built.append(name))
+    lines = site.applied.splitlines(keepends=True)
+    site.file.write_text("".join(line for line in lines if "_mailzone" not in line))
+    full = run_plan(site.project, site.cache, fast=True)
+    assert full.error is None and not full.prefiltered
+    assert built == []
