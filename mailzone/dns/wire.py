@@ -149,14 +149,22 @@ def _name(data: bytes, pos: int) -> str:
             pos = ((length & 0x3F) << 8) | data[pos + 1]
             continue
         label = data[pos + 1 : pos + 1 + length]
-        labels.append("".join(_label_char(b) for b in label))
+        if label.translate(None, _PLAIN):  # a byte that needs escaping
+            labels.append("".join(_label_char(b) for b in label))
+        else:
+            labels.append(label.decode("ascii"))
         pos += length + 1
     return ".".join(labels) + "."
 
 
+_SPECIAL = '."\\()$;@'  # escaped with a backslash, as dnspython writes them
+# the bytes a label shows as themselves (`_label_char`): printable ASCII but the special ones
+_PLAIN = bytes(b for b in range(0x21, 0x7F) if chr(b) not in _SPECIAL)
+
+
 def _label_char(byte: int) -> str:
     char = chr(byte)
-    if char in '."\\()$;@':
+    if char in _SPECIAL:
         return "\\" + char
     if 0x21 <= byte < 0x7F:
         return char

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from octodns.idna import idna_encode
 from octodns.record import Record
 from octodns.zone import Zone
 
@@ -13,6 +15,9 @@ from mailzone.octo.ownership import is_spf
 from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.domain import DesiredRecord, merge_zone
 from mailzone.repo.project import Domain
+
+# a record set `fill_zone` adds: its desired record (None: the registry), name, octoDNS data
+DesiredData = tuple[DesiredRecord | None, str, dict[str, object]]
 
 
 def registry_notes(domain: Domain) -> dict[str, str]:
@@ -47,24 +52,84 @@ def fill_zone(
 
     A TXT name another source already filled (plain octoDNS with several sources) is merged:
     its non-SPF values stay and mailzone's SPF value replaces any other."""
-    for desired in merge_zone(per_domain):
-        record = Record.new(
-            zone, desired.name, octodns_data(desired), source=source, lenient=lenient
-        )
-        present = zone.get_type(desired.name, desired.type) if desired.spf_only else None
-        if present is not None:
-            others = [v for v in present.values if not is_spf(v)]
-            record = record.copy(values=others + list(record.values))
-        zone.add_record(record, replace=present is not None, lenient=lenient)
+    add_records(zone, desired_data(per_domain, ttl, notes), source, lenient)
+
+
+def desired_data(
+    per_domain: Sequence[tuple[str, list[DesiredRecord]]],
+    ttl: int = 3600,
+    notes: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[DesiredData]:
+    """What `fill_zone` adds: (desired record or None for the registry, name, octoDNS data)."""
+    out: list[DesiredData] = [
+        (desired, desired.name, octodns_data(desired)) for desired in merge_zone(per_domain)
+    ]
     values = [
         registry.encode(domain, {registry.owner_key(r) for r in records}, (notes or {}).get(domain))
         for domain, records in per_domain
     ]
     if values:
-        data = {"type": "TXT", "ttl": ttl, "values": sorted(values)}
-        zone.add_record(
-            Record.new(zone, REGISTRY_NAME, data, source=source, lenient=lenient), lenient=lenient
-        )
+        out.append((None, REGISTRY_NAME, {"type": "TXT", "ttl": ttl, "values": sorted(values)}))
+    return out
+
+
+def add_records(
+    zone: Zone,
+    data: Sequence[DesiredData],
+    source: Any = None,
+    lenient: bool = False,
+) -> None:
+    """Add `desired_data`'s records to `zone` as octoDNS records (validated by octoDNS)."""
+    for desired, name, fields in data:
+        record = Record.new(zone, name, fields, source=source, lenient=lenient)
+        spf_only = desired is not None and desired.spf_only
+        present = zone.get_type(name, fields["type"]) if spf_only else None
+        if present is not None:
+            others = [v for v in present.values if not is_spf(v)]
+            record = record.copy(values=others + list(record.values))
+        zone.add_record(record, replace=present is not None, lenient=lenient)
+
+
+class LeanRecord:
+    """What the pre-filter reads of an octoDNS record (`name`, `_type`, `ttl`, `values` or
+    `value`), the values processed by octoDNS's own value type but neither validated nor put
+    in a zone: `fastpath` judges a set unchanged only when it equals a live set that passed the
+    same checks, and a desired zone that takes the full plan is built with `add_records`."""
+
+    __slots__ = ("_type", "name", "ttl", "value", "values")
+
+    def __init__(self, name: str, data: Mapping[str, Any]) -> None:
+        kind = Record.registered_types()[data["type"]]
+        self.name = idna_encode(name) if name else name
+        self._type = data["type"]
+        self.ttl = int(data["ttl"])
+        if "value" in data:
+            self.value = kind._value_type.process(data["value"])
+        else:
+            self.values = sorted(kind._value_type.process(data["values"]))
+
+
+@dataclass
+class LeanZone:
+    """The desired zone as the pre-filter reads it (`name`, `records`, `get_type`), built from
+    `desired_data` without octoDNS's Zone and record objects."""
+
+    name: str
+    records: list[LeanRecord]
+
+    def get_type(self, name: str, rtype: str) -> LeanRecord | None:
+        """The record set of this name and type, if desired."""
+        return next((r for r in self.records if r.name == name and r._type == rtype), None)
+
+
+def lean_zone(name: str, data: Sequence[DesiredData]) -> LeanZone | None:
+    """`desired_data` as a `LeanZone`; None when a name holds a CNAME and another set (octoDNS
+    refuses that zone: the full plan says so)."""
+    records = [LeanRecord(n, fields) for _, n, fields in data]
+    cnames = {r.name for r in records if r._type == "CNAME"}
+    if cnames and sum(r.name in cnames for r in records) > len(cnames):
+        return None
+    return LeanZone(name, records)
 
 
 _TLSA_FIELDS = ("certificate_usage", "selector", "matching_type", "certificate_association_data")

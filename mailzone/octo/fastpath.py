@@ -232,8 +232,9 @@ def unchanged(
 ) -> ZoneReport | None:
     """The report of a zone whose full plan would be empty and say nothing; None: don't know.
 
-    `desired` is the zone `fill_zone` made (before the processor), `known` the project's
-    domain names (a registry entry of another domain is an orphan note)."""
+    `desired` is the zone `fill_zone` would make (before the processor; `sync` passes a
+    `desired.LeanZone`), `known` the project's domain names (a registry entry of another
+    domain is an orphan note)."""
     if not live.exists or live.opaque:
         return None
     try:

@@ -21,10 +21,17 @@ from octodns.zone import Zone
 from mailzone.errors import MailzoneError
 from mailzone.octo import fastpath
 from mailzone.octo import providers as provider_files
-from mailzone.octo.desired import fill_zone, registry_notes
+from mailzone.octo.desired import (
+    DesiredData,
+    add_records,
+    desired_data,
+    lean_zone,
+    registry_notes,
+)
 from mailzone.octo.guards import GuardHit
 from mailzone.octo.ownership import MtaStsRemovalError, ZoneReport
 from mailzone.octo.processor import MailzoneProcessor, ZoneOptions
+from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.octo.thresholds import RecordPlan
 from mailzone.records.model import relative_name
 from mailzone.repo.project import Domain, Project, removed_domains
@@ -209,18 +216,18 @@ def plan_zone(
     result = ZonePlan(task)
     try:
         provider = cache.get(task.provider)
-        desired = Zone(f"{task.zone}.", task.sub_zones)
         per_domain = [(d.name, d.records) for d in task.domains]
         per_domain += [(d.name, []) for d in task.forget]
         per_domain += [(name, []) for name in task.release]
-        fill_zone(
-            desired,
+        data = desired_data(
             per_domain,
             ttl=min((d.spec.ttl for d in task.domains), default=3600),
             notes={d.name: registry_notes(d) for d in task.domains},
         )
-        if _prefilter(task, provider, desired, known, result):
+        if _prefilter(task, provider, data, known, result):
             return result
+        desired = Zone(f"{task.zone}.", task.sub_zones)
+        add_records(desired, data)
         processor = MailzoneProcessor("mailzone", adopt=adopt)
         processor.zone_options[desired.name] = ZoneOptions(
             protected=_protected(task),
@@ -253,14 +260,24 @@ def plan_zone(
 
 
 def _prefilter(
-    task: ZoneTask, provider: Any, desired: Zone, known: set[str], result: ZonePlan
+    task: ZoneTask, provider: Any, data: list[DesiredData], known: set[str], result: ZonePlan
 ) -> bool:
-    """Whether the zone is unchanged by `fastpath` (then `result` says so); False: plan it."""
+    """Whether the zone is unchanged by `fastpath` (then `result` says so); False: plan it.
+    It compares a `lean_zone`: octoDNS's zone and records are built only for a full plan."""
     reader = getattr(provider, "live_zone", None)
     plain = not (task.forget or task.release or task.scope is not None or task.sub_zones)
     if reader is None or not plain or task.deletable or not fastpath.enabled():
         return False
-    report = fastpath.unchanged(desired, reader(desired.name), provider.SUPPORTS, known)
+    live = reader(f"{task.zone}.")
+    if not live.exists or live.opaque or (REGISTRY_NAME, "TXT") not in live.sets:
+        return False  # `unchanged` would not judge it (a new zone, say): build nothing more
+    try:
+        desired = lean_zone(f"{task.zone}.", data)
+    except Exception:  # a value octoDNS refuses: the full plan reports it in its words
+        return False
+    if desired is None:
+        return False
+    report = fastpath.unchanged(desired, live, provider.SUPPORTS, known)
     if report is None:
         return False
     provider.forget_live(desired.name)

@@ -115,6 +115,7 @@ def load_domain(path: Path, root: Path, text: str | None = None) -> Domain:
     doc = load_yaml(path, text)
     spec = validate(ZoneSpec, doc)
     imported = check_spec(spec, doc, root)
+    doc.data = None  # validated: the lines are all a Domain needs of it (~2 KB a spec)
     stem = path.name.rsplit(".", 1)[0].rstrip(".")
     with contextlib.suppress(ValueError):
         stem = idna_name(stem)

@@ -107,3 +107,10 @@ def test_any_txt_strings_read_as_dnspython_reads_them(strings: list[bytes]) -> N
 
     assert records == [rdata.to_text()]
     assert texts == (b"".join(strings).decode("utf-8", "replace"),)
+
+
+@given(st.lists(st.binary(min_size=1, max_size=63), min_size=1, max_size=4))
+def test_any_name_reads_as_dnspython_writes_it(labels: list[bytes]) -> None:
+    """Plain labels take a shortcut; every other byte is escaped as dnspython escapes it."""
+    name = dns.name.Name([*labels, b""])
+    assert dnswire._name(name.to_wire(), 0) == name.to_text()

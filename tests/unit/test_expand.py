@@ -135,3 +135,9 @@ def test_lookup_count_ignores_qualifiers_and_case(terms: list[tuple[str, str, bo
         name = term.split("=")[0] if is_modifier else term.split(":")[0].split("/")[0]
         expected += name in ("include", "a", "mx", "ptr", "exists", "redirect")
     assert spf_terms.count_lookups(" ".join(["v=spf1", *written])) == expected
+
+
+def test_a_loaded_domain_keeps_the_lines_of_its_spec_not_the_parsed_yaml(tmp_path: Path) -> None:
+    domain = load_domain(write_spec(tmp_path, "example.org", basic_spec()), tmp_path)
+    assert domain.doc.data is None  # the spec model has it all: memory at 10,000 domains
+    assert domain.doc.where(("domain",)).endswith("example.org.yaml:1")

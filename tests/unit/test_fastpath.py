@@ -22,9 +22,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from octodns.zone import Zone
 
 from mailzone.octo import fastpath
+from mailzone.octo.desired import add_records, desired_data, lean_zone
 from mailzone.octo.sync import ProviderCache, ZonePlan, apply_zone, plan_zone, zone_tasks
+from mailzone.records.model import DesiredRecord
 from mailzone.repo.project import Project, load_project
 from tests.helpers import DANE_SPEC, basic_spec, dane_state, ed25519_public_b64, write_spec
 
@@ -390,3 +393,59 @@ def test_an_applied_dane_zone_is_prefiltered(sites: dict[str, Site]) -> None:
 def test_no_fastpath_env_turns_it_off(site: Site) -> None:
     site.file.write_text(site.applied)
     assert not run_plan(site.project, site.cache, fast=False).prefiltered
+
+
+def test_a_prefiltered_zone_builds_no_octodns_zone(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pre-filter compares a lean desired zone: octoDNS's Zone is built for full plans only."""
+
+    def no_zone(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an octoDNS Zone was built")
+
+    site.file.write_text(site.applied)
+    monkeypatch.setattr("mailzone.octo.sync.Zone", no_zone)
+    fast = run_plan(site.project, site.cache, fast=True)
+    assert fast.error is None and fast.prefiltered
+
+
+ODD = [  # values octoDNS normalises: case, uncompressed addresses, `;` escaped
+    DesiredRecord("", "MX", 300, ("20 MX2.Example.NET.", "10 mail.example.org.")),
+    DesiredRecord("mail", "A", 300, ("192.0.2.25", "192.0.2.3")),
+    DesiredRecord("mail", "AAAA", 300, ("2001:DB8:0:0::1", "2001:db8::a")),
+    DesiredRecord("mta-sts", "CNAME", 600, ("Web.Example.NET.",)),
+    DesiredRecord("_dmarc", "TXT", 300, ("v=DMARC1; p=none", "x" * 300)),
+]
+
+
+def test_the_lean_desired_zone_reads_as_octodns_records(sites: dict[str, Site]) -> None:
+    """Every set the pre-filter compares is the set octoDNS's record of the same data gives."""
+    cases = [[(d.name, d.records) for d in s.project.domains.values()] for s in sites.values()]
+    for per_domain in [*cases, [("example.org", ODD)]]:
+        data = desired_data(per_domain, ttl=300, notes={})
+        zone = Zone(f"{ZONE}.", [])
+        add_records(zone, data)
+        lean = lean_zone(f"{ZONE}.", data)
+        assert lean is not None
+        real = {(r.name, r._type): fastpath.record_set(r) for r in zone.records}
+        mine = {(r.name, r._type): fastpath.record_set(r) for r in lean.records}
+        assert mine == real and None not in real.values()
+
+
+def test_a_cname_beside_another_set_is_left_to_the_full_plan() -> None:
+    both = [DesiredRecord("mta-sts", "CNAME", 300, ("web.example.net.",))]
+    both.append(DesiredRecord("mta-sts", "TXT", 300, ("v=STSv1; id=1",)))
+    assert lean_zone(f"{ZONE}.", desired_data([("example.org", both)])) is None
+
+
+def test_a_zone_without_a_registry_gets_no_lean_zone(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zone the pre-filter cannot judge (a new one, say) costs it no desired-zone building."""
+    built: list[str] = []
+    monkeypatch.setattr("mailzone.octo.sync.lean_zone", lambda name, data: built.append(name))
+    lines = site.applied.splitlines(keepends=True)
+    site.file.write_text("".join(line for line in lines if "_mailzone" not in line))
+    full = run_plan(site.project, site.cache, fast=True)
+    assert full.error is None and not full.prefiltered
+    assert built == []
