@@ -12,6 +12,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mailzone.errors import SpecError
+from mailzone.repo.project import Domain, load_domain
 from mailzone.repo.state import load_state, save_state
 from mailzone.spec.state import TlsaKey
 
@@ -149,3 +151,17 @@ def write_tlsa_keys(
     state = load_state(root, domain)
     kept = [k for k in state.tlsa if k.host != fqdn]
     save_state(root, state.model_copy(update={"tlsa": kept + keys}))
+
+
+def load_example(root: Path, body: str) -> Domain:
+    """zones/example.org.yaml with `body`, loaded as `mailzone` loads it."""
+    return load_domain(write_spec(root, "example.org", body), root)
+
+
+def example_errors(root: Path, body: str) -> list[str]:
+    """The error lines loading zones/example.org.yaml with `body` gives (paths from `root`)."""
+    try:
+        load_example(root, body)
+    except SpecError as err:
+        return [line.replace(f"{root}/", "") for line in err.details or [str(err)]]
+    raise AssertionError("the spec loaded without an error")

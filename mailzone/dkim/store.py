@@ -37,7 +37,7 @@ from mailzone.dkim.keys import public_key_of
 from mailzone.errors import MailzoneError
 from mailzone.spec.dkim_key import GOOD_RSA_BITS, PublicKey
 from mailzone.spec.yamlfile import display_path
-from mailzone.util.files import temp_file, write_atomic
+from mailzone.util.files import fsync_dir, synced_temp, write_atomic
 
 if TYPE_CHECKING:
     from mailzone.dkim.keys import PrivateKey
@@ -157,7 +157,7 @@ class KeyStore:
             path.unlink()
         except FileNotFoundError:
             raise MailzoneError(f"{path}: no DKIM key for selector {selector!r}") from None
-        _fsync_directory(path.parent)
+        fsync_dir(path.parent)
 
     def archive(self, domain: str, selector: str, archive_dir: Path) -> Path:
         """Move a key into `archive_dir` (same name, mode and group), which may be on another disk.
@@ -392,16 +392,8 @@ class KeyStore:
 
 def _publish(path: Path, data: bytes, mode: int, gid: int | None) -> None:
     """Make `path` hold `data` with `mode`/`gid`, atomically, failing if `path` exists."""
-    # mkstemp creates the file 0600 (O_EXCL), so the bytes are never readable by others
-    fd, tmp = temp_file(path)
+    tmp = synced_temp(path, data, mode, gid)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if gid is not None:
-                os.fchown(fh.fileno(), -1, gid)
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
         # link, not rename: it fails if the name exists, so no key is ever replaced
         try:
             os.link(tmp, path)
@@ -412,16 +404,7 @@ def _publish(path: Path, data: bytes, mode: int, gid: int | None) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # make the new name durable; not every filesystem allows it
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 def _load(path: Path, data: bytes, validate: bool = True) -> PrivateKey:

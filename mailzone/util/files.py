@@ -24,6 +24,26 @@ def temp_file(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
 
 
+def synced_temp(path: Path, data: bytes, mode: int, gid: int | None = None) -> str:
+    """A temp file beside `path` holding `data`, given `mode` and group `gid` and synced (it is
+    created 0600, so the bytes are never readable by others meanwhile); its name. On failure no
+    temp file remains."""
+    fd, tmp = temp_file(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if gid is not None:
+                os.fchown(fh.fileno(), -1, gid)
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
 def write_atomic(path: Path, text: str, mode: int = 0o644, durable: bool = True) -> None:
     """Replace `path` with `text` (temp file in the same directory, fsync, rename, fsync dir).
 
@@ -44,10 +64,10 @@ def write_atomic(path: Path, text: str, mode: int = 0o644, durable: bool = True)
             os.unlink(tmp)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make the renames in `folder` durable (not every filesystem allows it)."""
     with contextlib.suppress(OSError):
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -110,15 +130,7 @@ def replace_together(files: Sequence[tuple[Path, bytes, int, int | None]]) -> No
     temps: list[tuple[str, Path]] = []
     try:
         for path, data, mode, gid in files:
-            fd, tmp = temp_file(path)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:  # mkstemp made it 0600: never readable by others
-                fh.write(data)
-                fh.flush()
-                if gid is not None:
-                    os.fchown(fh.fileno(), -1, gid)
-                os.fchmod(fh.fileno(), mode)
-                os.fsync(fh.fileno())
+            temps.append((synced_temp(path, data, mode, gid), path))
         for tmp, path in temps:
             os.replace(tmp, path)
     finally:
@@ -126,4 +138,4 @@ def replace_together(files: Sequence[tuple[Path, bytes, int, int | None]]) -> No
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     for folder in {path.parent for path, *_ in files}:
-        _fsync_dir(folder)
+        fsync_dir(folder)

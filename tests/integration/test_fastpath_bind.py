@@ -3,8 +3,6 @@ planned with the pre-filter and without it (MAILZONE_NO_FASTPATH=1) give the sam
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +18,14 @@ from mailzone.dns import axfr
 from mailzone.dns.wire import Unusual
 from mailzone.octo import fastpath
 from tests.cli import mailzone, write_provider
-from tests.helpers import DANE_SPEC, basic_spec, dane_state, write_spec
+from tests.helpers import basic_spec, write_spec
+from tests.prefilter import apply_then_drift, plans_agree
 from tests.servers import BindServer, ServerFactory
 
 pytestmark = [pytest.mark.integration]
 
 COUNT = 200
 DANE = (10, 11)  # kinds whose spec has `dane:` (mail.<zone>: TLSA 3 1 1 aa… and bb…)
-INFO_LINE = re.compile(r"(\d+) of (\d+) zones unchanged by the pre-filter")
 
 
 def update(server: BindServer, zone: str, *steps: tuple[str, ...]) -> None:
@@ -88,36 +86,14 @@ def test_plan_is_the_same_with_and_without_the_prefilter(
     # given 200 zones on BIND, applied, then drifted live or in their specs
     zones = [f"z{i:03d}.example" for i in range(COUNT)]
     server = bind_factory(zones=[f"{z}." for z in zones])
-    write_provider(tmp_path, "bind", server.provider_config())
-    for i, zone in enumerate(zones):
-        dane = i % 30 in DANE
-        write_spec(tmp_path, zone, basic_spec(zone, "bind", DANE_SPEC if dane else ""))
-        if dane:
-            (tmp_path / "state").mkdir(exist_ok=True)
-            (tmp_path / "state" / f"{zone}.yaml").write_text(dane_state(zone))
-    applied = mailzone(tmp_path, "apply", "--yes")
-    assert applied.code == 0, applied.out + applied.err
-    for i, zone in enumerate(zones):
-        drift(server, tmp_path, i, zone)
+    config = server.provider_config()
+    apply_then_drift(
+        tmp_path, "bind", config, zones, DANE, lambda i, z: drift(server, tmp_path, i, z)
+    )
 
-    # when the plan runs with the pre-filter and without
-    fast = mailzone(tmp_path, "plan", "--format", "json", "--exit-code")
-    counted = mailzone(tmp_path, "-v", "plan", "--exit-code")
-    monkeypatch.setenv("MAILZONE_NO_FASTPATH", "1")
-    full = mailzone(tmp_path, "plan", "--format", "json", "--exit-code")
-
-    # then both say the same, byte for byte, and the pre-filter took the quiet zones
-    assert full.code == 2, full.err
-    assert fast.err == full.err
-    for one, other in zip(
-        json.loads(fast.out)["zones"], json.loads(full.out)["zones"], strict=True
-    ):
-        assert one == other
-    assert (fast.code, fast.out) == (full.code, full.out)
-    assert '"action": "update"' in full.out and "adopt" in full.out
-    seen = INFO_LINE.search(counted.err)
-    assert seen is not None, counted.err
-    unchanged, total = map(int, seen.groups())
+    # when the plan runs with the pre-filter and without, then both say the same, byte for
+    # byte, and the pre-filter took the quiet zones
+    unchanged, total = plans_agree(tmp_path, monkeypatch)
     assert total == COUNT
     # 11 of every 30 zones drifted; 3 of those drifts (foreign A, apex TXT, CAA) change nothing
     assert unchanged == COUNT - sum(1 for i in range(COUNT) if i % 30 in {2, 3, 4, 6, 7, 8, 9, 11})

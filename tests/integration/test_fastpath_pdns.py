@@ -4,16 +4,13 @@ with DANE, planned with the pre-filter and without it (MAILZONE_NO_FASTPATH=1): 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.cli import mailzone, write_provider
-from tests.helpers import DANE_SPEC, basic_spec, dane_state, write_spec
-from tests.integration.test_fastpath_bind import INFO_LINE
+from tests.prefilter import apply_then_drift, plans_agree
 from tests.servers import PowerDnsServer, ServerFactory
 
 pytestmark = [pytest.mark.integration]
@@ -130,35 +127,14 @@ def test_plan_is_the_same_with_and_without_the_prefilter(
     # given 210 zones on PowerDNS (a few with DANE), applied, then drifted live or in specs
     zones = [f"z{i:03d}.example" for i in range(COUNT)]
     server = pdns_factory(zones=[f"{z}." for z in zones])
-    write_provider(tmp_path, "pdns", server.provider_config())
-    for i, zone in enumerate(zones):
-        dane = i % 30 in DANE
-        write_spec(tmp_path, zone, basic_spec(zone, "pdns", DANE_SPEC if dane else ""))
-        if dane:
-            (tmp_path / "state").mkdir(exist_ok=True)
-            (tmp_path / "state" / f"{zone}.yaml").write_text(dane_state(zone))
-    applied = mailzone(tmp_path, "apply", "--yes")
-    assert applied.code == 0, applied.out + applied.err
-    for i, zone in enumerate(zones):
-        drift(server, tmp_path, i, zone)
+    config = server.provider_config()
+    apply_then_drift(
+        tmp_path, "pdns", config, zones, DANE, lambda i, z: drift(server, tmp_path, i, z)
+    )
 
-    # when the plan runs with the pre-filter and without
-    fast = mailzone(tmp_path, "plan", "--format", "json", "--exit-code")
-    counted = mailzone(tmp_path, "-v", "plan", "--exit-code")
-    monkeypatch.setenv("MAILZONE_NO_FASTPATH", "1")
-    full = mailzone(tmp_path, "plan", "--format", "json", "--exit-code")
-
-    # then both say the same, byte for byte, and the pre-filter took exactly the quiet zones
-    assert full.code == 2, full.err
-    assert fast.err == full.err
-    planned = json.loads(full.out)["zones"]
-    for one, other in zip(json.loads(fast.out)["zones"], planned, strict=True):
-        assert one == other
-    assert (fast.code, fast.out) == (full.code, full.out)
-    assert '"action": "update"' in full.out and "adopt" in full.out
-    seen = INFO_LINE.search(counted.err)
-    assert seen is not None, counted.err
-    assert tuple(map(int, seen.groups())) == (
+    # when the plan runs with the pre-filter and without, then both say the same, byte for
+    # byte, and the pre-filter took exactly the quiet zones
+    assert plans_agree(tmp_path, monkeypatch) == (
         sum(1 for i in range(COUNT) if i % 30 in QUIET or i % 30 > 22),
         COUNT,
     )

@@ -14,24 +14,12 @@ from hypothesis import strategies as st
 from mailzone.check.env import CheckEnv
 from mailzone.check.mta_sts import Policy, PolicyError, check_mta_sts, parse_policy
 from mailzone.dns.query import Answer
-from mailzone.errors import SpecError
 from mailzone.octo import registry
 from mailzone.records.families import generates
 from mailzone.records.mta_sts import mx_covered, policy_id, policy_text
-from mailzone.repo.project import Domain, load_domain
+from mailzone.repo.project import Domain
 from tests.helpers import MTA_STS_SPEC as STS
-from tests.helpers import basic_spec, write_spec
-
-
-def _domain(tmp_path: Path, body: str) -> Domain:
-    return load_domain(write_spec(tmp_path, "example.org", body), tmp_path)
-
-
-def _error(tmp_path: Path, body: str) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        _domain(tmp_path, body)
-    lines = caught.value.details or [str(caught.value)]
-    return [line.replace(f"{tmp_path}/", "") for line in lines]
+from tests.helpers import basic_spec, example_errors, load_example
 
 
 def test_policy_lists_every_mx_host_with_crlf_lines(tmp_path: Path) -> None:
@@ -39,7 +27,7 @@ def test_policy_lists_every_mx_host_with_crlf_lines(tmp_path: Path) -> None:
     body = body.replace(
         "hosts:\n", "hosts:\n  - {name: mx2, ipv4: [192.0.2.26], mx_priority: 20}\n"
     )
-    spec = _domain(tmp_path, body).spec
+    spec = load_example(tmp_path, body).spec
 
     assert policy_text(spec) == (
         "version: STSv1\r\nmode: testing\r\nmx: mail.example.org\r\nmx: mx2.example.org\r\n"
@@ -48,7 +36,7 @@ def test_policy_lists_every_mx_host_with_crlf_lines(tmp_path: Path) -> None:
 
 
 def test_records_are_the_txt_with_the_policy_id_and_the_host_addresses(tmp_path: Path) -> None:
-    domain = _domain(tmp_path, basic_spec(extra=STS))
+    domain = load_example(tmp_path, basic_spec(extra=STS))
     records = {(r.name, r.type): r.values for r in domain.records}
 
     assert records[("_mta-sts", "TXT")] == (f"v=STSv1; id={policy_id(domain.spec)}",)
@@ -59,15 +47,15 @@ def test_records_are_the_txt_with_the_policy_id_and_the_host_addresses(tmp_path:
 
 def test_the_id_changes_with_the_policy_and_only_then(tmp_path: Path) -> None:
     base = basic_spec(extra=STS)
-    first = policy_id(_domain(tmp_path, base).spec)
-    assert policy_id(_domain(tmp_path, base).spec) == first
+    first = policy_id(load_example(tmp_path, base).spec)
+    assert policy_id(load_example(tmp_path, base).spec) == first
     # the host's address and the TTL are not in the policy
     moved = base.replace("192.0.2.80", "192.0.2.81").replace("ttl: 300", "ttl: 600")
-    assert policy_id(_domain(tmp_path, moved).spec) == first
+    assert policy_id(load_example(tmp_path, moved).spec) == first
     changed = {
-        policy_id(_domain(tmp_path, base.replace("mode: testing", "mode: none")).spec),
-        policy_id(_domain(tmp_path, base + "  max_age: 2w\n").spec),
-        policy_id(_domain(tmp_path, base + "  mx: ['*.example.org']\n").spec),
+        policy_id(load_example(tmp_path, base.replace("mode: testing", "mode: none")).spec),
+        policy_id(load_example(tmp_path, base + "  max_age: 2w\n").spec),
+        policy_id(load_example(tmp_path, base + "  mx: ['*.example.org']\n").spec),
     }
     assert first not in changed and len(changed) == 3
     assert all(len(i) == 20 and i.isalnum() for i in changed)
@@ -93,7 +81,7 @@ def test_a_wildcard_covers_exactly_one_leftmost_label(
 def test_enforce_needs_tls_rpt_and_every_mx_host_covered(tmp_path: Path) -> None:
     body = basic_spec(extra=STS.replace("testing", "enforce")) + "  mx: ['*.example.net']\n"
 
-    errors = _error(tmp_path, body)
+    errors = example_errors(tmp_path, body)
 
     assert errors == [
         "zones/example.org.yaml:12: mta_sts.mode: enforce needs tls_rpt (reports of failed "
@@ -105,15 +93,15 @@ def test_enforce_needs_tls_rpt_and_every_mx_host_covered(tmp_path: Path) -> None
 
 def test_a_wildcard_line_covers_the_mx_hosts_in_testing_and_none(tmp_path: Path) -> None:
     body = basic_spec(extra=STS) + "  mx: ['*.example.org']\n"
-    assert _domain(tmp_path, body).spec.mta_sts is not None
-    assert _domain(tmp_path, body.replace("testing", "none")).spec.mta_sts is not None
+    assert load_example(tmp_path, body).spec.mta_sts is not None
+    assert load_example(tmp_path, body.replace("testing", "none")).spec.mta_sts is not None
 
 
 def test_enforce_with_tls_rpt_and_covered_mx_is_valid(tmp_path: Path) -> None:
     body = basic_spec(extra=STS.replace("testing", "enforce"))
     body += "tls_rpt:\n  rua: ['mailto:tls@example.org']\n"
 
-    assert _domain(tmp_path, body).spec.mta_sts is not None
+    assert load_example(tmp_path, body).spec.mta_sts is not None
 
 
 @pytest.mark.parametrize(
@@ -129,7 +117,7 @@ def test_enforce_with_tls_rpt_and_covered_mx_is_valid(tmp_path: Path) -> None:
     ],
 )
 def test_bad_values_are_one_line_each(tmp_path: Path, extra: str, line: int, message: str) -> None:
-    errors = _error(tmp_path, basic_spec(extra=STS) + extra)
+    errors = example_errors(tmp_path, basic_spec(extra=STS) + extra)
 
     assert len(errors) == 1
     assert errors[0].startswith(f"zones/example.org.yaml:{line}: "), errors
@@ -137,7 +125,7 @@ def test_bad_values_are_one_line_each(tmp_path: Path, extra: str, line: int, mes
 
 
 def test_a_host_needs_an_address_and_a_mode(tmp_path: Path) -> None:
-    errors = _error(tmp_path, basic_spec(extra="mta_sts:\n  host: {}\n"))
+    errors = example_errors(tmp_path, basic_spec(extra="mta_sts:\n  host: {}\n"))
 
     assert errors == [
         "zones/example.org.yaml:11: mta_sts.mode: required field is missing",
@@ -145,13 +133,13 @@ def test_a_host_needs_an_address_and_a_mode(tmp_path: Path) -> None:
         "A/AAAA or the CNAME of mta-sts.<domain>",
     ]
     both = STS + "    cname: web.example.net.\n"
-    (error,) = _error(tmp_path, basic_spec(extra=both))
+    (error,) = example_errors(tmp_path, basic_spec(extra=both))
     assert error.startswith("zones/example.org.yaml:13: mta_sts.host: give ipv4/ipv6 or cname")
 
 
 def test_a_cname_host_is_the_only_record_at_mta_sts(tmp_path: Path) -> None:
     body = basic_spec(extra="mta_sts:\n  mode: testing\n  host: {cname: Web.Example.NET}\n")
-    records = {(r.name, r.type): r.values for r in _domain(tmp_path, body).records}
+    records = {(r.name, r.type): r.values for r in load_example(tmp_path, body).records}
 
     assert [t for n, t in records if n == "mta-sts"] == ["CNAME"]
     assert records[("mta-sts", "CNAME")] == ("web.example.net.",)
@@ -198,7 +186,7 @@ def _txt(*values: str) -> Answer:
 
 
 def test_check_passes_when_the_served_id_is_the_policys(tmp_path: Path) -> None:
-    domain = _domain(tmp_path, basic_spec(extra=STS))
+    domain = load_example(tmp_path, basic_spec(extra=STS))
     good = f"v=STSv1; id={policy_id(domain.spec)}"
     host = {("mta-sts.example.org", "A"): Answer("NOERROR", ["192.0.2.80"])}
 
@@ -222,7 +210,7 @@ def test_check_passes_when_the_served_id_is_the_policys(tmp_path: Path) -> None:
 
 
 def test_check_says_nothing_without_mta_sts(tmp_path: Path) -> None:
-    assert _check(_domain(tmp_path, basic_spec()), {}) == []
+    assert _check(load_example(tmp_path, basic_spec()), {}) == []
 
 
 @pytest.mark.parametrize(
@@ -273,7 +261,7 @@ def test_the_note_round_trips_with_and_without_its_date() -> None:
 
 def test_the_spec_policy_text_parses_to_what_the_spec_says(tmp_path: Path) -> None:
     body = basic_spec(extra=STS) + "  max_age: 1d\n  mx: ['*.example.org', 'MX.Example.NET.']\n"
-    spec = _domain(tmp_path, body).spec
+    spec = load_example(tmp_path, body).spec
 
     assert parse_policy(policy_text(spec)) == Policy(
         "testing", frozenset({"*.example.org", "mx.example.net"}), 86400

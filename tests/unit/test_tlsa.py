@@ -12,27 +12,15 @@ import pytest
 import trustme
 from pydantic import ValidationError
 
-from mailzone.errors import SpecError
 from mailzone.records.domain import expand_domain
 from mailzone.records.families import generates
 from mailzone.records.tlsa import spki_sha256
-from mailzone.repo.project import Domain, load_domain
+from mailzone.repo.project import Domain
 from mailzone.spec.state import DomainState, TlsaKey
-from tests.helpers import basic_spec, write_spec
+from tests.helpers import basic_spec, example_errors, load_example
 
 DANE = "dnssec: true\ndane: {}\n"
 NOW = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
-
-
-def _domain(tmp_path: Path, body: str) -> Domain:
-    return load_domain(write_spec(tmp_path, "example.org", body), tmp_path)
-
-
-def _error(tmp_path: Path, body: str) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        _domain(tmp_path, body)
-    lines = caught.value.details or [str(caught.value)]
-    return [line.replace(f"{tmp_path}/", "") for line in lines]
 
 
 def _openssl_hash(cert: bytes) -> str:
@@ -62,7 +50,7 @@ def test_spki_hash_refuses_text_without_pem() -> None:
 
 
 def test_tlsa_records_carry_current_and_next_as_3_1_1(tmp_path: Path) -> None:
-    domain = _domain(tmp_path, basic_spec(extra=DANE))
+    domain = load_example(tmp_path, basic_spec(extra=DANE))
     keys = [
         TlsaKey(host="mail.example.org", role="current", spki_sha256="a" * 64, added=NOW),
         TlsaKey(host="mail.example.org", role="next", spki_sha256="b" * 64, added=NOW),
@@ -75,7 +63,7 @@ def test_tlsa_records_carry_current_and_next_as_3_1_1(tmp_path: Path) -> None:
 
 
 def test_a_dane_host_without_keys_gets_no_record(tmp_path: Path) -> None:
-    domain = _domain(tmp_path, basic_spec(extra=DANE))
+    domain = load_example(tmp_path, basic_spec(extra=DANE))
     assert not [r for r in domain.records if r.type == "TLSA"]
 
 
@@ -86,7 +74,7 @@ def load_domain_records(
 
 
 def test_dane_without_dnssec_is_refused_naming_the_line(tmp_path: Path) -> None:
-    lines = _error(tmp_path, basic_spec(extra="dane: {}\n"))
+    lines = example_errors(tmp_path, basic_spec(extra="dane: {}\n"))
     assert lines == [
         "zones/example.org.yaml:11: dane: TLSA records need a DNSSEC-signed zone (receivers "
         "ignore them otherwise); sign the zone, then set dnssec: true"
@@ -100,7 +88,7 @@ def test_dane_hosts_must_be_mx_hosts_inside_the_zone(tmp_path: Path) -> None:
         "hosts:\n  - {name: out.example.net., roles: [mx]}\n  - name: mail",
         1,
     )
-    lines = _error(tmp_path, body)
+    lines = example_errors(tmp_path, body)
     assert lines == [
         "zones/example.org.yaml:14: dane.hosts: 'nope' is not one of hosts",
         "zones/example.org.yaml:14: dane.hosts: 'out.example.net.' lies outside the zone: its "
