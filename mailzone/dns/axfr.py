@@ -19,7 +19,13 @@ messages are kept, so a caller that needs dnspython's messages after all parses 
 (`messages`). A server that does not answer in time raises TimeoutError, one that cannot be
 reached OSError; anything unexpected (an rcode other than NOERROR, a message without TSIG when a
 key is used, a malformed message) raises `Unusual`: the caller then transfers with dnspython,
-which reports the problem as it always did."""
+which reports the problem as it always did.
+
+Given a `Connections`, transfers run one after the other on one TCP connection per thread
+(RFC 5936 section 4.1 lets a client send several queries on one connection), which saves a
+connection set-up and tear-down per zone. A connection the server has closed meanwhile (BIND
+closes idle ones after 30 s) is opened again; a server that closes after each transfer, or
+does not answer a second query, gets a new connection for every transfer from then on."""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import ipaddress
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,24 +74,123 @@ def transfer(
     timeout: float,
     keyring: Mapping[dns.name.Name, Any] | None = None,
     keyalgorithm: Any = None,
+    connections: Connections | None = None,
 ) -> Transfer:
     """AXFR `zone` from `host`:`port` (TSIG with the keyring's first key, as dnspython's
-    `use_tsig` takes it, when given)."""
+    `use_tsig` takes it, when given), on a kept connection when `connections` has one."""
     key = _key(keyring, keyalgorithm) if keyring is not None else None
+    if connections is None:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            return _transfer_on(sock, zone, timeout, key)[0]
+    kept = connections.take(host, port)
+    if kept is not None:
+        try:
+            out, clean = _transfer_on(kept, zone, timeout, key)
+        except (_Unanswered, TimeoutError):  # closed meanwhile, or no second query taken
+            kept.close()
+            connections.single(host, port)
+        except BaseException:
+            kept.close()
+            raise
+        else:
+            connections.keep(host, port, kept, clean)
+            return out
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        out, clean = _transfer_on(sock, zone, timeout, key)
+    except BaseException:
+        sock.close()
+        raise
+    connections.keep(host, port, sock, clean)
+    return out
+
+
+def _transfer_on(
+    sock: socket.socket, zone: str, timeout: float, key: dns.tsig.Key | None
+) -> tuple[Transfer, bool]:
+    """The transfer on an open connection; whether nothing was left unread after it."""
     ident, wire, mac = _query(zone, key)
     out = Transfer(query_mac=mac)
-    origin = dns.name.from_text(zone)
     deadline = time.monotonic() + timeout
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    try:
+        sock.settimeout(timeout)
         sock.sendall(_LENGTH.pack(len(wire)) + wire)
-        reader = _Reader(sock, deadline)
-        ctx = None
-        soas = 0
-        while soas < 2:
-            message = reader.message()
-            out.messages.append(message)
-            soas, ctx = _read(message, ident, origin, key, out, soas, ctx)
-    return out
+    except (BrokenPipeError, ConnectionResetError):
+        raise _Unanswered from None
+    reader = _Reader(sock, deadline)
+    ctx = None
+    soas = 0
+    while soas < 2:
+        message = reader.message()
+        out.messages.append(message)
+        soas, ctx = _read(message, ident, key, out, soas, ctx)
+    return out, not reader.buffer
+
+
+class _Unanswered(Unusual):
+    """The connection closed before any of the answer came."""
+
+
+class Connections:
+    """Open connections to servers, one per thread and server, for `transfer` to reuse."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._single: set[tuple[str, int]] = set()
+
+    def _open(self) -> dict[tuple[str, int], _Kept]:
+        kept: dict[tuple[str, int], _Kept] | None = getattr(self._local, "kept", None)
+        if kept is None:
+            kept = self._local.kept = {}
+        return kept
+
+    def take(self, host: str, port: int) -> socket.socket | None:
+        """This thread's open connection to the server, unless the server has closed it."""
+        held = self._open().pop((host, port), None)
+        if held is None:
+            return None
+        sock = held.release()
+        if (host, port) in self._single:
+            sock.close()
+            return None
+        try:
+            sock.setblocking(False)  # a socket with a timeout would wait for the peek
+            if sock.recv(1, socket.MSG_PEEK) == b"":
+                sock.close()  # closed by the server
+                return None
+        except BlockingIOError:
+            return sock  # open, nothing unread: the usual case
+        except OSError:
+            pass
+        sock.close()  # reset, or bytes nobody asked for
+        return None
+
+    def keep(self, host: str, port: int, sock: socket.socket, clean: bool) -> None:
+        """Keep the connection for this thread's next transfer (closed if it cannot be)."""
+        if clean and (host, port) not in self._single:
+            self._open()[(host, port)] = _Kept(sock)
+        else:
+            sock.close()
+
+    def single(self, host: str, port: int) -> None:
+        """The server takes one transfer per connection: open a new one for each."""
+        self._single.add((host, port))
+
+
+class _Kept:
+    """A kept socket, closed when the thread (or the provider) that kept it is gone."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock: socket.socket | None = sock
+
+    def release(self) -> socket.socket:
+        sock, self.sock = self.sock, None
+        assert sock is not None
+        return sock
+
+    def __del__(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
 
 
 _HASHES = {
@@ -142,6 +248,7 @@ class _Reader:
         self.sock = sock
         self.deadline = deadline
         self.buffer = b""
+        self.started = False  # a byte of the answer has come
 
     def _take(self, size: int) -> bytes:
         while len(self.buffer) < size:
@@ -149,9 +256,15 @@ class _Reader:
             if left <= 0:
                 raise TimeoutError
             self.sock.settimeout(left)
-            chunk = self.sock.recv(max(65536, size - len(self.buffer)))
+            try:
+                chunk = self.sock.recv(max(65536, size - len(self.buffer)))
+            except ConnectionResetError:
+                if self.started:
+                    raise
+                raise _Unanswered from None
             if not chunk:
-                raise Unusual("connection closed")
+                raise Unusual("connection closed") if self.started else _Unanswered()
+            self.started = True
             self.buffer += chunk
         data, self.buffer = self.buffer[:size], self.buffer[size:]
         return data
@@ -164,7 +277,6 @@ class _Reader:
 def _read(
     data: bytes,
     ident: int,
-    origin: dns.name.Name,
     key: Any,
     out: Transfer,
     soas: int,

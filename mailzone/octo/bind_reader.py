@@ -74,20 +74,29 @@ def _data(rtype: str, ttl: int, rdatas: list[Any]) -> dict[str, Any] | None:
     return None
 
 
+class _Reads:
+    """The TSIG parameters, parsed once, and the connections kept between transfers."""
+
+    def __init__(self, auth: dict[str, Any]) -> None:
+        self.auth = auth
+        self.conns = axfr.Connections()
+
+
 class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
     def live_zone(self, zone_name: str) -> fastpath.LiveZone:
         """The zone by AXFR (the lean reader, else dnspython's) in the pre-filter's canonical
         form; the next `populate` of the zone uses the same transfer."""
-        origin = dns.name.from_text(zone_name)
+        read = self._reads()
         try:
             found = axfr.transfer(
-                self.host, self.port, zone_name, self.timeout, **self._auth_params()
+                self.host, self.port, zone_name, self.timeout, **read.auth, connections=read.conns
             )
         except TimeoutError:  # as dnspython's transfer says it, without a second wait
             raise AxfrSourceZoneTransferFailed(dns.exception.Timeout()) from None
         except Unusual:  # dnspython's transfer reports what went wrong
+            origin = dns.name.from_text(zone_name)
             sets = self._transfer(zone_name)
             self._kept()[zone_name] = sets
             if sets is None:
@@ -135,6 +144,13 @@ class FastRfc2136Provider(Rfc2136Provider):
         its own: the options are checked against octodns-bind's signature)."""
         kept: dict[str, _Sets | axfr.Transfer | None] = self.__dict__.setdefault("_read", {})
         return kept
+
+    def _reads(self) -> _Reads:
+        """What every `live_zone` of this provider shares (built on first use)."""
+        reads: _Reads | None = self.__dict__.get("_lean")
+        if reads is None:
+            reads = self.__dict__.setdefault("_lean", _Reads(self._auth_params()))
+        return reads
 
     def forget_live(self, zone_name: str) -> None:
         """Drop the transfer `live_zone` kept (the zone needs no plan)."""

@@ -172,11 +172,10 @@ def live_zone(
     is of another type and octoDNS reads it without a complaint (then it is in `foreign`):
     `valid(zone, fqdn, type, TTL, values)` says so (default: values are dnspython rdatas)."""
     live = LiveZone(exists=True)
-    origin = dns.name.from_text(zone_name)
     if valid is None:
 
         def valid(zone: str, fqdn: str, rtype: str, ttl: int, values: list[Any]) -> bool:
-            return _valid(zone, fqdn, rtype, ttl, values, origin)
+            return _valid(zone, fqdn, rtype, ttl, values, dns.name.from_text(zone))
 
     try:
         for fqdn, rtype, ttl, values in rrsets:

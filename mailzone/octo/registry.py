@@ -12,6 +12,7 @@ writing the checkout: `dmarc=none@2026-12-01` (the DMARC policy published, and s
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -67,7 +68,8 @@ def decode(values: list[str] | tuple[str, ...]) -> Registry:
     """Registry values → {domain: entries}; values that are not ours are ignored."""
     out: dict[str, frozenset[str]] = {}
     for domain, tokens in _parts(values):
-        entries = frozenset(t for t in tokens if "=" not in t)
+        # the same few claims in every zone: one string each (10,000 zones' registries)
+        entries = frozenset(sys.intern(t) for t in tokens if "=" not in t)
         out[domain] = out.get(domain, frozenset()) | entries
     return out
 

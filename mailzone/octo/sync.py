@@ -256,6 +256,9 @@ def plan_zone(
     except Exception as err:  # a provider failing (server down, refused, timeout, auth)
         log.debug("plan %s failed", task.zone, exc_info=True)
         result.error = provider_error_text(task.zone, task.provider, err)
+    finally:
+        for domain in task.domains:  # planned: only this zone's plan needed them
+            domain.drop_records()
     return result
 
 

@@ -60,6 +60,10 @@ class Domain:
             return own
         return sorted([*own, *authorisations(self.spec, self.report_senders)])
 
+    def drop_records(self) -> None:
+        """Forget the expanded records once a plan has read them (~2 KB a domain)."""
+        self.__dict__.pop("records", None)
+
 
 @dataclass
 class Project:
@@ -112,10 +116,12 @@ def spec_files(root: Path) -> list[Path]:
 def load_domain(path: Path, root: Path, text: str | None = None) -> Domain:
     """Load and check one spec file (its `text`, if already read) and the domain's state."""
     confine(root, path)
+    if text is None:
+        text = read_spec_text(path)
     doc = load_yaml(path, text)
     spec = validate(ZoneSpec, doc)
     imported = check_spec(spec, doc, root)
-    doc.data = None  # validated: the lines are all a Domain needs of it (~2 KB a spec)
+    doc.keep_text_only(text)  # validated: only errors need it now, for their lines
     stem = path.name.rsplit(".", 1)[0].rstrip(".")
     with contextlib.suppress(ValueError):
         stem = idna_name(stem)

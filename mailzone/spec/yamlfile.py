@@ -56,8 +56,20 @@ class YamlDoc:
     # keys that are not text (`1:`, `~:`) under each mapping's path: (as written, line)
     odd_keys: dict[Loc, list[tuple[str, int]]] = field(default_factory=dict)
 
+    # set by `keep_text_only`: the lines are found again from it when one is asked for
+    text: str | None = None
+
+    def keep_text_only(self, text: str) -> None:
+        """Drop the data and the line map, keeping only the text they came from (a third of
+        the memory; a loaded spec is asked for a line only when something is wrong)."""
+        self.data = None
+        self.lines, self.odd_keys, self.text = {}, {}, text
+
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """The line of the longest prefix of `loc` that the document has."""
+        if self.text is not None:
+            again = load_yaml(self.path, self.text)
+            self.lines, self.odd_keys, self.text = again.lines, again.odd_keys, None
         loc = tuple(loc)
         while loc:
             if loc in self.lines:

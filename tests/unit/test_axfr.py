@@ -1,7 +1,14 @@
-"""The lean AXFR reader (`dns/axfr.py`) on messages dnspython signs: values read directly, and
-a reply whose TSIG does not verify is not taken."""
+"""The lean AXFR reader (`dns/axfr.py`) on messages dnspython signs: values read directly, a
+reply whose TSIG does not verify is not taken, and transfers share a connection with servers
+that keep it open (a loopback server that keeps it, closes it, or ignores a second query)."""
 
 from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
 
 import dns.message
 import dns.name
@@ -39,7 +46,7 @@ def signed_reply() -> tuple[dns.message.Message, bytes]:
 def read(query: dns.message.Message, wire: bytes) -> axfr.Transfer:
     out = axfr.Transfer(query_mac=query.mac)
     key = axfr._key(KEYRING, None)
-    soas, _ = axfr._read(wire, query.id, dns.name.from_text(ZONE), key, out, 0, None)
+    soas, _ = axfr._read(wire, query.id, key, out, 0, None)
     assert soas == 2
     return out
 
@@ -78,3 +85,92 @@ def test_an_unsigned_reply_to_a_signed_query_is_not_taken() -> None:
 
     with pytest.raises(Unusual):
         read(query, reply.to_wire())
+
+
+class AxfrServer:
+    """A loopback TCP server answering AXFR queries with a signed two-SOA reply; `mode`: "keep"
+    answers every query on a connection, "close" closes after one, "ignore" answers the first
+    query of a connection and ignores the others."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.accepted = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            answered = 0
+            while True:
+                head = conn.recv(2, socket.MSG_WAITALL)
+                if len(head) < 2:
+                    return
+                wire = conn.recv(struct.unpack(">H", head)[0], socket.MSG_WAITALL)
+                if self.mode == "ignore" and answered:
+                    continue
+                query = dns.message.from_wire(wire, keyring=KEYRING)
+                reply = dns.message.make_response(query)
+                soa = dns.rrset.from_text(ZONE, 300, "IN", "SOA", "ns. host. 1 2 3 4 5")
+                reply.answer = [soa, dns.rrset.from_text(ZONE, 60, "IN", "A", "192.0.2.1"), soa]
+                out = reply.to_wire()
+                conn.sendall(struct.pack(">H", len(out)) + out)
+                answered += 1
+                if self.mode == "close":
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[AxfrServer]:
+    running = AxfrServer(request.param)
+    yield running
+    running.close()
+
+
+WAIT = 3.0  # the transfers' timeout: a wait for an unanswered query is this long
+
+
+def transfers(server: AxfrServer, count: int, conns: axfr.Connections) -> list[float]:
+    """Each transfer's seconds; every one must read the zone's A record."""
+    took = []
+    for _ in range(count):
+        begin = time.monotonic()
+        found = axfr.transfer("127.0.0.1", server.port, ZONE, WAIT, KEYRING, connections=conns)
+        took.append(time.monotonic() - begin)
+        assert found.rrs == [(ZONE, "A", 60, "192.0.2.1")]
+    return took
+
+
+@pytest.mark.parametrize("server", ["keep"], indirect=True)
+def test_transfers_share_one_connection_a_server_keeps_open(server: AxfrServer) -> None:
+    transfers(server, 5, axfr.Connections())
+
+    assert server.accepted == 1
+
+
+@pytest.mark.parametrize("server", ["close"], indirect=True)
+def test_a_server_closing_after_each_transfer_gets_a_new_connection(server: AxfrServer) -> None:
+    took = transfers(server, 5, axfr.Connections())
+
+    assert server.accepted == 5
+    assert max(took) < WAIT / 2  # no transfer waited for an answer on a closed connection
+
+
+@pytest.mark.parametrize("server", ["ignore"], indirect=True)
+def test_a_server_ignoring_a_second_query_costs_one_wait_then_none(server: AxfrServer) -> None:
+    took = transfers(server, 4, axfr.Connections())
+
+    assert took[1] >= WAIT  # the second query went unanswered: the timeout, then a new one
+    assert max(took[2:]) < WAIT / 2 and server.accepted == 4

@@ -58,6 +58,11 @@ def test_values_and_lines_are_pyyamls(data: Any, flow: bool | None) -> None:
     if node is not None:
         _lines(node, (), lines)
     assert doc.lines == lines
+    kept = load_yaml(Path("x.yaml"), text)
+    kept.keep_text_only(text)  # what a loaded spec keeps: its lines are found again on demand
+    assert kept.data is None and kept.lines == {}
+    assert all(kept.line_of(loc) == line for loc, line in lines.items())
+    assert kept.lines == lines
 
 
 @pytest.mark.parametrize(
