@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import dns._features
 import dns.exception
 import dns.flags
 import dns.message
@@ -37,17 +36,12 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from mailzone.dns import plain as _plain  # noqa: F401  (before dkimpy's dns.resolver)
 from mailzone.dns import wire
 from mailzone.errors import MailzoneError
 from mailzone.util.endpoint import is_ip_address, parse_endpoint
 
 Endpoint = tuple[str, int]
-
-# mailzone asks over UDP and TCP only. Unless told so, the first import of dns.query or
-# dns.resolver (dkimpy's, in the DKIM check) also loads dnspython's DNS-over-HTTPS, QUIC and
-# trio clients (httpx and its kin: ~0.1 s of CPU in every run that checks DKIM).
-for _feature in ("doh", "doq", "trio"):
-    dns._features.force(_feature, False)
 
 _Key = tuple[Endpoint, str, str, bool]  # server, name, type, DO bit
 

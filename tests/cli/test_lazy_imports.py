@@ -60,11 +60,17 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert "HEAVY []" in done.stderr, done.stderr
 
 
-def test_the_dkim_check_does_not_import_dns_over_https_clients() -> None:
+@pytest.mark.parametrize(
+    "modules",
+    [
+        "mailzone.check.dkim, mailzone.dns.query, dkim, dns.query, dns.resolver",  # DKIM check
+        "mailzone.octo.sync, mailzone.octo.bind_reader",  # plan and apply: octodns-bind's dns.query
+    ],
+)
+def test_dns_is_asked_without_importing_dns_over_https_clients(modules: str) -> None:
     code = (
         "import sys\n"
-        "import mailzone.check.dkim, mailzone.dns.query\n"
-        "import dkim, dns.query, dns.resolver\n"  # what the DKIM check and the fallback import
+        f"import {modules}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx2', 'httpcore2', 'h2'}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
