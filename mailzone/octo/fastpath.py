@@ -47,7 +47,13 @@ from octodns.zone import Zone
 
 from mailzone.errors import MailzoneError
 from mailzone.octo import registry
-from mailzone.octo.ownership import ZoneReport, is_spf, registry_values, settle_notes
+from mailzone.octo.ownership import (
+    ZoneReport,
+    is_spf,
+    owns_spf_only,
+    registry_values,
+    settle_notes,
+)
 from mailzone.octo.registry import REGISTRY_NAME
 from mailzone.records.families import generates
 
@@ -277,11 +283,7 @@ def _unchanged(
         if (name, rtype) in desired_keys or (name, rtype) == (REGISTRY_NAME, "TXT"):
             continue
         own = registry.entry(rtype, name)
-        if (
-            rtype == "TXT"
-            and registry.entry("SPF", name) in owned_by_run
-            and own not in owned_by_run
-        ):
+        if owns_spf_only(name, rtype, owned_by_run):
             if any(map(is_spf, values)):
                 return None  # our SPF value would go
         elif own in owned_by_run:

@@ -60,6 +60,16 @@ class MtaStsRemovalError(MailzoneError):
         self.domain = domain
 
 
+def owns_spf_only(name: str, rtype: str, owned_by_run: frozenset[str]) -> bool:
+    """Whether a live TXT set holds an SPF value this run owns while the set itself is not
+    this run's: the SPF value goes (or stays merged), the other values stay."""
+    return (
+        rtype == "TXT"
+        and registry.entry("SPF", name) in owned_by_run
+        and registry.entry(rtype, name) not in owned_by_run
+    )
+
+
 def is_spf(value: str) -> bool:
     """Whether a TXT value (octoDNS internal form) is an SPF record."""
     head = value[:7].lower()
@@ -153,11 +163,7 @@ def reconcile(
         if (name, rtype) in desired_sets:
             continue
         own = registry.entry(rtype, name)
-        if (
-            rtype == "TXT"
-            and registry.entry("SPF", name) in owned_by_run
-            and own not in owned_by_run
-        ):
+        if owns_spf_only(name, rtype, owned_by_run):
             others = [v for v in _values(live) if not is_spf(v)]
             if others:  # our SPF value goes, the other values stay
                 desired.add_record(live.copy(zone=desired, values=others), replace=True)
