@@ -1,0 +1,90 @@
+"""The PowerDNS reader's GET on a real PowerDNS: over http.client when `requests` would add
+nothing, the same zone as through the session; through the session, with its errors, when the
+environment names a proxy or the server cannot be reached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import requests
+from octodns.zone import Zone
+
+from mailzone.octo.pdns_reader import FastPowerDnsProvider
+from tests.cli import mailzone, write_provider
+from tests.helpers import basic_spec, write_spec
+from tests.servers import PowerDnsServer, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.zones("example.org.")]
+
+NO_PROXY = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
+
+
+def reader(config: dict[str, Any]) -> FastPowerDnsProvider:
+    options = {k: v for k, v in config.items() if k != "class"}
+    return FastPowerDnsProvider("pdns", **options)
+
+
+def refuse(*args: Any, **kwargs: Any) -> NoReturn:
+    raise AssertionError("the session was asked")
+
+
+def published(root: Path, server: PowerDnsServer) -> None:
+    """example.org's spec on provider `pdns`, applied."""
+    write_provider(root, "pdns", server.provider_config())
+    write_spec(root, "example.org", basic_spec("example.org", provider="pdns"))
+    applied = mailzone(root, "apply", "--yes", unset=NO_PROXY)
+    assert applied.code == 0, applied.out + applied.err
+
+
+def test_the_zone_is_read_without_requests_and_equals_the_sessions_read(
+    tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an applied zone, and no proxy in the environment
+    published(tmp_path, pdns_server)
+    for name in NO_PROXY:
+        monkeypatch.delenv(name, raising=False)
+    through_session = reader(pdns_server.provider_config()).live_zone("example.org.")
+
+    # when a reader whose session refuses to be asked reads it, and a zone PowerDNS lacks
+    lean = reader(pdns_server.provider_config())
+    monkeypatch.setattr(lean._sess, "request", refuse)
+    live = lean.live_zone("example.org.")
+    missing = lean.live_zone("example.net.")
+
+    # then it read the same zone, and populate takes that read without asking again
+    assert live == through_session and live.exists and not live.opaque
+    assert ("_mailzone", "TXT") in live.sets
+    assert not missing.exists
+    zone = Zone("example.org.", [])
+    assert lean.populate(zone, target=True)
+    assert {(r.name, r._type) for r in zone.records} >= {("", "MX"), ("_mailzone", "TXT")}
+
+
+def test_a_proxy_in_the_environment_is_used_as_requests_uses_it(
+    tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an applied zone, and HTTP_PROXY naming a loopback port nothing listens on
+    published(tmp_path, pdns_server)
+    unset = tuple(name for name in NO_PROXY if name != "HTTP_PROXY")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+
+    # when it is planned with the pre-filter and without it
+    fast = mailzone(tmp_path, "plan", unset=unset)
+    monkeypatch.setenv("MAILZONE_NO_FASTPATH", "1")
+    slow = mailzone(tmp_path, "plan", unset=unset)
+
+    # then both went to the proxy and failed the same way
+    assert fast.code == slow.code == 1, fast.out + fast.err
+    assert "ProxyError" in fast.err
+    assert (fast.out, fast.err) == (slow.out, slow.err)
+
+
+def test_an_unreachable_api_fails_with_the_sessions_error() -> None:
+    # given a provider whose API port nothing listens on
+    config = {"host": "127.0.0.1", "port": free_port(), "api_key": "k", "timeout": 2}
+
+    # when the reader reads a zone, then requests' own error is raised, as without the reader
+    with pytest.raises(requests.ConnectionError):
+        reader(config).live_zone("example.org.")
