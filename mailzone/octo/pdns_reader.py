@@ -9,32 +9,19 @@ foreign when octoDNS's own `_data_for_<type>` reads them without a complaint. Wh
 needs octoDNS's plan after all, the next `populate` takes the same JSON (the API is asked once);
 everything else is the stock provider.
 
-The GET skips `requests` (most of a no-op plan's CPU went into it: the proxy environment read
-per request, its connection pool) when nothing `requests` would add applies: plain http, one
-number as timeout, no proxy for the URL in the environment, no netrc entry, no auth, cookies,
-parameters or hooks on the session (`_lean_api`, decided once per provider). It sends the
-session's own headers over `http.client`; PowerDNS closes the connection after each answer
-(`Connection: close`), so there is none to reuse. Anything but an HTTP status with plain JSON
-(a refused connection, a timeout, a redirect, a compressed body) is asked again through the
-session, so errors read exactly as before."""
+Every request to the API skips `requests` when nothing it would add applies (`pdns_http`)."""
 
 from __future__ import annotations
 
-import http.client
-import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider, _encode_zone_name, _escape_unescaped_semicolons
 from requests import HTTPError
-from requests.utils import get_environ_proxies, get_netrc_auth, requote_uri, select_proxy
 
 from mailzone.octo import fastpath
-
-_FAILED = object()  # the API answered with an HTTP error status
-_ASK_SESSION = object()  # the lean GET cannot answer: the session asks
+from mailzone.octo.pdns_http import LeanApi
 
 
 class _Kept:
@@ -81,14 +68,10 @@ class FastPowerDnsProvider(PowerDnsProvider):
         """The zone's rrsets in the pre-filter's canonical form; an HTTP error (no such zone,
         refused) is left to `populate`, which asks again and says what it was."""
         path = f"zones/{_encode_zone_name(zone_name)}"
-        data = self._lean_get(path)
-        if data is _FAILED:
+        try:
+            data = self._get(path).json()
+        except HTTPError:
             return fastpath.LiveZone(exists=False)
-        if data is _ASK_SESSION:
-            try:
-                data = super()._get(path).json()
-            except HTTPError:
-                return fastpath.LiveZone(exists=False)
         self._kept()[path] = _Kept(data)
         try:
             sets = [self._lean(rrset, zone_name) for rrset in data["rrsets"]]
@@ -127,55 +110,18 @@ class FastPowerDnsProvider(PowerDnsProvider):
         except Exception:
             return False
 
-    def _lean_get(self, path: str) -> Any:
-        """The JSON of `GET path` over `http.client`; `_FAILED` for an HTTP error status (what
-        `raise_for_status` raises for), `_ASK_SESSION` when the session must ask (see above)."""
-        api = self._lean_api()
-        if api is None:
-            return _ASK_SESSION
-        base, headers = api
-        self.log.debug("_request: method=%s, path=%s", "GET", path)
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            conn.request("GET", requote_uri(f"{base}{path}".rstrip("/")), headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-        except (OSError, http.client.HTTPException):
-            return _ASK_SESSION
-        finally:
-            conn.close()
-        self.log.debug("_request:   status=%d", resp.status)
-        if 400 <= resp.status < 600:
-            return _FAILED
-        if resp.status != 200 or resp.getheader("Content-Encoding") not in (None, "identity"):
-            return _ASK_SESSION
-        try:
-            return json.loads(body)
-        except ValueError:
-            return _ASK_SESSION
-
-    def _lean_api(self) -> tuple[str, dict[str, str]] | None:
-        """The API's base path and the session's headers when a GET may skip `requests`; None
-        when it may not (decided on first use: the provider's settings and the environment)."""
-        if "_api" not in self.__dict__:
-            self.__dict__["_api"] = self._lean_settings()
-        lean: tuple[str, dict[str, str]] | None = self.__dict__["_api"]
-        return lean
-
-    def _lean_settings(self) -> tuple[str, dict[str, str]] | None:
-        url = f"{self.scheme}://{self.host}:{self.port:d}/api/v1/servers/{self.server_id}/"
-        sess, timeout = self._sess, self.timeout
-        if self.scheme != "http" or ":" in self.host or "@" in self.host:
-            return None
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            return None
-        if sess.auth or sess.cookies or sess.params or sess.proxies or any(sess.hooks.values()):
-            return None
-        if sess.trust_env and (
-            select_proxy(url, get_environ_proxies(url)) or get_netrc_auth(url) is not None
-        ):
-            return None
-        return urlsplit(url).path, dict(sess.headers)
+    def _request(self, method: str, path: str, data: Any = None) -> Any:
+        """octodns-powerdns's request, over `http.client` when `LeanApi.of` allows."""
+        if "_api" not in self.__dict__:  # decided once (no `__init__` of its own: see _kept)
+            self.__dict__["_api"] = LeanApi.of(self)
+        api: LeanApi | None = self.__dict__["_api"]
+        resp = api.request(method, path, data) if api is not None else None
+        if resp is None:
+            return super()._request(method, path, data=data)
+        self.log.debug("_request: method=%s, path=%s", method, path)
+        self.log.debug("_request:   status=%d", resp.status_code)
+        resp.raise_for_status()
+        return resp
 
     def _kept(self) -> dict[str, _Kept]:
         """Zone reads `live_zone` made, for the next `populate` of each zone (no `__init__` of
