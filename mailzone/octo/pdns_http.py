@@ -1,20 +1,22 @@
 """The PowerDNS API's requests over `http.client`, for `pdns_reader.FastPowerDnsProvider`.
 
-octodns-powerdns sends each request through a `requests` session, which costs about 1 ms of
-CPU a request (most of a no-op plan's, and a fifth of a first apply's): the proxy environment
-and netrc read again each time, its connection pool, its adapters. `lean_api` decides once per
-provider whether `requests` would add anything to a request to the API: it would for https, a
-proxy the environment names for the URL, a netrc entry, auth, cookies, parameters or hooks on
-the session, or a (connect, read) timeout pair. When it would not, `request` sends the same
-method, URL, headers and JSON body over `http.client` and answers with a `requests.Response`
-(status, reason, headers, body, URL), so octodns-powerdns's `raise_for_status`, `.json()` and
-error handling read it as before. PowerDNS closes the connection after every answer
-(`Connection: close`), so there is no connection to reuse.
+octodns-powerdns sends each request through a `requests` session: about 1 ms of CPU a request
+against 0.3 ms over `http.client` (the proxy environment and netrc read again each time, the
+connection pool, the adapters). `LeanApi.of` decides once per provider whether `requests`
+would add anything to a request to the API: it would for https, a proxy the environment names
+for the URL, a netrc entry, auth, cookies, parameters or hooks on the session, or a (connect,
+read) timeout pair. When it would not, `request` sends the same method, URL, headers and JSON
+body over `http.client` and answers with a `requests.Response` (status, reason, headers, body,
+URL), so octodns-powerdns's `raise_for_status`, `.json()` and error handling read it as
+before. PowerDNS closes the connection after every answer (`Connection: close`): there is no
+connection to reuse.
 
 What `request` cannot answer exactly goes to the session: a connection that cannot be made
-(nothing was sent, so asking again changes nothing), and for a GET any failure, a redirect or a
-compressed body. A write that fails after it was sent is not sent again: the error is raised as
-`requests` raises it (`ReadTimeout`, `ConnectionError` over urllib3's `ProtocolError`)."""
+(nothing was sent, so asking again changes nothing); for a GET, any failure, a redirect or a
+compressed body; every request after an answer that set a cookie (put in the session's jar,
+as `requests` does; PowerDNS sets none, a proxy in front of it might). A write that fails after it was sent is not
+sent again: the error is raised as `requests` raises it (`ReadTimeout`, `ConnectionError` over
+urllib3's `ProtocolError`)."""
 
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ import http.client
 import json
 import socket
 import zlib
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import (
     get_encoding_from_headers,
@@ -40,9 +44,11 @@ from urllib3.exceptions import ProtocolError
 class LeanApi:
     """Where and how to send a provider's API requests without `requests`."""
 
-    def __init__(self, host: str, port: int, base: str, timeout: float, headers: dict[str, str]):
+    def __init__(self, host: str, port: int, base: str, timeout: float, sess: Any) -> None:
         self.host, self.port, self.base, self.timeout = host, port, base, timeout
-        self.headers = headers
+        self.headers: dict[str, str] = dict(sess.headers)
+        self.jar = sess.cookies
+        self.usable = True  # False once an answer set a cookie: the session sends it from then
 
     @classmethod
     def of(cls, provider: Any) -> LeanApi | None:
@@ -62,7 +68,7 @@ class LeanApi:
             select_proxy(url, get_environ_proxies(url)) or get_netrc_auth(url) is not None
         ):
             return None
-        return cls(host, provider.port, urlsplit(url).path, timeout, dict(sess.headers))
+        return cls(host, provider.port, urlsplit(url).path, timeout, sess)
 
     def request(self, method: str, path: str, data: Any = None) -> requests.Response | None:
         """The API's answer to `method path` with `data` as JSON; None: the session must ask."""
@@ -91,12 +97,17 @@ class LeanApi:
         encoding = answer.getheader("Content-Encoding", "identity").lower()
         if 300 <= answer.status < 400 or (method == "GET" and encoding != "identity"):
             return None
+        url = f"http://{self.host}:{self.port}{target}"
+        if answer.getheader("Set-Cookie") is not None:  # kept and sent back by the session
+            sent = requests.Request(method, url, headers=headers).prepare()
+            extract_cookies_to_jar(self.jar, sent, SimpleNamespace(_original_response=answer))
+            self.usable = False
         resp = requests.Response()
         resp.status_code, resp.reason = answer.status, answer.reason
         resp.headers = CaseInsensitiveDict(answer.getheaders())
         resp._content = zlib.decompress(content, 47) if encoding in ("gzip", "deflate") else content
         resp.encoding = get_encoding_from_headers(resp.headers)
-        resp.url = f"http://{self.host}:{self.port}{target}"
+        resp.url = url
         return resp
 
     def _failure(self, err: Exception) -> requests.RequestException:

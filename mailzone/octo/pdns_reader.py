@@ -115,7 +115,7 @@ class FastPowerDnsProvider(PowerDnsProvider):
         if "_api" not in self.__dict__:  # decided once (no `__init__` of its own: see _kept)
             self.__dict__["_api"] = LeanApi.of(self)
         api: LeanApi | None = self.__dict__["_api"]
-        resp = api.request(method, path, data) if api is not None else None
+        resp = api.request(method, path, data) if api is not None and api.usable else None
         if resp is None:
             return super()._request(method, path, data=data)
         self.log.debug("_request: method=%s, path=%s", method, path)

@@ -5,6 +5,7 @@ server cannot be reached."""
 
 from __future__ import annotations
 
+import http.server
 import socket
 import threading
 from pathlib import Path
@@ -176,3 +177,43 @@ def test_a_write_cut_off_after_it_was_sent_is_not_sent_again(
     # then each sent it once and raised the same error
     assert [r.split(b" ", 1)[0] for r in requests_seen] == [b"PATCH", b"PATCH"]
     assert errors[0] == errors[1]
+
+
+def test_a_cookie_the_api_sets_is_sent_back_as_the_session_sends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given an "API" in front of which something sets a cookie on its first answer
+    for name in NO_PROXY:
+        monkeypatch.delenv(name, raising=False)
+    cookies: list[str | None] = []
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            cookies.append(self.headers.get("Cookie"))
+            body = b'{"rrsets": []}'
+            self.send_response(200)
+            if len(cookies) == 1:
+                self.send_header("Set-Cookie", "route=a; Path=/")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = {"host": "127.0.0.1", "port": server.server_address[1], "api_key": "k"}
+        provider = reader(config)
+
+        # when the zone is read twice
+        provider._get("zones/example.org.")
+        provider._get("zones/example.org.")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # then the last request carried the cookie, as the session would have sent it
+    assert cookies[0] is None and cookies[-1] == "route=a"
