@@ -12,11 +12,11 @@ before. PowerDNS closes the connection after every answer (`Connection: close`):
 connection to reuse.
 
 What `request` cannot answer exactly goes to the session: a connection that cannot be made
-(nothing was sent, so asking again changes nothing); for a GET, any failure, a redirect or a
-compressed body; every request after an answer that set a cookie (put in the session's jar,
-as `requests` does; PowerDNS sets none, a proxy in front of it might). A write that fails after it was sent is not
-sent again: the error is raised as `requests` raises it (`ReadTimeout`, `ConnectionError` over
-urllib3's `ProtocolError`)."""
+(nothing was sent, so asking again changes nothing), a redirect, a compressed answer to a GET,
+and every request after an answer that set a cookie (put in the session's jar, as `requests`
+does; PowerDNS sets none, a proxy in front of it might). A request that fails after it was
+sent is not sent again (nor waited for twice): the error is raised as `requests` raises it
+(`ReadTimeout`, `ConnectionError` over urllib3's `ProtocolError`), in the same words."""
 
 from __future__ import annotations
 
@@ -89,8 +89,6 @@ class LeanApi:
                 answer = conn.getresponse()
                 content = answer.read()
             except (OSError, http.client.HTTPException) as err:
-                if method == "GET":
-                    return None
                 raise self._failure(err) from err
         finally:
             conn.close()

@@ -141,8 +141,9 @@ def test_an_unreachable_api_fails_with_the_sessions_error() -> None:
         reader(config).live_zone("example.org.")
 
 
-def test_a_write_cut_off_after_it_was_sent_is_not_sent_again(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+def test_a_request_cut_off_after_it_was_sent_is_not_sent_again(
+    method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an "API" that reads each request and closes the connection without an answer
     for name in NO_PROXY:
@@ -163,19 +164,22 @@ def test_a_write_cut_off_after_it_was_sent_is_not_sent_again(
     config = {"host": "127.0.0.1", "port": listener.getsockname()[1], "api_key": "k"}
     errors = []
     try:
-        # when a PATCH is sent over http.client and through the session
+        # when the request is sent over http.client and through the session
         for lean in (True, False):
             provider = reader({**config, "timeout": 2})
             if not lean:
                 monkeypatch.setitem(provider.__dict__, "_api", None)
             with pytest.raises(requests.ConnectionError) as raised:
-                provider._patch("zones/example.org.", data={"rrsets": []})
+                if method == "GET":
+                    provider._get("zones/example.org.")
+                else:
+                    provider._patch("zones/example.org.", data={"rrsets": []})
             errors.append(str(raised.value))
     finally:
         listener.close()
 
     # then each sent it once and raised the same error
-    assert [r.split(b" ", 1)[0] for r in requests_seen] == [b"PATCH", b"PATCH"]
+    assert [r.split(b" ", 1)[0] for r in requests_seen] == [method.encode()] * 2
     assert errors[0] == errors[1]
 
 
