@@ -103,7 +103,7 @@ class LeanApi:
         resp = requests.Response()
         resp.status_code, resp.reason = answer.status, answer.reason
         resp.headers = CaseInsensitiveDict(answer.getheaders())
-        resp._content = zlib.decompress(content, 47) if encoding in ("gzip", "deflate") else content
+        resp._content = _decoded(content, encoding)
         resp.encoding = get_encoding_from_headers(resp.headers)
         resp.url = url
         return resp
@@ -114,3 +114,13 @@ class LeanApi:
             pool = f"HTTPConnectionPool(host={self.host!r}, port={self.port})"
             return requests.ReadTimeout(f"{pool}: Read timed out. (read timeout={self.timeout})")
         return requests.ConnectionError(ProtocolError("Connection aborted.", err))
+
+
+def _decoded(content: bytes, encoding: str) -> bytes:
+    """A write's answer body (an error's text) gzip- or zlib-decoded; as it came otherwise."""
+    if encoding in ("gzip", "deflate"):
+        try:
+            return zlib.decompress(content, 47)
+        except zlib.error:
+            pass
+    return content
