@@ -1,13 +1,15 @@
 """octodns-powerdns's PowerDnsProvider with a reader for mailzone's no-op pre-filter.
 
-`live_zone` GETs the zone's JSON through the provider's own session (`_get`: its URL, API key,
+`live_zone` GETs the zone's JSON as the provider's own session would (`_get`: its URL, API key,
 timeout and errors) and hands `fastpath.live_zone` the record sets as lean values, skipping
 what octoDNS's `populate` skips (types it does not support, the apex NS of a plan that has
 none). What the canonical form cannot judge is opaque, so the full plan decides: LUA records
 (octoDNS may read them as dynamic records) and any record marked disabled. Other types are
 foreign when octoDNS's own `_data_for_<type>` reads them without a complaint. When the zone
 needs octoDNS's plan after all, the next `populate` takes the same JSON (the API is asked once);
-everything else is the stock provider."""
+everything else is the stock provider.
+
+Every request to the API skips `requests` when nothing it would add applies (`pdns_http`)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from octodns_powerdns import PowerDnsProvider, _encode_zone_name, _escape_unesca
 from requests import HTTPError
 
 from mailzone.octo import fastpath
+from mailzone.octo.pdns_http import LeanApi
 
 
 class _Kept:
@@ -106,6 +109,19 @@ class FastPowerDnsProvider(PowerDnsProvider):
             return record.changes(kept, None) is None
         except Exception:
             return False
+
+    def _request(self, method: str, path: str, data: Any = None) -> Any:
+        """octodns-powerdns's request, over `http.client` when `LeanApi.of` allows."""
+        if "_api" not in self.__dict__:  # decided once (no `__init__` of its own: see _kept)
+            self.__dict__["_api"] = LeanApi.of(self)
+        api: LeanApi | None = self.__dict__["_api"]
+        resp = api.request(method, path, data) if api is not None and api.usable else None
+        if resp is None:
+            return super()._request(method, path, data=data)
+        self.log.debug("_request: method=%s, path=%s", method, path)
+        self.log.debug("_request:   status=%d", resp.status_code)
+        resp.raise_for_status()
+        return resp
 
     def _kept(self) -> dict[str, _Kept]:
         """Zone reads `live_zone` made, for the next `populate` of each zone (no `__init__` of
