@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import dns.rdata
-import dns.rdataclass
 import pytest
 from octodns.record import Record
 from octodns.zone import Zone
 from octodns_bind import Rfc2136Provider
 
-from mailzone.octo.bind_reader import FastRfc2136Provider, rdatas_of
+from mailzone.octo.bind_reader import FastRfc2136Provider
 from tests.helpers import rsa_public_b64
 from tests.servers import BindServer
 
@@ -130,22 +128,3 @@ def test_a_signed_zone_reads_the_same_without_its_dnssec_records(
         "TLSA",
         "TXT",
     }
-
-
-@pytest.mark.parametrize(
-    ("rtype", "text"),
-    [
-        ("A", "192.0.2.1"),
-        ("AAAA", "2001:db8::25"),
-        ("MX", "10 mail.example.org."),
-        ("TXT", '"v=DKIM1\\; k=rsa\\; p=' + "A" * 230 + '" "' + "B" * 180 + '"'),
-        ("TXT", '"v=spf1 ip4:192.0.2.1 -all"'),
-        ("TXT", '"with \\"quotes\\" and \\\\ backslash"'),  # not plain: dnspython's parser
-        ("TXT", '"caf\\195\\169"'),
-        ("CNAME", "target.example.net."),
-    ],
-)
-def test_update_rdatas_equal_dnspythons_parse(rtype: str, text: str) -> None:
-    (built,) = rdatas_of(rtype, [text])
-
-    assert built == dns.rdata.from_text(dns.rdataclass.IN, rtype, text)
