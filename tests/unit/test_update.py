@@ -28,14 +28,9 @@ KEY = axfr.tsig_key(KEYRING)
 label = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,9}", fullmatch=True)
 owner = st.lists(label, max_size=3).map(lambda labels: ".".join(labels))
 host = st.lists(label, min_size=1, max_size=3).map(lambda labels: ".".join(labels) + ".")
-# octoDNS's internal TXT form: `;` escaped, `\\` a backslash; octoDNS's legacy chunking (`rrs`)
-# loops forever on a value that ends in a backslash, so none does
+# octoDNS's internal TXT form: `;` escaped, `\\` a backslash
 tokens = ["a", "Z", "0", " ", "=", "+", "/", "-", "\\;", '"', "\\\\", "v=DKIM1\\; p=" + "A" * 90]
-txt = (
-    st.lists(st.sampled_from(tokens), min_size=1, max_size=120)
-    .map("".join)
-    .filter(lambda t: not t.endswith("\\"))
-)
+txt = st.lists(st.sampled_from(tokens), min_size=1, max_size=120).map("".join)
 values: dict[str, Any] = {
     "A": st.ip_addresses(v=4).map(str),
     "AAAA": st.ip_addresses(v=6).map(str),
@@ -74,6 +69,8 @@ def change(draw: st.DrawFn) -> update.Change:
         record = Record.new(zone, draw(owner), data)
     except ValidationError:
         assume(False)
+    # octoDNS's legacy chunking (`rrs`) loops forever on a value that ends in a backslash
+    assume(not any(str(v).endswith("\\") for v in getattr(record, "values", [])))
     name, ttl, rtype, texts = record.rrs
     return draw(st.sampled_from(["add", "replace", "delete"])), name, ttl, rtype, texts
 
