@@ -78,7 +78,7 @@ def transfer(
 ) -> Transfer:
     """AXFR `zone` from `host`:`port` (TSIG with the keyring's first key, as dnspython's
     `use_tsig` takes it, when given), on a kept connection when `connections` has one."""
-    key = _key(keyring, keyalgorithm) if keyring is not None else None
+    key = tsig_key(keyring, keyalgorithm) if keyring is not None else None
     if connections is None:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             return _transfer_on(sock, zone, timeout, key)[0]
@@ -117,7 +117,7 @@ def _transfer_on(
         sock.sendall(_LENGTH.pack(len(wire)) + wire)
     except (BrokenPipeError, ConnectionResetError):
         raise _Unanswered from None
-    reader = _Reader(sock, deadline)
+    reader = Reader(sock, deadline)
     ctx = None
     soas = 0
     while soas < 2:
@@ -203,7 +203,8 @@ _HASHES = {
 FUDGE = 300  # dnspython's default
 
 
-def _key(keyring: Mapping[dns.name.Name, Any], algorithm: Any) -> dns.tsig.Key:
+def tsig_key(keyring: Mapping[dns.name.Name, Any], algorithm: Any = None) -> dns.tsig.Key:
+    """The keyring's first key, as dnspython's `use_tsig` takes it."""
     name = next(iter(keyring))
     key = keyring[name]
     if isinstance(key, dns.tsig.Key):
@@ -212,36 +213,56 @@ def _key(keyring: Mapping[dns.name.Name, Any], algorithm: Any) -> dns.tsig.Key:
 
 
 def _query(zone: str, key: dns.tsig.Key | None) -> tuple[int, bytes, bytes | None]:
-    """(id, wire, TSIG MAC) of the AXFR query, packed by hand (RFC 8945 section 4.3.3 for the
-    signature) for the usual HMAC-SHA algorithms, by dnspython for anything else."""
-    digest = _HASHES.get(key.algorithm) if key is not None else None
-    if key is not None and digest is None:
-        query = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
-        query.use_tsig(key)
-        wire = query.to_wire()
-        return query.id, wire, query.mac
+    """(id, wire, TSIG MAC) of the AXFR query, packed by hand."""
     ident = int.from_bytes(os.urandom(2), "big")
     qname = dns.name.from_text(zone).to_wire()
     assert qname is not None
-    body = qname + struct.pack(">HH", 252, 1)  # AXFR, IN
+    wire = _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 252, 1)  # AXFR, IN
     if key is None:
-        return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body, None
-    assert digest is not None
+        return ident, wire, None
+    signed, mac = sign(wire, key)
+    return ident, signed, mac
+
+
+def sign(wire: bytes, key: dns.tsig.Key) -> tuple[bytes, bytes]:
+    """`wire` (a whole message, no TSIG yet) signed with `key`, and the MAC: packed by hand
+    (RFC 8945 section 4.3.3) for the usual HMAC-SHA algorithms, by dnspython for the others."""
+    digest = _HASHES.get(key.algorithm)
+    if digest is None:
+        message = dns.message.from_wire(wire)
+        message.use_tsig(key)
+        signed = message.to_wire()
+        assert message.mac is not None
+        return signed, message.mac
     owner = key.name.canonicalize().to_wire()
     algorithm = key.algorithm.canonicalize().to_wire()
     assert owner is not None and algorithm is not None
     signed = int(time.time()).to_bytes(6, "big") + struct.pack(">H", FUDGE)
-    unsigned = _HEADER.pack(ident, 0x0100, 1, 0, 0, 0) + body
     variables = owner + struct.pack(">HI", 255, 0) + algorithm + signed + struct.pack(">HH", 0, 0)
-    mac = hmac.new(key.secret, unsigned + variables, digest).digest()
-    rdata = (
-        algorithm + signed + struct.pack(">H", len(mac)) + mac + struct.pack(">HHH", ident, 0, 0)
-    )
+    mac = hmac.new(key.secret, wire + variables, digest).digest()
+    rdata = algorithm + signed + struct.pack(">H", len(mac)) + mac + wire[:2] + b"\0\0\0\0"
     tsig = owner + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
-    return ident, _HEADER.pack(ident, 0x0100, 1, 0, 0, 1) + body + tsig, mac
+    (arcount,) = _LENGTH.unpack_from(wire, 10)
+    return wire[:10] + _LENGTH.pack(arcount + 1) + wire[12:] + tsig, mac
 
 
-class _Reader:
+def verify(
+    data: bytes, pos: int, key: dns.tsig.Key, request_mac: bytes | None, ctx: Any, multi: bool
+) -> Any:
+    """Check the TSIG RR at `pos` (the message's last) with dnspython's `dns.tsig.validate`;
+    the context for the next message of a multi-message answer."""
+    owner, used = dns.name.from_wire(data, pos)
+    rtype, _, _, length = _RR.unpack_from(data, pos + used)
+    if rtype != TSIG:
+        raise Unusual("no TSIG")
+    start = pos + used + _RR.size
+    rdata = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, data, start, length)
+    return dns.tsig.validate(  # type: ignore[no-untyped-call]
+        data, key, owner, rdata, int(time.time()), request_mac, pos, ctx, multi
+    )
+
+
+class Reader:
     """Length-prefixed messages from a TCP stream, within a deadline."""
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
@@ -315,17 +336,7 @@ def _read(
             return soas, ctx
         if arcount != 1:
             raise Unusual("no TSIG")
-        owner_name, used = dns.name.from_wire(data, pos)
-        pos += used
-        rtype, _, _, length = _RR.unpack_from(data, pos)
-        pos += _RR.size
-        if rtype != TSIG:
-            raise Unusual("no TSIG")
-        rdata = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, data, pos, length)
-        ctx = dns.tsig.validate(  # type: ignore[no-untyped-call]
-            data, key, owner_name, rdata, int(time.time()), out.query_mac, tsig_start, ctx, True
-        )
-        return soas, ctx
+        return soas, verify(data, tsig_start, key, out.query_mac, ctx, True)
     except (struct.error, IndexError, ValueError, dns.exception.DNSException) as err:
         raise Unusual(str(err) or type(err).__name__) from None
 

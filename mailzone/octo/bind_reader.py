@@ -2,20 +2,18 @@
 
 The stock provider builds a dnspython zone from the AXFR, turns every rdata into text and parses
 that text back (the deprecated `Rr` path): over half of a plan's time against BIND. This reader
-takes the transfer's rdatasets straight into octoDNS data for the types mail zones are made of
-(A, AAAA, MX, TXT) and hands every other type to octoDNS's own parser, so the records are the
-same. A test compares both readers on a real BIND. Writing is the stock RFC 2136 code, except
-that the update's rdatas are built directly for the same types instead of through dnspython's
-text tokenizer (a DKIM key is ~400 characters read one by one).
+reads the transfer with the lean AXFR reader (`mailzone/dns/axfr.py`, dnspython's transfer when
+it finds anything unusual) and turns the values straight into octoDNS data for the types mail
+zones are made of (A, AAAA, MX, plain TXT); every other type goes through octoDNS's own parser,
+so the records are the same. A test compares both readers on a real BIND. Writing is the stock
+RFC 2136 apply with each batch packed by hand (`mailzone/dns/update.py`), TSIG-signed and
+checked as the transfer is, and a zone's batches over one connection.
 
-For mailzone's no-op pre-filter (`fastpath.py`), `live_zone` reads the zone with the lean AXFR
-reader (`mailzone/dns/axfr.py`) into the canonical form; when the zone needs octoDNS's plan
-after all, `populate` parses the same messages with dnspython, so its records are the ones the
-reader above always made."""
+For mailzone's no-op pre-filter (`fastpath.py`), `live_zone` reads the zone into the canonical
+form; when the zone needs octoDNS's plan after all, `populate` takes the same transfer."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,11 +25,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.MX
 import dns.rdtypes.ANY.TXT
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
-import dns.update
 import dns.xfr
 from octodns.record import Create, Record, Update
 from octodns.record.rr import Rrset
@@ -41,19 +35,18 @@ from octodns_bind import (
     Rfc2136ProviderUpdateFailed,
 )
 
-from mailzone.dns import axfr
+from mailzone.dns import axfr, update
 from mailzone.dns.wire import Unusual
 from mailzone.octo import fastpath
 
 _IN = dns.rdataclass.IN
 _Sets = dict[tuple[dns.name.Name, str], tuple[int, list[Any]]]
-_QUOTED = re.compile(r'"((?:[^"\\]|\\;)*)"\s*')
 
 
-def _plain_txt(rdata: Any) -> str | None:
+def _plain_txt(strings: tuple[bytes, ...]) -> str | None:
     """A TXT value in octoDNS's internal form, or None when only octoDNS's parser may decide."""
     try:
-        text = b"".join(rdata.strings).decode("ascii")
+        text = b"".join(strings).decode("ascii")
     except UnicodeDecodeError:
         return None
     if any(c in text for c in '"\\') or not text.isprintable():
@@ -61,14 +54,17 @@ def _plain_txt(rdata: Any) -> str | None:
     return text.replace(";", "\\;")
 
 
-def _data(rtype: str, ttl: int, rdatas: list[Any]) -> dict[str, Any] | None:
+def _data(rtype: str, ttl: int, values: list[Any]) -> dict[str, Any] | None:
+    """octoDNS data of a set of A, AAAA, MX or plain TXT values, as the lean reader has them
+    (`axfr.Transfer`) or as dnspython rdatas; None for anything else."""
     if rtype in ("A", "AAAA"):
-        return {"type": rtype, "ttl": ttl, "values": [r.address for r in rdatas]}
+        return {"type": rtype, "ttl": ttl, "values": [_lean(rtype, v) for v in values]}
     if rtype == "MX":
-        values = [{"preference": r.preference, "exchange": r.exchange.to_text()} for r in rdatas]
-        return {"type": rtype, "ttl": ttl, "values": values}
+        pairs = [_lean(rtype, v) for v in values]
+        mx = [{"preference": p, "exchange": x} for p, x in pairs]
+        return {"type": rtype, "ttl": ttl, "values": mx}
     if rtype == "TXT":
-        texts = [_plain_txt(r) for r in rdatas]
+        texts = [_plain_txt(_lean(rtype, v)) for v in values]
         if all(t is not None for t in texts):
             return {"type": rtype, "ttl": ttl, "values": texts}
     return None
@@ -82,53 +78,77 @@ class _Reads:
         self.conns = axfr.Connections()
 
 
+def _lean(rtype: str, value: Any) -> Any:
+    """A lean reader's value of a dnspython rdata (the values of `axfr.LEAN` types)."""
+    if not isinstance(value, dns.rdata.Rdata):
+        return value
+    if rtype in ("A", "AAAA"):
+        return value.address  # type: ignore[attr-defined]
+    if rtype == "MX":
+        return value.preference, value.exchange.to_text()  # type: ignore[attr-defined]
+    return tuple(value.strings)  # type: ignore[attr-defined]
+
+
+def _text(rtype: str, value: Any) -> str:
+    """The presentation text of a value, lean or dnspython's."""
+    if isinstance(value, dns.rdata.Rdata):
+        return value.to_text()
+    if rtype == "TXT":
+        return dns.rdtypes.ANY.TXT.TXT(_IN, dns.rdatatype.TXT, value).to_text()
+    return str(value)  # CNAME, NS: the target
+
+
 class FastRfc2136Provider(Rfc2136Provider):
     """octodns_bind.Rfc2136Provider with a direct AXFR reader; configured the same way."""
 
     def live_zone(self, zone_name: str) -> fastpath.LiveZone:
         """The zone by AXFR (the lean reader, else dnspython's) in the pre-filter's canonical
         form; the next `populate` of the zone uses the same transfer."""
+        found = self._kept()[zone_name] = self._fetch(zone_name)
+        if found is None:
+            return fastpath.LiveZone(exists=False)
+        if isinstance(found, axfr.Transfer):
+            return fastpath.live_zone(zone_name, self._lean_sets(found, zone_name))
+        origin = dns.name.from_text(zone_name)
+        return fastpath.live_zone(
+            zone_name,
+            (
+                (
+                    name.to_text(),
+                    rtype,
+                    ttl,
+                    [fastpath.lean_value(rtype, r, origin) for r in rdatas],
+                )
+                for (name, rtype), (ttl, rdatas) in found.items()
+                if not (rtype == "NS" and name == origin)
+            ),
+        )
+
+    def _fetch(self, zone_name: str) -> _Sets | axfr.Transfer | None:
+        """The zone by the lean AXFR reader, else by dnspython's (which reports what went wrong);
+        None when the server does not serve the zone."""
         read = self._reads()
         try:
-            found = axfr.transfer(
+            return axfr.transfer(
                 self.host, self.port, zone_name, self.timeout, **read.auth, connections=read.conns
             )
         except TimeoutError:  # as dnspython's transfer says it, without a second wait
             raise AxfrSourceZoneTransferFailed(dns.exception.Timeout()) from None
-        except Unusual:  # dnspython's transfer reports what went wrong
-            origin = dns.name.from_text(zone_name)
-            sets = self._transfer(zone_name)
-            self._kept()[zone_name] = sets
-            if sets is None:
-                return fastpath.LiveZone(exists=False)
-            return fastpath.live_zone(
-                zone_name,
-                (
-                    (
-                        name.to_text(),
-                        rtype,
-                        ttl,
-                        [fastpath.lean_value(rtype, r, origin) for r in rdatas],
-                    )
-                    for (name, rtype), (ttl, rdatas) in sets.items()
-                    if not (rtype == "NS" and name == origin)
-                ),
-            )
-        self._kept()[zone_name] = found
-        return fastpath.live_zone(zone_name, self._lean_sets(found, zone_name))
+        except Unusual:
+            return self._transfer(zone_name)
 
     def _lean_sets(
-        self, found: axfr.Transfer, zone_name: str
+        self, found: axfr.Transfer, zone_name: str, apex_ns: bool = False
     ) -> list[tuple[str, str, int, list[Any]]]:
-        """The transfer's RRs of supported types as sets (the smallest TTL of each), the apex
-        NS left out as octoDNS leaves it out of a plan that has none."""
+        """The transfer's RRs of supported types as sets (the smallest TTL of each); the apex
+        NS left out (unless `apex_ns`) as octoDNS leaves it out of a plan that has none."""
         sets: dict[tuple[str, str], tuple[str, int, list[Any]]] = {}
         apex = zone_name.lower()
         for owner, rtype, ttl, value in found.rrs:
             if rtype not in self.SUPPORTS:
                 continue
             key = (owner.lower(), rtype)
-            if key == (apex, "NS"):
+            if key == (apex, "NS") and not apex_ns:
                 continue
             got = sets.get(key)
             if got is None:
@@ -196,20 +216,22 @@ class FastRfc2136Provider(Rfc2136Provider):
         """Read the zone by AXFR into `zone` (or take the transfer `live_zone` just made);
         False when the server does not serve the zone."""
         read = self._kept()
-        kept = read.pop(zone.name) if zone.name in read else self._transfer(zone.name)
-        if isinstance(kept, axfr.Transfer):
-            keyring = self._auth_params().get("keyring")
-            kept = self._collect(axfr.messages(kept, keyring))
-        sets = kept
-        if sets is None:
+        kept = read.pop(zone.name) if zone.name in read else self._fetch(zone.name)
+        if kept is None:
             return False
-        for (name, rtype), (ttl, rdatas) in sorted(
-            sets.items(), key=lambda kv: (kv[0][0], kv[0][1])
+        if isinstance(kept, axfr.Transfer):
+            sets = self._lean_sets(kept, zone.name, apex_ns=True)
+        else:
+            sets = [
+                (name.to_text(), rtype, ttl, rdatas)
+                for (name, rtype), (ttl, rdatas) in kept.items()
+            ]
+        for fqdn, rtype, ttl, values in sorted(
+            sets, key=lambda s: (dns.name.from_text(s[0]), s[1])
         ):
-            fqdn = name.to_text()
-            data = _data(rtype, ttl, rdatas)
+            data = _data(rtype, ttl, values)
             if data is None:  # everything else takes octoDNS's own text parser
-                rrset = Rrset(fqdn, rtype, ttl, [r.to_text() for r in rdatas])
+                rrset = Rrset(fqdn, rtype, ttl, [_text(rtype, v) for v in values])
                 record = Record.from_rrset(zone, rrset, lenient=lenient, source=self)
             else:
                 record = Record.new(
@@ -219,62 +241,34 @@ class FastRfc2136Provider(Rfc2136Provider):
         return True
 
     def _apply(self, plan: Any) -> bool:
-        """octodns-bind's RFC 2136 apply, with each rdata built by `rdatas_of`."""
-        desired = plan.desired
-        auth_params = self._auth_params()
-        for batch in self._batch_changes(plan.changes):
-            update = dns.update.UpdateMessage(desired.name, **auth_params)
-            for change in batch:
-                # the stock provider's `rrs` (not `to_rrset`): the same TXT chunking as octodns-sync
-                name, ttl, rtype, texts = change.record.rrs
-                rdatas = rdatas_of(rtype, texts)
-                if isinstance(change, Create):
-                    update.add(name, ttl, *rdatas)
-                elif isinstance(change, Update):
-                    update.replace(name, ttl, *rdatas)
-                else:
-                    update.delete(name, *rdatas)
-            response: dns.message.Message = dns.query.tcp(
-                update, self.host, port=self.port, timeout=self.timeout
-            )
-            if response.rcode() != dns.rcode.NOERROR:
-                raise Rfc2136ProviderUpdateFailed(dns.rcode.to_text(response.rcode()))
+        """octodns-bind's RFC 2136 apply, each batch packed by hand (`mailzone/dns/update.py`),
+        the zone's batches over one connection."""
+        zone = plan.desired.name
+        params = self._auth_params()
+        keyring = params.get("keyring")
+        key = None if keyring is None else axfr.tsig_key(keyring, params.get("keyalgorithm"))
+        try:
+            with update.Connection(self.host, self.port, self.timeout) as connection:
+                for batch in self._batch_changes(plan.changes):
+                    rcode = connection.update(zone, [_change(c) for c in batch], key)
+                    if rcode != dns.rcode.NOERROR:
+                        raise Rfc2136ProviderUpdateFailed(
+                            dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+                        )
+        except TimeoutError:  # as dnspython's query says it
+            raise dns.exception.Timeout() from None
         return True
 
 
-def rdatas_of(rtype: str, texts: list[str]) -> list[dns.rdata.Rdata]:
-    """Rdata objects for octoDNS's presentation texts: built directly for A, AAAA, MX and plain
-    TXT (only `\\;` escapes), through dnspython's parser for everything else."""
-    out: list[dns.rdata.Rdata] = []
-    for text in texts:
-        rdata: dns.rdata.Rdata | None = None
-        if rtype == "A":
-            rdata = dns.rdtypes.IN.A.A(_IN, dns.rdatatype.A, text)
-        elif rtype == "AAAA":
-            rdata = dns.rdtypes.IN.AAAA.AAAA(_IN, dns.rdatatype.AAAA, text)
-        elif rtype == "MX":
-            preference, exchange = text.split()
-            rdata = dns.rdtypes.ANY.MX.MX(
-                _IN, dns.rdatatype.MX, int(preference), dns.name.from_text(exchange)
-            )
-        elif rtype == "TXT":
-            strings = _plain_strings(text)
-            if strings is not None:
-                rdata = dns.rdtypes.ANY.TXT.TXT(_IN, dns.rdatatype.TXT, strings)
-        out.append(rdata or dns.rdata.from_text(_IN, rtype, text))
-    return out
-
-
-def _plain_strings(text: str) -> list[bytes] | None:
-    """`"a\\;b" "c"` → [b"a;b", b"c"]; None for anything but quoted ASCII with `\\;` escapes."""
-    strings = []
-    pos = 0
-    for match in _QUOTED.finditer(text):
-        if match.start() != pos:
-            return None
-        strings.append(match.group(1).replace("\\;", ";"))
-        pos = match.end()
-    if pos != len(text) or not strings or not all(s.isascii() and s.isprintable() for s in strings):
-        return None
-    encoded = [s.encode("ascii") for s in strings]
-    return encoded if all(len(b) <= 255 for b in encoded) else None
+def _change(change: Any) -> update.Change:
+    """An octoDNS change as the update packer takes it: the stock provider's `rrs` (not
+    `to_rrset`), so TXT values are chunked as octodns-sync chunks them."""
+    name, ttl, rtype, texts = change.record.rrs
+    op: update.Op = (
+        "add"
+        if isinstance(change, Create)
+        else "replace"
+        if isinstance(change, Update)
+        else "delete"
+    )
+    return op, name, ttl, rtype, texts

@@ -1,18 +1,19 @@
-"""mailzone's AXFR reader gives exactly the records octodns-bind's own reader gives."""
+"""mailzone's AXFR reader gives exactly the records octodns-bind's own reader gives, and its
+hand-packed updates write what octodns-bind's write and fail as they fail."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-import dns.rdata
-import dns.rdataclass
+import dns.tsig
 import pytest
 from octodns.record import Record
 from octodns.zone import Zone
-from octodns_bind import Rfc2136Provider
+from octodns_bind import Rfc2136Provider, Rfc2136ProviderUpdateFailed
 
-from mailzone.octo.bind_reader import FastRfc2136Provider, rdatas_of
+from mailzone.dns import update
+from mailzone.octo.bind_reader import FastRfc2136Provider
 from tests.helpers import rsa_public_b64
 from tests.servers import BindServer
 
@@ -132,20 +133,76 @@ def test_a_signed_zone_reads_the_same_without_its_dnssec_records(
     }
 
 
-@pytest.mark.parametrize(
-    ("rtype", "text"),
-    [
-        ("A", "192.0.2.1"),
-        ("AAAA", "2001:db8::25"),
-        ("MX", "10 mail.example.org."),
-        ("TXT", '"v=DKIM1\\; k=rsa\\; p=' + "A" * 230 + '" "' + "B" * 180 + '"'),
-        ("TXT", '"v=spf1 ip4:192.0.2.1 -all"'),
-        ("TXT", '"with \\"quotes\\" and \\\\ backslash"'),  # not plain: dnspython's parser
-        ("TXT", '"caf\\195\\169"'),
-        ("CNAME", "target.example.net."),
-    ],
-)
-def test_update_rdatas_equal_dnspythons_parse(rtype: str, text: str) -> None:
-    (built,) = rdatas_of(rtype, [text])
+def _zone(records: list[tuple[str, dict[str, Any]]], name: str = "example.org.") -> Zone:
+    zone = Zone(name, [])
+    for host, data in records:
+        zone.add_record(Record.new(zone, host, data))
+    return zone
 
-    assert built == dns.rdata.from_text(dns.rdataclass.IN, rtype, text)
+
+def test_fast_apply_writes_in_batches_over_one_connection(
+    bind_server: BindServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {k: v for k, v in bind_server.provider_config().items() if k != "class"}
+    fast = FastRfc2136Provider("fast", update_batch_size=3, **config)
+    connections = []
+    connect = update.socket.create_connection
+    monkeypatch.setattr(
+        update.socket,
+        "create_connection",
+        lambda *a, **k: connections.append(a) or connect(*a, **k),
+    )
+    stock = Rfc2136Provider("stock", **config)
+
+    plan = fast.plan(_zone(RECORDS))
+    connections.clear()  # the AXFR's
+    fast.apply(plan)
+    assert len(connections) == 1  # 11 changes, 4 batches, one connection
+    assert _read(stock) == _read(fast) and len(_read(stock)) == len(RECORDS) + 1  # apex NS
+
+    # replace a TXT set, delete the CNAME and a value of the A set
+    changed = [(n, d) for n, d in RECORDS if d["type"] != "CNAME"]
+    changed = [
+        (n, {**d, "values": ["192.0.2.2"]} if (n, d["type"]) == ("mail", "A") else d)
+        for n, d in changed
+    ]
+    changed.append(("_dmarc", {"type": "TXT", "ttl": 60, "value": "v=DMARC1\\; p=none"}))
+    changed = [
+        (n, d) for n, d in changed if (n, d.get("value")) != ("_dmarc", RECORDS[2][1]["value"])
+    ]
+    fast.apply(fast.plan(_zone(changed)))
+
+    read = _read(stock)
+    assert ("www", "CNAME") not in read
+    assert read[("mail", "A")] == {"ttl": 300, "value": "192.0.2.2"}
+    assert read[("_dmarc", "TXT")] == {"ttl": 60, "value": "v=DMARC1\\; p=none"}
+    assert read == _read(fast)
+
+
+def _plan(server: BindServer, zone: Zone) -> Any:
+    config = {k: v for k, v in server.provider_config().items() if k != "class"}
+    planner = FastRfc2136Provider("planner", **config)
+    return planner.plan(zone)
+
+
+@pytest.mark.parametrize("provider", [Rfc2136Provider, FastRfc2136Provider])
+def test_a_refused_update_fails_as_octodns_bind_fails(
+    bind_server: BindServer, provider: Any
+) -> None:
+    config = {k: v for k, v in bind_server.provider_config().items() if k != "class"}
+    plan = _plan(bind_server, _zone(RECORDS[:1], "not-served.example."))
+
+    with pytest.raises(Rfc2136ProviderUpdateFailed, match="NOTAUTH"):
+        provider("target", **config).apply(plan)
+
+
+@pytest.mark.parametrize("provider", [Rfc2136Provider, FastRfc2136Provider])
+def test_an_update_signed_with_a_wrong_secret_fails_as_octodns_bind_fails(
+    bind_server: BindServer, provider: Any
+) -> None:
+    config = {k: v for k, v in bind_server.provider_config().items() if k != "class"}
+    plan = _plan(bind_server, _zone(RECORDS[:1]))
+    config["key_secret"] = "d3Jvbmcgc2VjcmV0IGZvciB0ZXN0cw=="
+
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        provider("target", **config).apply(plan)

@@ -26,7 +26,7 @@ KEYRING = dns.tsigkeyring.from_text({"k.": "c2VjcmV0IGtleSBmb3IgdGVzdHM="})
 
 def signed_reply() -> tuple[dns.message.Message, bytes]:
     """The reader's own query (its TSIG checked by dnspython) and a signed reply to it."""
-    key = axfr._key(KEYRING, None)
+    key = axfr.tsig_key(KEYRING, None)
     _, wire, mac = axfr._query(ZONE, key)
     query = dns.message.from_wire(wire, keyring=KEYRING)
     assert query.mac == mac and query.question[0].rdtype == dns.rdatatype.AXFR
@@ -45,7 +45,7 @@ def signed_reply() -> tuple[dns.message.Message, bytes]:
 
 def read(query: dns.message.Message, wire: bytes) -> axfr.Transfer:
     out = axfr.Transfer(query_mac=query.mac)
-    key = axfr._key(KEYRING, None)
+    key = axfr.tsig_key(KEYRING, None)
     soas, _ = axfr._read(wire, query.id, key, out, 0, None)
     assert soas == 2
     return out
