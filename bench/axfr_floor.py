@@ -4,10 +4,12 @@ Sets up the work of ``bench/reconcile.py`` (N domains, one zone each, applied by
 private BIND9), then times, in this process, every zone read one after the other:
 
 - ``raw``: the TSIG-signed AXFR query sent and the messages read, only framed (each RR's length
-  walked to find the closing SOA): no values, no TSIG check. The floor;
-- ``lean``: mailzone's lean reader (``mailzone/dns/axfr.py``), TSIG verified, values read;
+  walked to find the closing SOA): no values, no TSIG check, a connection per zone;
+- ``raw, one connection``: the same, every zone on one TCP connection. The floor;
+- ``lean``: mailzone's lean reader (``mailzone/dns/axfr.py``), TSIG verified, values read, a
+  connection per zone; ``lean, one connection``: the same on one kept connection (`Connections`);
 - ``prefilter``: the lean reader plus the canonical form the pre-filter compares
-  (``FastRfc2136Provider.live_zone``);
+  (``FastRfc2136Provider.live_zone``, on its kept connection);
 - ``dnspython``: ``dns.query.xfr`` with its full parse (the reader before the pre-filter);
 
 and then the real ``mailzone plan --exit-code`` (a no-op) with the pre-filter and without
@@ -19,6 +21,7 @@ and then the real ``mailzone plan --exit-code`` (a no-op) with the pre-filter an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -28,8 +31,9 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import dns.message
 import dns.query
@@ -54,15 +58,20 @@ from mailzone.dns.wire import _skip_name
 from mailzone.octo.bind_reader import FastRfc2136Provider
 
 
-def raw_read(host: str, port: int, zone: str, keyring: object, algorithm: str) -> int:
-    """Send the signed AXFR query, read messages up to the closing SOA; bytes read."""
+def raw_read(
+    host: str, port: int, zone: str, keyring: object, algorithm: str, kept: Any = None
+) -> int:
+    """Send the signed AXFR query, read messages up to the closing SOA; bytes read. On the
+    connection `kept` holds (a one-item list: the socket and its reader), if given."""
     query = dns.message.make_query(zone, dns.rdatatype.AXFR)
     query.use_tsig(keyring, algorithm=algorithm)
     wire = query.to_wire()
     total = 0
-    with socket.create_connection((host, port), timeout=10) as sock:
+    if kept is not None and not kept:
+        sock = socket.create_connection((host, port), timeout=10)
+        kept.append((sock, sock.makefile("rb")))
+    with contextlib.nullcontext(kept[0]) if kept else _fresh(host, port) as (sock, stream):
         sock.sendall(struct.pack(">H", len(wire)) + wire)
-        stream = sock.makefile("rb")
         soas = 0
         while soas < 2:
             (size,) = struct.unpack(">H", stream.read(2))
@@ -78,6 +87,12 @@ def raw_read(host: str, port: int, zone: str, keyring: object, algorithm: str) -
                 pos += 10 + length
                 soas += rtype == 6
     return total
+
+
+@contextlib.contextmanager
+def _fresh(host: str, port: int) -> Iterator[tuple[socket.socket, Any]]:
+    with socket.create_connection((host, port), timeout=10) as sock:
+        yield sock, sock.makefile("rb")
 
 
 def timed(what: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -119,14 +134,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "bench", **{k: v for k, v in config.items() if k != "class"}
             )
             size = sum(raw_read(host, port, z, keyring, algorithm) for z in zones)
+            kept: list[Any] = []
+            conns = axfr.Connections()
             rows = {
                 "raw": timed(
                     lambda: [raw_read(host, port, z, keyring, algorithm) for z in zones],
                     args.repeat,
                 ),
+                "raw, one connection": timed(
+                    lambda: [raw_read(host, port, z, keyring, algorithm, kept) for z in zones],
+                    args.repeat,
+                ),
                 "lean": timed(
                     lambda: [
                         axfr.transfer(host, port, z, 10, keyring=keyring, keyalgorithm=algorithm)
+                        for z in zones
+                    ],
+                    args.repeat,
+                ),
+                "lean, one connection": timed(
+                    lambda: [
+                        axfr.transfer(
+                            host,
+                            port,
+                            z,
+                            10,
+                            keyring=keyring,
+                            keyalgorithm=algorithm,
+                            connections=conns,
+                        )
                         for z in zones
                     ],
                     args.repeat,
