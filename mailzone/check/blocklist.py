@@ -5,7 +5,7 @@ for a list that does not list its RFC 5782 test entry 127.0.0.2 (a typo, a list 
 
 from __future__ import annotations
 
-from mailzone.check.env import Blocklist, CheckEnv
+from mailzone.check.env import Blocklist, CheckEnv, Question
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.repo.project import Domain
@@ -23,13 +23,26 @@ def query_name(ip: str, blocklist: Blocklist) -> str | None:
     return f"{reverse}.{blocklist.zone}"
 
 
+def ahead_blocklists(domain: Domain, env: CheckEnv) -> list[Question]:
+    """Each list's test entry, and each sending address in each list."""
+    asks: list[Question] = []
+    for blocklist in env.blocklists:
+        asks.append((None, query_name(TEST_ADDRESS, Blocklist(blocklist.zone)) or "", "A"))
+        for ip in _addresses(domain):
+            name = query_name(ip, blocklist)
+            if name is not None:
+                asks.append((None, name, "A"))
+    return asks
+
+
+def _addresses(domain: Domain) -> list[str]:
+    return sorted({ip for h in domain.spec.hosts if "send" in h.roles for ip in [*h.ipv4, *h.ipv6]})
+
+
 def check_blocklists(domain: Domain, env: CheckEnv) -> list[Finding]:
     """One finding per sending address and list."""
     findings = []
-    addresses = sorted(
-        {ip for h in domain.spec.hosts if "send" in h.roles for ip in [*h.ipv4, *h.ipv6]}
-    )
-    for ip in addresses:
+    for ip in _addresses(domain):
         for blocklist in env.blocklists:
             name = query_name(ip, blocklist)
             if name is None:

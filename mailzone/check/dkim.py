@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dkim.store import KeyStore
 from mailzone.dns.query import txt_values
@@ -20,16 +20,7 @@ _P_TAG = re.compile(r"(?:^|;)\s*p\s*=([^;]*)", re.IGNORECASE)
 
 def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
     """One finding per selector the spec imports or the state publishes or revoked."""
-    # selector → (the key's fingerprint, None when revoked; phase); the state's fingerprint
-    # was checked against its key when the state was loaded
-    wanted: dict[str, tuple[str | None, str]] = {}
-    for item in domain.spec.dkim.imports:
-        wanted[item.selector] = (domain.imported[item.selector].fingerprint, "imported")
-    for entry in domain.state.selectors:
-        if entry.phase in PUBLISHED_PHASES:
-            wanted[entry.selector] = (entry.fingerprint, entry.phase)
-        elif entry.phase == "revoked":
-            wanted[entry.selector] = (None, "revoked")
+    wanted = _wanted(domain)
     if not wanted:
         return [
             Finding(
@@ -57,6 +48,25 @@ def check_dkim(domain: Domain, env: CheckEnv) -> list[Finding]:
             )
         )
     return findings
+
+
+def _wanted(domain: Domain) -> dict[str, tuple[str | None, str]]:
+    """selector → (the key's fingerprint, None when revoked; phase); the state's fingerprint
+    was checked against its key when the state was loaded."""
+    wanted: dict[str, tuple[str | None, str]] = {}
+    for item in domain.spec.dkim.imports:
+        wanted[item.selector] = (domain.imported[item.selector].fingerprint, "imported")
+    for entry in domain.state.selectors:
+        if entry.phase in PUBLISHED_PHASES:
+            wanted[entry.selector] = (entry.fingerprint, entry.phase)
+        elif entry.phase == "revoked":
+            wanted[entry.selector] = (None, "revoked")
+    return wanted
+
+
+def ahead_dkim(domain: Domain, env: CheckEnv) -> list[Question]:
+    """Each selector's TXT."""
+    return [(None, f"{s}._domainkey.{domain.name}", "TXT") for s in _wanted(domain)]
 
 
 def _selector(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, time
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.octo.registry import REGISTRY_NAME, decode_notes, parse_dmarc_note
@@ -42,6 +42,32 @@ def parse_tags(record: str) -> list[tuple[str, str]]:
         tag, value = part.split("=", 1)
         tags.append((tag.strip().lower(), value.strip()))
     return tags
+
+
+def ahead_dmarc(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The record at `_dmarc.<domain>`, the zone's registry for p=none, and each report
+    destination's authorisation outside the zone."""
+    asks: list[Question] = [(None, f"_dmarc.{domain.name}", "TXT")]
+    want = domain.spec.dmarc
+    if want is None:
+        return asks
+    if want.policy == "none":
+        asks.append((None, f"{REGISTRY_NAME}.{domain.zone}", "TXT"))
+    for uri in [*want.rua, *want.ruf]:
+        dest = _outside(domain, str(uri))
+        if dest is not None:
+            asks.append((None, f"{domain.name}._report._dmarc.{dest}", "TXT"))
+    return asks
+
+
+def _outside(domain: Domain, uri: str) -> str | None:
+    """The destination domain of a mailto: URI when it lies outside the domain's zone."""
+    match = _MAILTO.match(uri)
+    if not match:
+        return None
+    dest = match.group(2).rstrip(".").lower()
+    zone = domain.zone
+    return None if dest == zone or dest.endswith("." + zone) else dest
 
 
 def check_dmarc(domain: Domain, env: CheckEnv) -> list[Finding]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 
-from mailzone.check.env import CheckEnv
+from mailzone.check.env import CheckEnv, Question
 from mailzone.check.model import Finding
-from mailzone.dns.query import Answer, txt_values
+from mailzone.dns.query import Answer, Server, txt_values
 from mailzone.errors import MailzoneError
 from mailzone.octo.authority import Authority
 from mailzone.records.domain import DesiredRecord
@@ -136,3 +136,15 @@ def _soas(sources: list[Authority], zone: str) -> list[Answer]:
         return [source.query(zone, "SOA") for source in sources]
     with ThreadPoolExecutor(max_workers=len(sources)) as pool:
         return list(pool.map(lambda source: source.query(zone, "SOA"), sources))
+
+
+def ahead_drift(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The zone's SOA and each wanted RRset, of each nameserver."""
+    try:
+        sources = env.authorities.of(domain.zone, domain.spec.provider)
+    except MailzoneError:
+        return []
+    zone = domain.zone
+    asks = [(zone + ".", "SOA")]
+    asks += [(f"{r.name}.{zone}." if r.name else zone + ".", r.type) for r in domain.records]
+    return [(s.endpoint, n, t) for s in sources if isinstance(s, Server) for n, t in asks]

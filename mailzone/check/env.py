@@ -19,6 +19,9 @@ from mailzone.spf.evaluate import Lookup, Reply
 
 T = TypeVar("T")
 
+# a DNS question a check will ask: (server, name, type); server None means the resolver
+Question = tuple[tuple[str, int] | None, str, str]
+
 
 @dataclass(frozen=True)
 class Blocklist:

@@ -17,14 +17,15 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from mailzone.check.env import CheckEnv
+    from mailzone.check.env import CheckEnv, Question
     from mailzone.check.model import Finding
     from mailzone.repo.project import Domain
 
     Check = Callable[[Domain, CheckEnv], list[Finding]]
+    Ahead = Callable[[Domain, CheckEnv], list[Question]]
 
 Reach = Literal["dns", "network"]
 
@@ -40,17 +41,25 @@ class Family:
     # asks servers the others do not (the zone's own nameservers): runs beside them, so a dead
     # resolver and dead nameservers cost a domain one timeout, not two
     apart: bool = False
+    # `module:function` giving the DNS questions the check will ask of a domain whose zone is as
+    # its spec wants, asked ahead for many domains at once (`Dns.prefetch`); "" for none
+    ahead: str = ""
 
     def load(self) -> Check:
         """The check function (imported once)."""
-        return _load(self.target)
+        check: Check = _load(self.target)
+        return check
+
+    def load_ahead(self) -> Ahead | None:
+        """The `ahead` function, or None."""
+        ahead: Ahead | None = _load(self.ahead) if self.ahead else None
+        return ahead
 
 
 @functools.cache
-def _load(target: str) -> Check:
+def _load(target: str) -> Any:
     module, _, function = target.partition(":")
-    check: Check = getattr(importlib.import_module(f"mailzone.check.{module}"), function)
-    return check
+    return getattr(importlib.import_module(f"mailzone.check.{module}"), function)
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -59,36 +68,61 @@ FAMILIES: tuple[Family, ...] = (
         "drift:check_drift",
         "every authoritative nameserver serves what the specs want",
         apart=True,
+        ahead="drift:ahead_drift",
     ),
-    Family("spf", "spf:check_spf", "SPF passes for each sending address, within the lookup limits"),
-    Family("dkim", "dkim:check_dkim", "each selector's key is served, valid and the expected one"),
+    Family(
+        "spf",
+        "spf:check_spf",
+        "SPF passes for each sending address, within the lookup limits",
+        ahead="spf:ahead_spf",
+    ),
+    Family(
+        "dkim",
+        "dkim:check_dkim",
+        "each selector's key is served, valid and the expected one",
+        ahead="dkim:ahead_dkim",
+    ),
     Family(
         "dmarc",
         "dmarc:check_dmarc",
         "the DMARC record is valid and its report addresses accept reports",
+        ahead="dmarc:ahead_dmarc",
     ),
     Family(
         "tls_rpt",
         "tls_rpt:check_tls_rpt",
         "one valid TLS-RPT record at `_smtp._tls`, the one the spec wants",
+        ahead="tls_rpt:ahead_tls_rpt",
     ),
     Family(
         "mta_sts",
         "mta_sts:check_mta_sts",
         "the _mta-sts id and the policy served over HTTPS are the spec's; each MX matches it",
+        ahead="mta_sts:ahead_mta_sts",
     ),
     Family(
         "dane",
         "dane:check_dane",
         "each DANE host's TLSA set is the state's 3 1 1 keys, in a signed zone",
     ),
-    Family("mx", "mx:check_mx", "MX targets are names with addresses (no CNAME, no IP)"),
-    Family("rdns", "mx:check_rdns", "each sending address has a PTR that resolves back to it"),
+    Family(
+        "mx",
+        "mx:check_mx",
+        "MX targets are names with addresses (no CNAME, no IP)",
+        ahead="mx:ahead_mx",
+    ),
+    Family(
+        "rdns",
+        "mx:check_rdns",
+        "each sending address has a PTR that resolves back to it",
+        ahead="mx:ahead_rdns",
+    ),
     Family(
         "blocklist",
         "blocklist:check_blocklists",
         "no sending address is on a DNS blocklist",
         "network",
+        ahead="blocklist:ahead_blocklists",
     ),
     Family(
         "smtp",

@@ -16,7 +16,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding, Status
 from mailzone.check.tls import MxTls, context, reason, starttls, target
 from mailzone.dns.query import txt_values
@@ -53,6 +53,14 @@ def check_mta_sts(domain: Domain, env: CheckEnv) -> list[Finding]:
     if isinstance(served, Policy) and served.mode != "none":
         findings += _mx_hosts(domain, env, served)
     return findings
+
+
+def ahead_mta_sts(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The `_mta-sts` record and the policy host's addresses, when the spec has MTA-STS."""
+    if domain.spec.mta_sts is None:
+        return []
+    host = f"mta-sts.{domain.name}"
+    return [(None, f"_mta-sts.{domain.name}", "TXT"), (None, host, "A"), (None, host, "AAAA")]
 
 
 def _record(domain: Domain, env: CheckEnv) -> tuple[Finding, str | None]:

@@ -4,11 +4,21 @@ resolves back to it (FCrDNS) and is the host's own name."""
 
 from __future__ import annotations
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.repo.project import Domain
 from mailzone.spec.zone import host_fqdn
 from mailzone.util.endpoint import ip_address
+
+
+def ahead_mx(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The MX RRset, and each declared MX host's CNAME, A and AAAA."""
+    asks: list[Question] = [(None, domain.name, "MX")]
+    for host in domain.spec.hosts:
+        if "mx" in host.roles:
+            fqdn = host_fqdn(domain.spec, host)
+            asks += [(None, fqdn, "CNAME"), (None, fqdn, "A"), (None, fqdn, "AAAA")]
+    return asks
 
 
 def check_mx(domain: Domain, env: CheckEnv) -> list[Finding]:
@@ -93,6 +103,19 @@ def _target(target: str, host: object, env: CheckEnv) -> Finding:
         )
     shown = ", ".join(sorted(have4) + sorted(have6))
     return Finding("mx", subject, "pass", f"MX target {target} resolves to {shown}")
+
+
+def ahead_rdns(domain: Domain, env: CheckEnv) -> list[Question]:
+    """Each sending address's PTR, and its host's address records."""
+    asks: list[Question] = []
+    for host in domain.spec.hosts:
+        if "send" in host.roles:
+            fqdn = host_fqdn(domain.spec, host)
+            for ip in [*host.ipv4, *host.ipv6]:
+                address = ip_address(ip)
+                asks.append((None, address.reverse_pointer, "PTR"))
+                asks.append((None, fqdn, "A" if address.version == 4 else "AAAA"))
+    return asks
 
 
 def check_rdns(domain: Domain, env: CheckEnv) -> list[Finding]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.repo.project import Domain
@@ -128,3 +128,12 @@ def _verdict(check: str, subject: str, result: str, reason: str, who: str, fix: 
             "retry; check the nameservers",
         )
     return Finding(check, subject, "fail", f"{who}: {result} ({reason})", fix)
+
+
+def ahead_spf(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The domain's TXT and each sending host's HELO record in the zone."""
+    asks: list[Question] = [(None, domain.name, "TXT")]
+    for host in domain.spec.hosts:
+        if "send" in host.roles and not host.absolute:
+            asks.append((None, host_fqdn(domain.spec, host), "TXT"))
+    return asks

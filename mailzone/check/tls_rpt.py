@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from mailzone.check.env import CheckEnv, lookup_failed
+from mailzone.check.env import CheckEnv, Question, lookup_failed
 from mailzone.check.model import Finding
 from mailzone.dns.query import txt_values
 from mailzone.records.tls_rpt import VERSION, record_uri
@@ -16,6 +16,11 @@ from mailzone.spec.types import check_tlsrpt_uri
 
 APPLY = "run `mailzone apply` (it publishes the record the spec wants)"
 _VERSION_FIELD = re.compile(r"\s*v\s*=\s*([^;,\s]*)", re.I)
+
+
+def ahead_tls_rpt(domain: Domain, env: CheckEnv) -> list[Question]:
+    """The record at `_smtp._tls.<domain>`."""
+    return [(None, f"_smtp._tls.{domain.name}", "TXT")]
 
 
 def check_tls_rpt(domain: Domain, env: CheckEnv) -> list[Finding]:

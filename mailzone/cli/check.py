@@ -147,7 +147,13 @@ def check(
     ] = 2.0,
     fmt: TextJsonOpt = "text",
     jobs: Annotated[
-        int, typer.Option("--jobs", min=1, max=256, help="Domains checked at once per process.")
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            max=256,
+            help="Threads per process, used once checks wait on slow servers.",
+        ),
     ] = 16,
     processes: Annotated[
         int,

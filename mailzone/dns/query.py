@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -165,6 +165,42 @@ class Dns:
                 with self._lock:
                     self._cache[key] = cached
             return cached
+
+    def prefetch(self, questions: Iterable[tuple[Endpoint, str, str]], window: int = 32) -> int:
+        """Ask many questions at once, pipelined on one UDP socket per server (``wire.ask_many``),
+        and keep the answers for ``query``: how many were answered. Only what ``query`` would
+        ask the hand-packed way (an IP-literal server that has answered in this run, a type
+        ``wire`` reads, no DO bit) and has not asked yet; anything not answered cleanly is left
+        for ``query`` to ask with its retries and fallbacks, so the answers are the same."""
+        wanted: dict[Endpoint, dict[_Key, tuple[str, str]]] = {}
+        with self._lock:
+            for endpoint, name, rdtype in questions:
+                rdtype = rdtype.upper()
+                if endpoint not in self._alive or rdtype not in wire.TYPES:
+                    continue
+                try:
+                    key = (endpoint, _absolute(name), rdtype, False)
+                except (dns.exception.DNSException, ValueError):
+                    continue
+                if key not in self._cache and key not in self._key_locks:
+                    wanted.setdefault(endpoint, {})[key] = (key[1], rdtype)
+        answered = 0
+        for endpoint, keys in wanted.items():
+            if not is_ip_address(endpoint[0]):
+                continue
+            order = list(keys)
+            replies = wire.ask_many(endpoint, [keys[k] for k in order], self.timeout, window)
+            found: dict[_Key, Answer] = {}
+            for index, (rcode, records, ttl, texts) in replies.items():
+                if rcode in ("NOERROR", "NXDOMAIN"):
+                    found[order[index]] = Answer(rcode, records, ttl, texts=texts)
+                else:
+                    found[order[index]] = Answer(rcode, error=rcode)
+            with self._lock:
+                for key, answer in found.items():
+                    self._cache.setdefault(key, answer)
+            answered += len(found)
+        return answered
 
     def _ask_unless_down(
         self, endpoint: Endpoint, name: str, rdtype: str, dnssec: bool = False

@@ -9,6 +9,7 @@ caller falls back to dnspython."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -68,6 +69,61 @@ def ask(
             raise
         if len(data) >= 12 and data[:2] == wire[:2]:  # a late reply to an earlier question: skip
             return parse(data, wire, rdtype)
+
+
+def ask_many(
+    server: tuple[str, int],
+    questions: list[tuple[str, str]],
+    timeout: float,
+    window: int = 32,
+) -> dict[int, tuple[str, list[str], int | None, tuple[str, ...] | None]]:
+    """Ask `questions` ((name, type), each type in TYPES) at once on the thread's socket to
+    `server`, at most `window` unanswered at a time: the replies `ask` would return, by index
+    into `questions`. One that cannot be packed, is not answered within `timeout` of the last
+    reply, or needs dnspython (`Unusual`) is left out, for `ask` to ask again."""
+    sock = _socket(server)
+    pending: dict[int, tuple[int, bytes, str]] = {}
+    out: dict[int, tuple[str, list[str], int | None, tuple[str, ...] | None]] = {}
+    todo = iter(enumerate(questions))
+
+    def fill() -> None:
+        while len(pending) < window:
+            item = next(todo, None)
+            if item is None:
+                return
+            index, (name, rdtype) = item
+            ident = int.from_bytes(os.urandom(2), "big")
+            while ident in pending:
+                ident = int.from_bytes(os.urandom(2), "big")
+            try:
+                wire = question(name, rdtype, ident)
+            except (UnicodeError, ValueError):
+                continue
+            sock.send(wire)
+            pending[ident] = (index, wire, rdtype)
+
+    try:
+        fill()
+        deadline = time.monotonic() + timeout
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            data = sock.recv(65535)
+            entry = pending.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 12 else None
+            if entry is None:  # a late reply to an earlier question
+                continue
+            index, wire, rdtype = entry
+            with contextlib.suppress(Unusual):  # left for `ask`
+                out[index] = parse(data, wire, rdtype)
+            deadline = time.monotonic() + timeout
+            fill()
+    except TimeoutError:
+        pass
+    except OSError:
+        _drop(server)
+    return out
 
 
 def _socket(server: tuple[str, int]) -> socket.socket:

@@ -1190,3 +1190,55 @@ def test_the_guard_is_live_in_mailzone_processes(world: World, tmp_path: Path) -
     blocked = log.read_text().splitlines()
     assert blocked and all(line.endswith(" ('192.0.2.53', 53)") for line in blocked), blocked
     assert "loopback guard" in result.out
+
+
+def _check_every_domain(world: World, ahead: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every domain checked in-process (no SMTP or HTTPS), with or without the questions asked
+    ahead; the reports and how many questions `query` itself had to send."""
+    from mailzone.check import runner
+    from mailzone.check.env import Blocklist
+    from mailzone.repo.project import load_project
+
+    dns_client = Dns(("127.0.0.1", world.server.port), timeout=1.0)
+    sent: list[tuple[Any, ...]] = []
+    asked = dns_client._ask
+
+    def counted(*key: Any) -> Any:
+        sent.append(key)
+        return asked(*key)
+
+    monkeypatch.setattr(dns_client, "_ask", counted)
+    monkeypatch.setattr(runner, "AHEAD", 8)  # several batches over the cases' domains
+    if not ahead:
+        monkeypatch.setattr(runner, "ask_ahead", lambda domains, env: 0)
+    host = HostConfig()
+    env = CheckEnv(
+        world.root,
+        host,
+        dns_client,
+        Authorities(world.root, host, dns_client),
+        datetime(2026, 12, 6, tzinfo=UTC),
+        skip=frozenset(OTHER_FAMILIES),
+        blocklists=(Blocklist("bl.test", ipv6=True),),
+    )
+    domains = sorted(load_project(world.root).domains.values(), key=lambda d: d.name)
+    reports = runner.check_all(domains, env, jobs=4, processes=1)
+    return reports, sent
+
+
+def test_questions_asked_ahead_change_no_finding(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch's questions asked at once before its checks (`ask_ahead`) give every domain,
+    broken ones included, the same findings as asking each question when a check needs it; and
+    most questions were asked ahead, so the checks found them answered."""
+    with monkeypatch.context() as patch:
+        plain, sent_plain = _check_every_domain(world, False, patch)
+    ahead, sent_ahead = _check_every_domain(world, True, monkeypatch)
+
+    assert len(plain) == len(CASES) > 8
+    assert [(r.domain, r.error, r.findings) for r in ahead] == [
+        (r.domain, r.error, r.findings) for r in plain
+    ]
+    assert any(f.status == "fail" for r in ahead for f in r.findings)
+    assert len(sent_ahead) < len(sent_plain) / 3, (len(sent_ahead), len(sent_plain))
