@@ -132,7 +132,12 @@ def empty_shard(shard: Shard | None) -> bool:
     return True
 
 
-JobsOpt = Annotated[int, typer.Option("--jobs", min=1, max=64, help="Zones read concurrently.")]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs", min=1, max=64, help="Zones read at once (threads, or reads sent ahead)."
+    ),
+]
 LOCK_TIMEOUT = 60.0  # seconds a writing run waits for another one to end
 LockTimeoutOpt = Annotated[
     float,

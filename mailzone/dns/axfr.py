@@ -82,6 +82,20 @@ def transfer(
     if connections is None:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             return _transfer_on(sock, zone, timeout, key)[0]
+    sent = connections.claim(host, port, zone)
+    if sent is not None:
+        try:
+            out, clean = _receive(sent.sock, sent.ident, sent.mac, timeout, key)
+        except (_Unanswered, TimeoutError):  # closed meanwhile: as for a kept one, below
+            sent.sock.close()
+            if sent.reused:
+                connections.single(host, port)
+        except BaseException:
+            sent.sock.close()
+            raise
+        else:
+            connections.keep(host, port, sent.sock, clean)
+            return out
     kept = connections.take(host, port)
     if kept is not None:
         try:
@@ -105,19 +119,63 @@ def transfer(
     return out
 
 
-def _transfer_on(
+def send_ahead(
+    host: str,
+    port: int,
+    zone: str,
+    timeout: float,
+    keyring: Mapping[dns.name.Name, Any] | None = None,
+    keyalgorithm: Any = None,
+    connections: Connections | None = None,
+) -> bool:
+    """Send the AXFR query for `zone` now, on a connection of its own (a kept one, else a new
+    one), for this thread's next `transfer` of the zone to read: several transfers then wait
+    on the server at once, in one thread. False when it could not be sent (`transfer` then
+    asks as usual)."""
+    if connections is None:
+        return False
+    key = tsig_key(keyring, keyalgorithm) if keyring is not None else None
+    sock = connections.take(host, port)
+    reused = sock is not None
+    try:
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        ident, mac = _send(sock, zone, timeout, key)
+    except (OSError, Unusual, dns.exception.DNSException):
+        if sock is not None:
+            sock.close()
+        return False
+    connections.sent(host, port, zone, _Sent(sock, ident, mac, reused))
+    return True
+
+
+def _send(
     sock: socket.socket, zone: str, timeout: float, key: dns.tsig.Key | None
-) -> tuple[Transfer, bool]:
-    """The transfer on an open connection; whether nothing was left unread after it."""
+) -> tuple[int, bytes | None]:
+    """Send the signed query; its id and MAC."""
     ident, wire, mac = _query(zone, key)
-    out = Transfer(query_mac=mac)
-    deadline = time.monotonic() + timeout
     try:
         sock.settimeout(timeout)
         sock.sendall(_LENGTH.pack(len(wire)) + wire)
     except (BrokenPipeError, ConnectionResetError):
         raise _Unanswered from None
-    reader = Reader(sock, deadline)
+    return ident, mac
+
+
+def _transfer_on(
+    sock: socket.socket, zone: str, timeout: float, key: dns.tsig.Key | None
+) -> tuple[Transfer, bool]:
+    """The transfer on an open connection; whether nothing was left unread after it."""
+    ident, mac = _send(sock, zone, timeout, key)
+    return _receive(sock, ident, mac, timeout, key)
+
+
+def _receive(
+    sock: socket.socket, ident: int, mac: bytes | None, timeout: float, key: dns.tsig.Key | None
+) -> tuple[Transfer, bool]:
+    """The answer to the query `ident` sent on `sock`."""
+    out = Transfer(query_mac=mac)
+    reader = Reader(sock, time.monotonic() + timeout)
     ctx = None
     soas = 0
     while soas < 2:
@@ -131,25 +189,68 @@ class _Unanswered(Unusual):
     """The connection closed before any of the answer came."""
 
 
+@dataclass
+class _Sent:
+    """A query sent ahead (`send_ahead`) whose answer is not read yet."""
+
+    sock: socket.socket
+    ident: int
+    mac: bytes | None
+    reused: bool  # on a kept connection (one the server may have closed meanwhile)
+
+
+KEPT = 16  # idle connections kept per thread and server
+
+
 class Connections:
-    """Open connections to servers, one per thread and server, for `transfer` to reuse."""
+    """Open connections to servers, per thread and server, for `transfer` to reuse: one, or as
+    many as there were queries sent ahead at once (at most `KEPT` idle)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._single: set[tuple[str, int]] = set()
 
-    def _open(self) -> dict[tuple[str, int], _Kept]:
-        kept: dict[tuple[str, int], _Kept] | None = getattr(self._local, "kept", None)
+    def _open(self) -> dict[tuple[str, int], list[_Kept]]:
+        kept: dict[tuple[str, int], list[_Kept]] | None = getattr(self._local, "kept", None)
         if kept is None:
             kept = self._local.kept = {}
         return kept
 
+    def _sent(self) -> dict[tuple[str, int, str], _Sent]:
+        sent: dict[tuple[str, int, str], _Sent] | None = getattr(self._local, "sent", None)
+        if sent is None:
+            sent = self._local.sent = {}
+        return sent
+
+    def sent(self, host: str, port: int, zone: str, query: _Sent) -> None:
+        """Remember a query sent ahead (one sent earlier for the zone is dropped)."""
+        old = self._sent().pop((host, port, zone.lower()), None)
+        if old is not None:
+            old.sock.close()
+        self._sent()[(host, port, zone.lower())] = query
+
+    def claim(self, host: str, port: int, zone: str) -> _Sent | None:
+        """The query this thread sent ahead for the zone, if any."""
+        return self._sent().pop((host, port, zone.lower()), None)
+
+    def pending(self, host: str, port: int) -> int:
+        """How many queries this thread has sent ahead to the server and not read."""
+        return sum(1 for h, p, _ in self._sent() if (h, p) == (host, port))
+
+    def close_sent(self) -> None:
+        """Close the connections of queries sent ahead and never read (their zones' plans
+        stopped before the transfer)."""
+        sent = self._sent()
+        for query in sent.values():
+            query.sock.close()
+        sent.clear()
+
     def take(self, host: str, port: int) -> socket.socket | None:
-        """This thread's open connection to the server, unless the server has closed it."""
-        held = self._open().pop((host, port), None)
-        if held is None:
+        """An open connection of this thread to the server, unless the server has closed it."""
+        idle = self._open().get((host, port))
+        if not idle:
             return None
-        sock = held.release()
+        sock = idle.pop().release()
         if (host, port) in self._single:
             sock.close()
             return None
@@ -167,8 +268,9 @@ class Connections:
 
     def keep(self, host: str, port: int, sock: socket.socket, clean: bool) -> None:
         """Keep the connection for this thread's next transfer (closed if it cannot be)."""
-        if clean and (host, port) not in self._single:
-            self._open()[(host, port)] = _Kept(sock)
+        idle = self._open().setdefault((host, port), [])
+        if clean and (host, port) not in self._single and len(idle) < KEPT:
+            idle.append(_Kept(sock))
         else:
             sock.close()
 

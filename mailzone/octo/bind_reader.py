@@ -172,6 +172,18 @@ class FastRfc2136Provider(Rfc2136Provider):
             reads = self.__dict__.setdefault("_lean", _Reads(self._auth_params()))
         return reads
 
+    def send_ahead(self, zone_name: str) -> bool:
+        """Send the zone's AXFR query now, for this thread's next `live_zone` or `populate` of
+        it to read (`axfr.send_ahead`); False when it could not be sent."""
+        read = self._reads()
+        return axfr.send_ahead(
+            self.host, self.port, zone_name, self.timeout, **read.auth, connections=read.conns
+        )
+
+    def drop_ahead(self) -> None:
+        """Close what was sent ahead and never read (the zone's plan stopped before)."""
+        self._reads().conns.close_sent()
+
     def forget_live(self, zone_name: str) -> None:
         """Drop the transfer `live_zone` kept (the zone needs no plan)."""
         self._kept().pop(zone_name, None)

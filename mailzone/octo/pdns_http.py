@@ -49,6 +49,7 @@ class LeanApi:
         self.headers: dict[str, str] = dict(sess.headers)
         self.jar = sess.cookies
         self.usable = True  # False once an answer set a cookie: the session sends it from then
+        self._ahead: dict[str, http.client.HTTPConnection] = {}  # GETs sent, not yet read
 
     @classmethod
     def of(cls, provider: Any) -> LeanApi | None:
@@ -70,28 +71,65 @@ class LeanApi:
             return None
         return cls(host, provider.port, urlsplit(url).path, timeout, sess)
 
+    def send_ahead(self, path: str) -> bool:
+        """Send `GET path` now on a connection of its own, for the next `request` of it to read
+        (the server works on it meanwhile); False when it could not be sent."""
+        target = self._target(path)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.connect()
+            conn.request("GET", target, headers=dict(self.headers))
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            return False
+        old = self._ahead.pop(target, None)
+        if old is not None:
+            old.close()
+        self._ahead[target] = conn
+        return True
+
+    def drop_ahead(self) -> None:
+        """Close the connections of GETs sent ahead and never read."""
+        while self._ahead:
+            self._ahead.popitem()[1].close()
+
+    def _target(self, path: str) -> str:
+        return requote_uri(f"{self.base}{path}".rstrip("/"))
+
     def request(self, method: str, path: str, data: Any = None) -> requests.Response | None:
-        """The API's answer to `method path` with `data` as JSON; None: the session must ask."""
-        target = requote_uri(f"{self.base}{path}".rstrip("/"))
+        """The API's answer to `method path` with `data` as JSON; None: the session must ask.
+        A GET sent ahead is read from its connection (sent again if that one failed)."""
+        target = self._target(path)
         headers = dict(self.headers)
         body = None
         if data is not None:
             body = json.dumps(data, allow_nan=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
+        conn = self._ahead.pop(target, None) if method == "GET" and body is None else None
+        answer = None
+        if conn is not None:
             try:
-                conn.connect()
-            except OSError:
-                return None
-            try:
-                conn.request(method, target, body=body, headers=headers)
                 answer = conn.getresponse()
                 content = answer.read()
-            except (OSError, http.client.HTTPException) as err:
-                raise self._failure(err) from err
-        finally:
-            conn.close()
+            except (OSError, http.client.HTTPException):
+                answer = None  # a GET: asked again, below
+            finally:
+                conn.close()
+        if answer is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                try:
+                    conn.connect()
+                except OSError:
+                    return None
+                try:
+                    conn.request(method, target, body=body, headers=headers)
+                    answer = conn.getresponse()
+                    content = answer.read()
+                except (OSError, http.client.HTTPException) as err:
+                    raise self._failure(err) from err
+            finally:
+                conn.close()
         encoding = answer.getheader("Content-Encoding", "identity").lower()
         if 300 <= answer.status < 400 or (method == "GET" and encoding != "identity"):
             return None

@@ -110,12 +110,30 @@ class FastPowerDnsProvider(PowerDnsProvider):
         except Exception:
             return False
 
-    def _request(self, method: str, path: str, data: Any = None) -> Any:
-        """octodns-powerdns's request, over `http.client` when `LeanApi.of` allows."""
-        if "_api" not in self.__dict__:  # decided once (no `__init__` of its own: see _kept)
+    def _lean_api(self) -> LeanApi | None:
+        """The API over `http.client`, when `LeanApi.of` allows (decided once; no `__init__`
+        of its own: see _kept)."""
+        if "_api" not in self.__dict__:
             self.__dict__["_api"] = LeanApi.of(self)
         api: LeanApi | None = self.__dict__["_api"]
-        resp = api.request(method, path, data) if api is not None and api.usable else None
+        return api if api is not None and api.usable else None
+
+    def send_ahead(self, zone_name: str) -> bool:
+        """Send the zone's GET now, for this thread's next `live_zone` or `populate` of it to
+        read (`LeanApi.send_ahead`); False when it could not be sent."""
+        api = self._lean_api()
+        return api is not None and api.send_ahead(f"zones/{_encode_zone_name(zone_name)}")
+
+    def drop_ahead(self) -> None:
+        """Close what was sent ahead and never read (the zone's plan stopped before)."""
+        api = self.__dict__.get("_api")
+        if api is not None:
+            api.drop_ahead()
+
+    def _request(self, method: str, path: str, data: Any = None) -> Any:
+        """octodns-powerdns's request, over `http.client` when `LeanApi.of` allows."""
+        api = self._lean_api()
+        resp = api.request(method, path, data) if api is not None else None
         if resp is None:
             return super()._request(method, path, data=data)
         self.log.debug("_request: method=%s, path=%s", method, path)

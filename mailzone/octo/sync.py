@@ -312,13 +312,55 @@ def plan_all(
     if jobs <= 1 or len(tasks) <= 1:
         plans = [plan_zone(t, cache, known, adopt) for t in tasks]
     else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            plans = list(pool.map(lambda t: plan_zone(t, cache, known, adopt), tasks))
+        plans = _ahead(tasks, cache, known, adopt, jobs)
+        if len(plans) < len(tasks):
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                rest = tasks[len(plans) :]
+                plans += pool.map(lambda t: plan_zone(t, cache, known, adopt), rest)
     quiet = sum(p.prefiltered for p in plans)
     log.info(
         "plan: %d of %d zones unchanged by the pre-filter (no octoDNS plan)", quiet, len(plans)
     )
     return plans
+
+
+# zone reads sent ahead at most: BIND and PowerDNS's web server accept connections from a
+# queue of about 10; past it the kernel drops a connection's handshake, which costs a second
+# (PowerDNS, 1000 zones: 1.6 s with 8, 4.6 s with 16)
+AHEAD = 8
+
+
+def _ahead(
+    tasks: Sequence[ZoneTask], cache: ProviderCache, known: set[str], adopt: bool, jobs: int
+) -> list[ZonePlan]:
+    """Plan the tasks in this thread, each zone's read sent up to `jobs` - 1 zones ahead
+    (`send_ahead`: BIND's transfers), so the server works on the next zones while this one is
+    compared: threads would add CPU (the GIL) and overlap nothing more. The plans made, in
+    order: fewer than the tasks once a zone's provider cannot send ahead, or a send fails (a
+    server that cannot be reached): the rest are then planned in threads, as before."""
+    providers: dict[str, Any] = {}
+    for task in tasks:
+        if task.provider not in providers:
+            try:
+                providers[task.provider] = cache.get(task.provider)
+            except Exception:  # the provider's own error is the zone plan's to report
+                providers[task.provider] = None
+        if not hasattr(providers[task.provider], "send_ahead"):
+            return []
+    plans: list[ZonePlan] = []
+    sent = 0
+    try:
+        for index, task in enumerate(tasks):
+            while sent < min(len(tasks), index + min(jobs, AHEAD)):
+                ahead = tasks[sent]
+                if not providers[ahead.provider].send_ahead(f"{ahead.zone}."):
+                    return plans
+                sent += 1
+            plans.append(plan_zone(task, cache, known, adopt))
+        return plans
+    finally:
+        for provider in providers.values():
+            provider.drop_ahead()
 
 
 def apply_zone(

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
 from mailzone.records.model import DesiredRecord, DomainInput, relative_name
 from mailzone.spec.zone import ZoneSpec, host_fqdn
 
@@ -34,6 +31,9 @@ def tlsa_rdata(spki_sha256: str) -> str:
 def spki_sha256(pem: bytes) -> str:
     """The SHA-256 (hex) of the SubjectPublicKeyInfo of the first certificate, public key or
     private key in `pem`. Raises ValueError when there is none."""
+    from cryptography import x509  # ~40 ms of imports that plan and check rarely need
+    from cryptography.hazmat.primitives import serialization
+
     der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if b"-----BEGIN CERTIFICATE-----" in pem:
         data = x509.load_pem_x509_certificate(pem).public_key().public_bytes(der, spki)

@@ -5,6 +5,7 @@ server cannot be reached."""
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import socket
 import threading
@@ -221,3 +222,44 @@ def test_a_cookie_the_api_sets_is_sent_back_as_the_session_sends_it(
 
     # then the last request carried the cookie, as the session would have sent it
     assert cookies[0] is None and cookies[-1] == "route=a"
+
+
+def test_a_zone_read_sent_ahead_is_the_zones_read(
+    tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an applied zone, and no proxy in the environment
+    published(tmp_path, pdns_server)
+    for name in NO_PROXY:
+        monkeypatch.delenv(name, raising=False)
+    plain = reader(pdns_server.provider_config())
+    expected = plain.live_zone("example.org."), plain.live_zone("example.net.")
+    connects: list[int] = []
+    connect = http.client.HTTPConnection.connect
+
+    def counted(self: http.client.HTTPConnection) -> None:
+        connects.append(1)
+        connect(self)
+
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", counted)
+
+    # when the zones' reads are sent ahead (one of them cut off before it is read), then read
+    lean = reader(pdns_server.provider_config())
+    monkeypatch.setattr(lean._sess, "request", refuse)
+    assert lean.send_ahead("example.org.") and lean.send_ahead("example.net.")
+    assert lean.send_ahead("example.com.")
+    assert len(connects) == 3
+    api = lean.__dict__["_api"]
+    target = next(t for t in api._ahead if t.endswith("example.net."))
+    with socket.create_server(("127.0.0.1", 0)) as closing:  # closes without an answer
+        cut = http.client.HTTPConnection("127.0.0.1", closing.getsockname()[1], timeout=5)
+        cut.request("GET", target)
+        closing.accept()[0].close()
+        api._ahead.pop(target).close()
+        api._ahead[target] = cut
+        got = lean.live_zone("example.org."), lean.live_zone("example.net.")
+
+    # then each is the zone as read without sending ahead; the cut one was asked again
+    assert got == expected and got[0].exists and not got[1].exists
+    assert len(connects) == 5  # the three sent ahead, the cut one's, and its second asking
+    lean.drop_ahead()  # the one never read is closed
+    assert api._ahead == {}

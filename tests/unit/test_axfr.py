@@ -1,6 +1,7 @@
 """The lean AXFR reader (`dns/axfr.py`) on messages dnspython signs: values read directly, a
-reply whose TSIG does not verify is not taken, and transfers share a connection with servers
-that keep it open (a loopback server that keeps it, closes it, or ignores a second query)."""
+reply whose TSIG does not verify is not taken, transfers share a connection with servers that
+keep it open (a loopback server that keeps it, closes it, or ignores a second query), and a
+query sent ahead is read by its zone's transfer."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ class AxfrServer:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.accepted = 0
+        self.queries = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -118,10 +120,12 @@ class AxfrServer:
                 wire = conn.recv(struct.unpack(">H", head)[0], socket.MSG_WAITALL)
                 if self.mode == "ignore" and answered:
                     continue
+                self.queries += 1
                 query = dns.message.from_wire(wire, keyring=KEYRING)
+                zone = query.question[0].name
                 reply = dns.message.make_response(query)
-                soa = dns.rrset.from_text(ZONE, 300, "IN", "SOA", "ns. host. 1 2 3 4 5")
-                reply.answer = [soa, dns.rrset.from_text(ZONE, 60, "IN", "A", "192.0.2.1"), soa]
+                soa = dns.rrset.from_text(zone, 300, "IN", "SOA", "ns. host. 1 2 3 4 5")
+                reply.answer = [soa, dns.rrset.from_text(zone, 60, "IN", "A", "192.0.2.1"), soa]
                 out = reply.to_wire()
                 conn.sendall(struct.pack(">H", len(out)) + out)
                 answered += 1
@@ -174,3 +178,70 @@ def test_a_server_ignoring_a_second_query_costs_one_wait_then_none(server: AxfrS
 
     assert took[1] >= WAIT  # the second query went unanswered: the timeout, then a new one
     assert max(took[2:]) < WAIT / 2 and server.accepted == 4
+
+
+ZONES = [f"z{i}.example." for i in range(3)]
+
+
+def _sent_ahead(server: AxfrServer, conns: axfr.Connections) -> None:
+    for zone in ZONES:
+        assert axfr.send_ahead("127.0.0.1", server.port, zone, WAIT, KEYRING, connections=conns)
+    assert conns.pending("127.0.0.1", server.port) == len(ZONES)
+
+
+def _read_back(server: AxfrServer, conns: axfr.Connections) -> list[float]:
+    took = []
+    for zone in reversed(ZONES):  # in any order: each answer waits on its own connection
+        begin = time.monotonic()
+        found = axfr.transfer("127.0.0.1", server.port, zone, WAIT, KEYRING, connections=conns)
+        took.append(time.monotonic() - begin)
+        assert found.rrs == [(zone, "A", 60, "192.0.2.1")]
+    assert conns.pending("127.0.0.1", server.port) == 0
+    return took
+
+
+@pytest.mark.parametrize("server", ["keep"], indirect=True)
+def test_queries_sent_ahead_are_read_by_their_zones_transfers(server: AxfrServer) -> None:
+    conns = axfr.Connections()
+    _sent_ahead(server, conns)
+
+    _read_back(server, conns)
+
+    assert server.queries == len(ZONES)  # each answer read, none asked again
+    transfers(server, 4, conns)  # then on the connections kept
+    assert server.accepted == len(ZONES) and server.queries == len(ZONES) + 4
+
+
+@pytest.mark.parametrize("server", ["close"], indirect=True)
+def test_queries_sent_ahead_to_a_server_closing_after_each_are_read(server: AxfrServer) -> None:
+    conns = axfr.Connections()
+    _sent_ahead(server, conns)
+
+    took = _read_back(server, conns)
+    transfers(server, 2, conns)
+
+    assert server.queries == server.accepted == len(ZONES) + 2 and max(took) < WAIT / 2
+
+
+@pytest.mark.parametrize("server", ["ignore"], indirect=True)
+def test_a_query_sent_ahead_and_never_answered_is_asked_again(server: AxfrServer) -> None:
+    conns = axfr.Connections()
+    transfers(server, 1, conns)  # a kept connection, which the next query is sent ahead on
+    _sent_ahead(server, conns)
+
+    took = _read_back(server, conns)
+
+    assert sorted(took)[-1] >= WAIT > sorted(took)[-2]  # one wait, on the kept connection
+    assert server.queries == 1 + len(ZONES)  # the ignored one was not counted; asked again
+
+
+@pytest.mark.parametrize("server", ["keep"], indirect=True)
+def test_queries_sent_ahead_and_never_read_are_closed(server: AxfrServer) -> None:
+    conns = axfr.Connections()
+    _sent_ahead(server, conns)
+
+    conns.close_sent()
+
+    assert conns.pending("127.0.0.1", server.port) == 0
+    transfers(server, 1, conns)
+    assert server.accepted == len(ZONES) + 1  # nothing kept from the closed ones
