@@ -37,7 +37,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,34 +84,49 @@ def transfer(
             return _transfer_on(sock, zone, timeout, key)[0]
     sent = connections.claim(host, port, zone)
     if sent is not None:
-        try:
-            out, clean = _receive(sent.sock, sent.ident, sent.mac, timeout, key)
-        except (_Unanswered, TimeoutError):  # closed meanwhile: as for a kept one, below
-            sent.sock.close()
-            if sent.reused:
-                connections.single(host, port)
-        except BaseException:
-            sent.sock.close()
-            raise
-        else:
-            connections.keep(host, port, sent.sock, clean)
+        query = sent
+        out = _on(
+            connections,
+            host,
+            port,
+            sent.sock,
+            sent.reused,
+            lambda s: _receive(s, query.ident, query.mac, timeout, key),
+        )
+        if out is not None:
             return out
     kept = connections.take(host, port)
     if kept is not None:
-        try:
-            out, clean = _transfer_on(kept, zone, timeout, key)
-        except (_Unanswered, TimeoutError):  # closed meanwhile, or no second query taken
-            kept.close()
-            connections.single(host, port)
-        except BaseException:
-            kept.close()
-            raise
-        else:
-            connections.keep(host, port, kept, clean)
+        out = _on(
+            connections, host, port, kept, True, lambda s: _transfer_on(s, zone, timeout, key)
+        )
+        if out is not None:
             return out
     sock = socket.create_connection((host, port), timeout=timeout)
+    out = _on(connections, host, port, sock, False, lambda s: _transfer_on(s, zone, timeout, key))
+    assert out is not None  # a new connection's failure is raised
+    return out
+
+
+def _on(
+    connections: Connections,
+    host: str,
+    port: int,
+    sock: socket.socket,
+    reused: bool,
+    read: Callable[[socket.socket], tuple[Transfer, bool]],
+) -> Transfer | None:
+    """`read(sock)`, the connection kept after. None when a `reused` connection went unanswered
+    (closed meanwhile, or the server takes one query per connection: from then on it gets a new
+    one for each); on a new connection that is the server's answer, raised."""
     try:
-        out, clean = _transfer_on(sock, zone, timeout, key)
+        out, clean = read(sock)
+    except (_Unanswered, TimeoutError):
+        sock.close()
+        if not reused:
+            raise
+        connections.single(host, port)
+        return None
     except BaseException:
         sock.close()
         raise

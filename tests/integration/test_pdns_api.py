@@ -44,13 +44,20 @@ def published(root: Path, server: PowerDnsServer) -> None:
     assert applied.code == 0, applied.out + applied.err
 
 
+def published_without_proxy(
+    root: Path, server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`published`, and no proxy named in the environment."""
+    published(root, server)
+    for name in NO_PROXY:
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_the_zone_is_read_without_requests_and_equals_the_sessions_read(
     tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an applied zone, and no proxy in the environment
-    published(tmp_path, pdns_server)
-    for name in NO_PROXY:
-        monkeypatch.delenv(name, raising=False)
+    published_without_proxy(tmp_path, pdns_server, monkeypatch)
     through_session = reader(pdns_server.provider_config()).live_zone("example.org.")
 
     # when a reader whose session refuses to be asked reads it, and a zone PowerDNS lacks
@@ -228,9 +235,7 @@ def test_a_zone_read_sent_ahead_is_the_zones_read(
     tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an applied zone, and no proxy in the environment
-    published(tmp_path, pdns_server)
-    for name in NO_PROXY:
-        monkeypatch.delenv(name, raising=False)
+    published_without_proxy(tmp_path, pdns_server, monkeypatch)
     plain = reader(pdns_server.provider_config())
     expected = plain.live_zone("example.org."), plain.live_zone("example.net.")
     connects: list[int] = []
