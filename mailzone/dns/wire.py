@@ -138,6 +138,15 @@ def _socket(server: tuple[str, int]) -> socket.socket:
     return sock
 
 
+def _forget_sockets() -> None:
+    # a forked worker (`check --processes`) opens sockets of its own: on the parent's, replies
+    # would go to whichever process reads first
+    _local.sockets = {}
+
+
+os.register_at_fork(after_in_child=_forget_sockets)
+
+
 def _drop(server: tuple[str, int]) -> None:
     sockets = getattr(_local, "sockets", {})
     sock = sockets.pop(server, None)

@@ -178,3 +178,21 @@ def test_prefetch_keeps_what_query_would_have_asked(server: Server) -> None:
     }
     assert ahead.query(server.endpoint, "_dmarc.example.org", "TXT").error == "SERVFAIL"
     assert server.seen[("example.org.", "TLSA")] == 0
+
+
+def _local_address(endpoint: tuple[str, int]) -> tuple[str, int]:
+    address: tuple[str, int] = wire._socket(endpoint).getsockname()
+    return address
+
+
+def test_a_forked_worker_asks_on_a_socket_of_its_own(server: Server) -> None:
+    """Else the parent's socket is shared: a reply goes to whichever process reads first, and
+    the other's question times out (`check --processes`)."""
+    import multiprocessing
+
+    parent = _local_address(server.endpoint)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply(_local_address, (server.endpoint,))
+
+    assert child != parent
+    assert _local_address(server.endpoint) == parent  # the parent keeps its own
