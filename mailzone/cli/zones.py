@@ -184,10 +184,12 @@ def records(
 def _plan(
     root: Path, domains: list[str] | None, adopt: bool, jobs: int, shard: Shard | None
 ) -> tuple[list[ZonePlan], ProviderCache]:
-    from mailzone.octo.sync import ProviderCache, plan_all, zone_tasks
+    from mailzone.octo.sync import EarlyReads, ProviderCache, plan_all, zone_tasks
     from mailzone.repo.project import load_project
 
-    project = load_project(root, shard=shard)
+    cache = ProviderCache(root)
+    early = None if domains or jobs <= 1 else EarlyReads(cache, shard)
+    project = load_project(root, shard=shard, on_loaded=early.loaded if early else None)
     selected = project.select(domains or [], shard)
     # the zones of removed specs (their last version in git, or their state, names them) are
     # still planned: the plan warns that their records are still in DNS and names forget
@@ -196,7 +198,6 @@ def _plan(
         if shard is None or not (project.names or zone_tasks(project, [], include_stale=True)):
             raise MailzoneError(f"no specs in {root / 'zones'}: start with `mailzone init`")
         empty_shard(shard)
-    cache = ProviderCache(root)
     plans = plan_all(project, tasks, cache, adopt=adopt, jobs=jobs)
     # a removed spec git still remembers, already forgotten: its zone has nothing to say
     plans = [zp for zp in plans if zp.task.domains or zp.error or zp.orphans or zp.pending]

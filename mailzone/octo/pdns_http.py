@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import zlib
 from types import SimpleNamespace
@@ -50,6 +51,7 @@ class LeanApi:
         self.jar = sess.cookies
         self.usable = True  # False once an answer set a cookie: the session sends it from then
         self._ahead: dict[str, http.client.HTTPConnection] = {}  # GETs sent, not yet read
+        self._paths: dict[str, str] = {}  # their paths, by target
 
     @classmethod
     def of(cls, provider: Any) -> LeanApi | None:
@@ -86,7 +88,24 @@ class LeanApi:
         if old is not None:
             old.close()
         self._ahead[target] = conn
+        self._paths[target] = path
         return True
+
+    def is_ahead(self, path: str) -> bool:
+        """Whether `GET path` was sent ahead and not read yet."""
+        return self._target(path) in self._ahead
+
+    def ready_ahead(self) -> list[str]:
+        """The paths of GETs sent ahead whose answers have begun to arrive."""
+        if not self._ahead:
+            return []
+        socks = {conn.sock: target for target, conn in self._ahead.items() if conn.sock}
+        ready, _, _ = select.select(list(socks), [], [], 0)
+        return [self._paths[socks[sock]] for sock in ready]
+
+    def in_flight(self) -> int:
+        """How many GETs sent ahead are not read yet."""
+        return len(self._ahead)
 
     def drop_ahead(self) -> None:
         """Close the connections of GETs sent ahead and never read."""
@@ -98,7 +117,8 @@ class LeanApi:
 
     def request(self, method: str, path: str, data: Any = None) -> requests.Response | None:
         """The API's answer to `method path` with `data` as JSON; None: the session must ask.
-        A GET sent ahead is read from its connection (sent again if that one failed)."""
+        A GET sent ahead is read from its connection (sent again if that one was closed without
+        an answer)."""
         target = self._target(path)
         headers = dict(self.headers)
         body = None
@@ -111,8 +131,10 @@ class LeanApi:
             try:
                 answer = conn.getresponse()
                 content = answer.read()
+            except TimeoutError as err:  # the request was made: not sent (nor waited) again
+                raise self._failure(err) from err
             except (OSError, http.client.HTTPException):
-                answer = None  # a GET: asked again, below
+                answer = None  # closed without an answer: a GET, asked again below
             finally:
                 conn.close()
         if answer is None:

@@ -18,7 +18,7 @@ from typing import Any
 from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider, _encode_zone_name, _escape_unescaped_semicolons
-from requests import HTTPError
+from requests import HTTPError, Response
 
 from mailzone.octo import fastpath
 from mailzone.octo.pdns_http import LeanApi
@@ -119,10 +119,30 @@ class FastPowerDnsProvider(PowerDnsProvider):
         return api if api is not None and api.usable else None
 
     def send_ahead(self, zone_name: str) -> bool:
-        """Send the zone's GET now, for this thread's next `live_zone` or `populate` of it to
-        read (`LeanApi.send_ahead`); False when it could not be sent."""
+        """Send the zone's GET now, for the next `live_zone` or `populate` of it to read
+        (`LeanApi.send_ahead`); False when it could not be sent. Nothing is sent for a zone
+        whose GET is out already, or whose answer `poll_ahead` took in."""
         api = self._lean_api()
-        return api is not None and api.send_ahead(f"zones/{_encode_zone_name(zone_name)}")
+        path = f"zones/{_encode_zone_name(zone_name)}"
+        if api is not None and (path in self._kept() or api.is_ahead(path)):
+            return True
+        return api is not None and api.send_ahead(path)
+
+    def poll_ahead(self) -> int:
+        """Take in the answers to GETs sent ahead that have arrived (for the zones' next
+        `live_zone`, as `_kept`), without waiting: how many are still out. A read that fails is
+        left for the zone's own read to make again and report."""
+        api = self._lean_api()
+        if api is None:
+            return 0
+        for path in api.ready_ahead():
+            try:
+                self._kept()[path] = _Kept(self._request("GET", path).json())
+            except HTTPError as err:  # no such zone (yet): `_get` raises it again
+                self._kept()[path] = err.response
+            except Exception:  # the zone's own read asks again, and reports it
+                pass
+        return api.in_flight()
 
     def drop_ahead(self) -> None:
         """Close what was sent ahead and never read (the zone's plan stopped before)."""
@@ -141,10 +161,10 @@ class FastPowerDnsProvider(PowerDnsProvider):
         resp.raise_for_status()
         return resp
 
-    def _kept(self) -> dict[str, _Kept]:
+    def _kept(self) -> dict[str, _Kept | Response]:
         """Zone reads `live_zone` made, for the next `populate` of each zone (no `__init__` of
         its own: the options are checked against octodns-powerdns's signature)."""
-        kept: dict[str, _Kept] = self.__dict__.setdefault("_read", {})
+        kept: dict[str, _Kept | Response] = self.__dict__.setdefault("_read", {})
         return kept
 
     def forget_live(self, zone_name: str) -> None:
@@ -153,4 +173,8 @@ class FastPowerDnsProvider(PowerDnsProvider):
 
     def _get(self, path: str, data: Any = None) -> Any:
         kept = self._kept().pop(path, None) if data is None else None
-        return kept if kept is not None else super()._get(path, data=data)
+        if kept is None:
+            return super()._get(path, data=data)
+        if isinstance(kept, Response):  # an error answer `poll_ahead` took in
+            kept.raise_for_status()
+        return kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -169,9 +169,15 @@ def _check_state_against_spec(
             )
 
 
-def load_project(root: Path, names: Iterable[str] = (), shard: Shard | None = None) -> Project:
+def load_project(
+    root: Path,
+    names: Iterable[str] = (),
+    shard: Shard | None = None,
+    on_loaded: Callable[[Domain], None] | None = None,
+) -> Project:
     """Load every spec (or only the named domains' specs, or only what `shard` needs, see
-    `_shard_files`); the first bad file raises."""
+    `_shard_files`); the first bad file raises. `on_loaded` is called with each domain as it is
+    loaded (to start work on it while the rest load)."""
     confine_outputs(root)
     project = Project(root)
     wanted = {typed_domain(n) for n in names}
@@ -183,6 +189,8 @@ def load_project(root: Path, names: Iterable[str] = (), shard: Shard | None = No
         if domain.name in project.domains:
             raise SpecError(f"domain '{domain.name}' is defined twice", domain.doc.where())
         project.domains[domain.name] = domain
+        if on_loaded is not None:
+            on_loaded(domain)
     _link_report_destinations(project)
     return project
 

@@ -9,6 +9,7 @@ import http.client
 import http.server
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -268,3 +269,28 @@ def test_a_zone_read_sent_ahead_is_the_zones_read(
     assert len(connects) == 5  # the three sent ahead, the cut one's, and its second asking
     lean.drop_ahead()  # the one never read is closed
     assert api._ahead == {}
+
+
+def test_answers_polled_early_are_the_zones_reads(
+    tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an applied zone, and its reads as made without sending ahead
+    published_without_proxy(tmp_path, pdns_server, monkeypatch)
+    plain = reader(pdns_server.provider_config())
+    expected = plain.live_zone("example.org."), plain.live_zone("example.net.")
+
+    # when both reads are sent ahead and their answers taken in as they come (not waited for)
+    lean = reader(pdns_server.provider_config())
+    monkeypatch.setattr(lean._sess, "request", refuse)
+    assert lean.send_ahead("example.org.") and lean.send_ahead("example.net.")
+    assert lean.send_ahead("example.org.")  # out already: not sent twice
+    deadline = time.monotonic() + 10
+    while lean.poll_ahead() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    # then the zones read from what was taken in (the missing one's error too), with no
+    # request of their own
+    assert {"zones/example.org.", "zones/example.net."} <= set(lean._kept())
+    monkeypatch.setattr(http.client.HTTPConnection, "connect", refuse)
+    got = lean.live_zone("example.org."), lean.live_zone("example.net.")
+    assert got == expected and got[0].exists and not got[1].exists
