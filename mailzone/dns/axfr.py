@@ -134,36 +134,6 @@ def _on(
     return out
 
 
-def send_ahead(
-    host: str,
-    port: int,
-    zone: str,
-    timeout: float,
-    keyring: Mapping[dns.name.Name, Any] | None = None,
-    keyalgorithm: Any = None,
-    connections: Connections | None = None,
-) -> bool:
-    """Send the AXFR query for `zone` now, on a connection of its own (a kept one, else a new
-    one), for this thread's next `transfer` of the zone to read: several transfers then wait
-    on the server at once, in one thread. False when it could not be sent (`transfer` then
-    asks as usual)."""
-    if connections is None:
-        return False
-    key = tsig_key(keyring, keyalgorithm) if keyring is not None else None
-    sock = connections.take(host, port)
-    reused = sock is not None
-    try:
-        if sock is None:
-            sock = socket.create_connection((host, port), timeout=timeout)
-        ident, mac = _send(sock, zone, timeout, key)
-    except (OSError, Unusual, dns.exception.DNSException):
-        if sock is not None:
-            sock.close()
-        return False
-    connections.sent(host, port, zone, _Sent(sock, ident, mac, reused))
-    return True
-
-
 def _send(
     sock: socket.socket, zone: str, timeout: float, key: dns.tsig.Key | None
 ) -> tuple[int, bytes | None]:
@@ -237,12 +207,29 @@ class Connections:
             sent = self._local.sent = {}
         return sent
 
-    def sent(self, host: str, port: int, zone: str, query: _Sent) -> None:
-        """Remember a query sent ahead (one sent earlier for the zone is dropped)."""
+    def send_ahead(
+        self, host: str, port: int, zone: str, timeout: float, keyring: Any = None, **auth: Any
+    ) -> bool:
+        """Send the AXFR query for `zone` now (TSIG as `transfer` signs it), on a connection of
+        its own (a kept one, else a new one), for this thread's next `transfer` of the zone to
+        read: several transfers then wait on the server at once, in one thread. False when it
+        could not be sent (`transfer` then asks as usual)."""
+        key = tsig_key(keyring, auth.get("keyalgorithm")) if keyring is not None else None
+        sock = self.take(host, port)
+        reused = sock is not None
+        try:
+            if sock is None:
+                sock = socket.create_connection((host, port), timeout=timeout)
+            ident, mac = _send(sock, zone, timeout, key)
+        except (OSError, Unusual, dns.exception.DNSException):
+            if sock is not None:
+                sock.close()
+            return False
         old = self._sent().pop((host, port, zone.lower()), None)
         if old is not None:
             old.sock.close()
-        self._sent()[(host, port, zone.lower())] = query
+        self._sent()[(host, port, zone.lower())] = _Sent(sock, ident, mac, reused)
+        return True
 
     def claim(self, host: str, port: int, zone: str) -> _Sent | None:
         """The query this thread sent ahead for the zone, if any."""

@@ -174,11 +174,9 @@ class FastRfc2136Provider(Rfc2136Provider):
 
     def send_ahead(self, zone_name: str) -> bool:
         """Send the zone's AXFR query now, for this thread's next `live_zone` or `populate` of
-        it to read (`axfr.send_ahead`); False when it could not be sent."""
+        it to read (`axfr.Connections.send_ahead`); False when it could not be sent."""
         read = self._reads()
-        return axfr.send_ahead(
-            self.host, self.port, zone_name, self.timeout, **read.auth, connections=read.conns
-        )
+        return read.conns.send_ahead(self.host, self.port, zone_name, self.timeout, **read.auth)
 
     def drop_ahead(self) -> None:
         """Close what was sent ahead and never read (the zone's plan stopped before)."""

@@ -232,13 +232,20 @@ def test_a_cookie_the_api_sets_is_sent_back_as_the_session_sends_it(
     assert cookies[0] is None and cookies[-1] == "route=a"
 
 
+def reads_without_ahead(
+    root: Path, server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Any]:
+    """`published_without_proxy`; then example.org (served) and example.net (not), read plainly."""
+    published_without_proxy(root, server, monkeypatch)
+    plain = reader(server.provider_config())
+    return plain.live_zone("example.org."), plain.live_zone("example.net.")
+
+
 def test_a_zone_read_sent_ahead_is_the_zones_read(
     tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an applied zone, and no proxy in the environment
-    published_without_proxy(tmp_path, pdns_server, monkeypatch)
-    plain = reader(pdns_server.provider_config())
-    expected = plain.live_zone("example.org."), plain.live_zone("example.net.")
+    expected = reads_without_ahead(tmp_path, pdns_server, monkeypatch)
     connects: list[int] = []
     connect = http.client.HTTPConnection.connect
 
@@ -275,9 +282,7 @@ def test_answers_polled_early_are_the_zones_reads(
     tmp_path: Path, pdns_server: PowerDnsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given an applied zone, and its reads as made without sending ahead
-    published_without_proxy(tmp_path, pdns_server, monkeypatch)
-    plain = reader(pdns_server.provider_config())
-    expected = plain.live_zone("example.org."), plain.live_zone("example.net.")
+    expected = reads_without_ahead(tmp_path, pdns_server, monkeypatch)
 
     # when both reads are sent ahead and their answers taken in as they come (not waited for)
     lean = reader(pdns_server.provider_config())

@@ -185,7 +185,7 @@ ZONES = [f"z{i}.example." for i in range(3)]
 
 def _sent_ahead(server: AxfrServer, conns: axfr.Connections) -> None:
     for zone in ZONES:
-        assert axfr.send_ahead("127.0.0.1", server.port, zone, WAIT, KEYRING, connections=conns)
+        assert conns.send_ahead("127.0.0.1", server.port, zone, WAIT, KEYRING)
     assert conns.pending("127.0.0.1", server.port) == len(ZONES)
 
 
