@@ -449,8 +449,13 @@ def apply_zone(
             )
             return outcome
     try:
+        provider = cache.get(zp.task.provider)
+        stuck = unsplittable_txt(zp.changes)
+        if stuck and _chunks_txt(provider):
+            outcome.message = stuck
+            return outcome
         outcome.backup = write_backup(zp, backup_dir, now)
-        cache.get(zp.task.provider).apply(zp.plan)
+        provider.apply(zp.plan)
     except MailzoneError as err:
         outcome.message = str(err)
         return outcome
@@ -461,6 +466,51 @@ def apply_zone(
     outcome.status = "applied"
     outcome.changes = len(zp.changes)
     return outcome
+
+
+def unsplittable_txt(changes: Sequence[Any]) -> str:
+    """Why a TXT value of `changes` cannot be written, or "". octoDNS's record-level chunking
+    (`chunked_value`: RFC 2136 updates to BIND, octodns-bind's zone files) cuts a value into
+    255-character strings, never after a backslash, and so loops forever on a value that ends
+    in one (a TXT string ending in `\\`) or holds 255 in a row. mailzone's values never do; a
+    foreign value kept in the apex TXT set beside the SPF record can, and applying the zone
+    would hang."""
+    for change in changes:
+        record = change.record
+        if record._type not in ("TXT", "SPF"):
+            continue
+        size = getattr(record, "CHUNK_SIZE", 255)
+        for value in record.values:
+            if not _splits(str(value).replace('"', '\\"'), size):
+                shown = str(value)[:40] + ("..." if len(str(value)) > 40 else "")
+                return (
+                    f"{record._type} {record.fqdn} value '{shown}' ({len(str(value))} characters): "
+                    f"octoDNS cannot split it into {size}-character strings (it ends in a "
+                    "backslash, or holds a string's length of them) and would never finish "
+                    "writing it; not applied: change or remove that value by hand"
+                )
+    return ""
+
+
+def _chunks_txt(provider: Any) -> bool:
+    """Whether the provider writes TXT values through octoDNS's `chunked_value` (BIND by RFC
+    2136, octodns-bind's zone files; PowerDNS and `local` take the values whole)."""
+    from octodns_bind import Rfc2136Provider, ZoneFileProvider
+
+    return isinstance(provider, (Rfc2136Provider, ZoneFileProvider))
+
+
+def _splits(value: str, size: int) -> bool:
+    """Whether octoDNS's `_legacy_chunked_value` cuts `value` (quotes escaped) and ends."""
+    start, end = 0, len(value)
+    while start < end:
+        cut = min(size, end - start)
+        while cut > 0 and value[start + cut - 1] == "\\":
+            cut -= 1
+        if cut == 0:
+            return False
+        start += cut
+    return True
 
 
 def apply_all(

@@ -5,14 +5,16 @@ what the server answers afterwards."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.check_zones import nsupdate
 from tests.cli import changes, mailzone, write_provider
 from tests.foreign import add_foreign, assert_foreign_intact
 from tests.helpers import basic_spec, commit_all, dkim_spec, git, rsa_public_b64, write_spec
-from tests.servers import DnsServer, query, txt_values
+from tests.servers import BindServer, DnsServer, query, txt_values
 
 pytestmark = pytest.mark.integration
 
@@ -203,3 +205,32 @@ def test_apply_leaves_a_clean_clone_clean(tmp_path: Path, dns_server: DnsServer)
     assert applied.returncode == 0, applied.stderr
     assert query(dns_server, "example.org.", "MX") == ["10 mail.example.org."]
     assert git(clone, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+@pytest.mark.zones("example.org.")
+def test_a_foreign_txt_value_octodns_cannot_split_stops_the_apply_not_hangs(
+    tmp_path: Path, bind_server: BindServer
+) -> None:
+    # given an applied zone, and someone else's apex TXT string ending in a backslash, which
+    # octoDNS's chunking (RFC 2136 updates) never finishes cutting
+    root = setup_repo(tmp_path, bind_server, basic_spec(provider="target"))
+    assert mailzone(root, "apply", "--yes").returncode == 0
+    nsupdate(bind_server, "example.org.", [("add", "example.org.", "TXT", ["verify=abc\\"])])
+    before = txt_values(bind_server, "example.org.")
+
+    # when the SPF record, in the same TXT set, has to change
+    write_spec(
+        root,
+        "example.org",
+        basic_spec(provider="target").replace("192.0.2.25]", "192.0.2.25, 192.0.2.26]"),
+    )
+    started = time.monotonic()
+    result = mailzone(root, "apply", "--yes")
+
+    # then the apply stops at once, names the value, and the zone is as it was
+    assert time.monotonic() - started < 60, "the apply hung"
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "TXT example.org. value 'verify=abc" in result.stderr
+    assert "cannot split it" in result.stderr
+    assert sorted(txt_values(bind_server, "example.org.")) == sorted(before)
+    assert "verify=abc\\" in before
