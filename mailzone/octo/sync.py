@@ -450,8 +450,8 @@ def apply_zone(
             return outcome
     try:
         provider = cache.get(zp.task.provider)
-        stuck = unsplittable_txt(zp.changes)
-        if stuck and _chunks_txt(provider):
+        stuck = unsplittable_txt(zp.changes) if _chunks_txt(provider) else ""
+        if stuck:
             outcome.message = stuck
             return outcome
         outcome.backup = write_backup(zp, backup_dir, now)
