@@ -178,6 +178,8 @@ class Dns:
                 rdtype = rdtype.upper()
                 if endpoint not in self._alive or rdtype not in wire.TYPES:
                     continue
+                if not is_ip_address(endpoint[0]):
+                    continue
                 try:
                     key = (endpoint, _absolute(name), rdtype, False)
                 except (dns.exception.DNSException, ValueError):
@@ -186,8 +188,6 @@ class Dns:
                     wanted.setdefault(endpoint, {})[key] = (key[1], rdtype)
         answered = 0
         for endpoint, keys in wanted.items():
-            if not is_ip_address(endpoint[0]):
-                continue
             order = list(keys)
             replies = wire.ask_many(endpoint, [keys[k] for k in order], self.timeout, window)
             found: dict[_Key, Answer] = {}

@@ -50,8 +50,7 @@ class LeanApi:
         self.headers: dict[str, str] = dict(sess.headers)
         self.jar = sess.cookies
         self.usable = True  # False once an answer set a cookie: the session sends it from then
-        self._ahead: dict[str, http.client.HTTPConnection] = {}  # GETs sent, not yet read
-        self._paths: dict[str, str] = {}  # their paths, by target
+        self._ahead: dict[str, http.client.HTTPConnection] = {}  # GETs sent, not read: by path
 
     @classmethod
     def of(cls, provider: Any) -> LeanApi | None:
@@ -76,32 +75,30 @@ class LeanApi:
     def send_ahead(self, path: str) -> bool:
         """Send `GET path` now on a connection of its own, for the next `request` of it to read
         (the server works on it meanwhile); False when it could not be sent."""
-        target = self._target(path)
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             conn.connect()
-            conn.request("GET", target, headers=dict(self.headers))
+            conn.request("GET", self._target(path), headers=dict(self.headers))
         except (OSError, http.client.HTTPException):
             conn.close()
             return False
-        old = self._ahead.pop(target, None)
+        old = self._ahead.pop(path, None)
         if old is not None:
             old.close()
-        self._ahead[target] = conn
-        self._paths[target] = path
+        self._ahead[path] = conn
         return True
 
     def is_ahead(self, path: str) -> bool:
         """Whether `GET path` was sent ahead and not read yet."""
-        return self._target(path) in self._ahead
+        return path in self._ahead
 
     def ready_ahead(self) -> list[str]:
         """The paths of GETs sent ahead whose answers have begun to arrive."""
         if not self._ahead:
             return []
-        socks = {conn.sock: target for target, conn in self._ahead.items() if conn.sock}
+        socks = {conn.sock: path for path, conn in self._ahead.items() if conn.sock}
         ready, _, _ = select.select(list(socks), [], [], 0)
-        return [self._paths[socks[sock]] for sock in ready]
+        return [socks[sock] for sock in ready]
 
     def in_flight(self) -> int:
         """How many GETs sent ahead are not read yet."""
@@ -125,7 +122,7 @@ class LeanApi:
         if data is not None:
             body = json.dumps(data, allow_nan=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        conn = self._ahead.pop(target, None) if method == "GET" and body is None else None
+        conn = self._ahead.pop(path, None) if method == "GET" and body is None else None
         answer = None
         if conn is not None:
             try:

@@ -123,10 +123,10 @@ class FastPowerDnsProvider(PowerDnsProvider):
         (`LeanApi.send_ahead`); False when it could not be sent. Nothing is sent for a zone
         whose GET is out already, or whose answer `poll_ahead` took in."""
         api = self._lean_api()
+        if api is None:
+            return False
         path = f"zones/{_encode_zone_name(zone_name)}"
-        if api is not None and (path in self._kept() or api.is_ahead(path)):
-            return True
-        return api is not None and api.send_ahead(path)
+        return path in self._kept() or api.is_ahead(path) or api.send_ahead(path)
 
     def poll_ahead(self) -> int:
         """Take in the answers to GETs sent ahead that have arrived (for the zones' next

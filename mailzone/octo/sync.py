@@ -333,28 +333,30 @@ class EarlyReads:
 
     def __init__(self, cache: ProviderCache, shard: Shard | None, limit: int = 2000) -> None:
         self._cache, self._shard, self._limit = cache, shard, limit
-        self._providers: dict[str, Any] = {}
+        self._providers: dict[str, Any] = {}  # those that can take answers in early, by name
         self._zones: set[str] = set()
-        self._queue: deque[tuple[Any, str]] = deque()
-        self._out: dict[int, int] = {}  # in flight, by provider
+        self._queue: deque[tuple[str, str]] = deque()  # (provider, zone) not sent yet
+        self._out: dict[str, int] = {}  # reads in flight, by provider
 
     def loaded(self, domain: Domain) -> None:
         """Send the domain's zone's read ahead, or queue it; take in what has come."""
         zone = domain.zone
         if zone not in self._zones and len(self._zones) < self._limit:
             self._zones.add(zone)
-            provider = self._provider(domain.spec.provider)
-            if provider is not None and (self._shard is None or self._shard.holds(zone)):
-                self._queue.append((provider, f"{zone}."))
-        for provider in self._providers.values():
-            if provider is not None and self._out.get(id(provider)):
-                self._out[id(provider)] = provider.poll_ahead()
+            name = domain.spec.provider
+            if self._provider(name) is not None and (
+                self._shard is None or self._shard.holds(zone)
+            ):
+                self._queue.append((name, f"{zone}."))
+        for name, out in self._out.items():
+            if out:
+                self._out[name] = self._providers[name].poll_ahead()
         while self._queue and sum(self._out.values()) < AHEAD:
-            provider, name = self._queue.popleft()
-            if not provider.send_ahead(name):
+            name, zone_name = self._queue.popleft()
+            if not self._providers[name].send_ahead(zone_name):
                 self._queue.clear()  # the plans will find out why
                 return
-            self._out[id(provider)] = self._out.get(id(provider), 0) + 1
+            self._out[name] = self._out.get(name, 0) + 1
 
     def _provider(self, name: str) -> Any:
         if name not in self._providers:
@@ -376,7 +378,7 @@ def _ahead(
     tasks: Sequence[ZoneTask], cache: ProviderCache, known: set[str], adopt: bool, jobs: int
 ) -> list[ZonePlan]:
     """Plan the tasks in this thread, each zone's read sent up to `jobs` - 1 zones ahead
-    (`send_ahead`: BIND's transfers), so the server works on the next zones while this one is
+    (`send_ahead`: BIND's transfers, PowerDNS's GETs), so the server works on the next zones while this one is
     compared: threads would add CPU (the GIL) and overlap nothing more. The plans made, in
     order: fewer than the tasks once a zone's provider cannot send ahead, a send fails or a
     zone's plan fails (a server that cannot be reached, or does not answer: the rest are then
@@ -480,11 +482,11 @@ def unsplittable_txt(changes: Sequence[Any]) -> str:
         if record._type not in ("TXT", "SPF"):
             continue
         size = getattr(record, "CHUNK_SIZE", 255)
-        for value in record.values:
-            if not _splits(str(value).replace('"', '\\"'), size):
-                shown = str(value)[:40] + ("..." if len(str(value)) > 40 else "")
+        for text in map(str, record.values):
+            if not _splits(text.replace('"', '\\"'), size):
+                shown = text[:40] + ("..." if len(text) > 40 else "")
                 return (
-                    f"{record._type} {record.fqdn} value '{shown}' ({len(str(value))} characters): "
+                    f"{record._type} {record.fqdn} value '{shown}' ({len(text)} characters): "
                     f"octoDNS cannot split it into {size}-character strings (it ends in a "
                     "backslash, or holds a string's length of them) and would never finish "
                     "writing it; not applied: change or remove that value by hand"
